@@ -1,0 +1,235 @@
+//! `bulkhead check`: the verdict as text or as one JSON document (shape in docs/check.md).
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use bulkhead_app::project::{OpenError, ProjectOptions};
+use bulkhead_core::hardening::{Effective, Outcome};
+use bulkhead_core::secgroups::Topology;
+use bulkhead_core::spec::Project;
+use bulkhead_core::verdict::{ServiceVerdict, Verdict, waiver_hint};
+
+/// Run `check`; returns the exit code (0 deployable, 1 refused, 2 unreadable or invalid).
+pub fn run(opts: &ProjectOptions, as_json: bool) -> ExitCode {
+    match bulkhead_app::check::check(opts) {
+        Ok((project, verdict)) => {
+            if as_json {
+                let doc = json!({
+                    "project": { "name": project.name, "dir": project.dir, "files": project.files },
+                    "deployable": verdict.deployable,
+                    "verdict": verdict,
+                    "errors": [],
+                });
+                println!("{doc:#}");
+            } else {
+                print!("{}", render(&project, &verdict));
+            }
+            if verdict.deployable {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            report_error(&e, as_json);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn report_error(e: &OpenError, as_json: bool) {
+    if as_json {
+        let errors = match e {
+            OpenError::Spec(list) => serde_json::to_value(&list.0).unwrap_or_default(),
+            other => json!([{ "kind": "io", "message": other.to_string() }]),
+        };
+        println!("{:#}", json!({ "deployable": false, "errors": errors }));
+        return;
+    }
+    match e {
+        OpenError::Spec(list) => {
+            for err in &list.0 {
+                eprintln!("error: {err}");
+            }
+            let n = list.0.len();
+            eprintln!(
+                "{n} problem{} found; nothing was checked further",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        OpenError::NotFound { .. } => {
+            eprintln!("error: {e}");
+            eprintln!("  hint: run in the directory of your compose.yaml, or pass it with -f FILE");
+        }
+        OpenError::Read { .. } => eprintln!("error: {e}"),
+    }
+}
+
+/// The human report.
+pub fn render(project: &Project, verdict: &Verdict) -> String {
+    let mut out = String::new();
+    let state = if verdict.deployable {
+        "deployable".to_string()
+    } else {
+        let n = verdict.refusals().count();
+        format!(
+            "REFUSED ({n} finding{} to fix or waive)",
+            if n == 1 { "" } else { "s" }
+        )
+    };
+    let _ = writeln!(
+        out,
+        "project {} ({}): {state}",
+        project.name,
+        project.files.join(", ")
+    );
+    for note in &verdict.notes {
+        let _ = writeln!(out, "  note: {}: {}", note.span, note.message);
+    }
+    if !verdict.inactive.is_empty() {
+        let _ = writeln!(
+            out,
+            "  note: not active (profiles): {}",
+            verdict.inactive.join(", ")
+        );
+    }
+    for s in &verdict.services {
+        service(&mut out, s);
+    }
+    topology(&mut out, &verdict.topology);
+    out
+}
+
+fn service(out: &mut String, s: &ServiceVerdict) {
+    let image = s
+        .image
+        .clone()
+        .unwrap_or_else(|| "built from source".to_string());
+    let state = if s.deployable { "ok" } else { "REFUSED" };
+    let replicas = if s.replicas == 1 {
+        "1 replica".to_string()
+    } else {
+        format!("{} replicas", s.replicas)
+    };
+    let tier = serde_json::to_value(s.tier)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\nservice {} [{state}] tier {tier}, {replicas}, {image}",
+        s.name
+    );
+    let order = [
+        Outcome::Refused,
+        Outcome::Waived,
+        Outcome::Hardened,
+        Outcome::Flagged,
+    ];
+    for outcome in order {
+        for f in s.findings.iter().filter(|f| f.outcome == outcome) {
+            let label = format!("{outcome:?}").to_lowercase();
+            let at = f.at.as_ref().map(|a| format!(" ({a})")).unwrap_or_default();
+            let _ = writeln!(out, "  {label:<9}{:<20}{}{at}", f.rule.id(), f.message);
+            if let Some(reason) = &f.waiver_reason {
+                let _ = writeln!(out, "  {:<29}reason: {reason}", "");
+            }
+            if outcome == Outcome::Refused {
+                let _ = writeln!(out, "  {:<29}hint: {}", "", waiver_hint(s, f));
+            }
+        }
+    }
+    let enforced: Vec<&str> = s
+        .findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Enforced)
+        .map(|f| f.rule.id())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !enforced.is_empty() {
+        let _ = writeln!(out, "  {:<9}{}", "enforced", enforced.join(", "));
+    }
+    effective(out, &s.effective);
+}
+
+fn effective(out: &mut String, e: &Effective) {
+    let user = e
+        .user
+        .clone()
+        .unwrap_or_else(|| "image's USER (checked at deploy)".to_string());
+    let cpus = e
+        .nano_cpus
+        .map(|n| format!(", cpus {}", n as f64 / 1e9))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  limits   memory {} MiB, pids {}, cpu shares {}{cpus}; restart {}:{}; user {user}",
+        e.memory >> 20,
+        e.pids_limit,
+        e.cpu_shares,
+        e.restart.0,
+        e.restart.1
+    );
+    for b in &e.ports {
+        let host = match b.host_ports {
+            Some((a, z)) if a == z => a.to_string(),
+            Some((a, z)) => format!("{a}-{z}"),
+            None => "(any)".to_string(),
+        };
+        let (c0, c1) = b.container_ports;
+        let container = if c0 == c1 {
+            c0.to_string()
+        } else {
+            format!("{c0}-{c1}")
+        };
+        let _ = writeln!(
+            out,
+            "  port     {}:{host} -> {container}/{}",
+            b.host_ip,
+            b.protocol.as_str()
+        );
+    }
+}
+
+fn topology(out: &mut String, t: &Topology) {
+    let _ = writeln!(out, "\nsecurity groups (everything not listed is denied)");
+    for g in &t.groups {
+        let from = if g.allow_from.is_empty() {
+            "nobody".to_string()
+        } else {
+            g.allow_from.join(", ")
+        };
+        let how = if g.derived {
+            " (from depends_on)"
+        } else {
+            " (allow_from)"
+        };
+        let egress = serde_json::to_value(g.egress)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {:<16} <- {from}{how}; egress {egress}", g.service);
+    }
+    if !t.networks.is_empty() {
+        let _ = writeln!(out, "networks");
+        for n in &t.networks {
+            let kind = if n.internal {
+                "internal"
+            } else if n.drop_outbound {
+                "publish, outbound dropped"
+            } else {
+                "egress"
+            };
+            let _ = writeln!(out, "  {:<28} {kind:<26} {}", n.name, n.members.join(", "));
+        }
+    }
+    if !t.caveats.is_empty() {
+        let _ = writeln!(out, "caveats");
+        for c in &t.caveats {
+            let _ = writeln!(out, "  - {c}");
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Bulkhead's pure core: the spec model and its validation, the hardening profile, policy and
+//! security groups. No I/O, no async: every function here is a decision over values.
+
+pub mod hardening;
+pub mod secgroups;
+pub mod spec;
+pub mod verdict;

@@ -1,0 +1,23 @@
+//! The Compose spec: YAML with locations, interpolation, `.env`, merging of several files, and
+//! the typed, validated service model.
+
+pub mod decode;
+pub mod dotenv;
+pub mod error;
+pub mod extension;
+mod health;
+pub mod interpolate;
+pub mod load;
+pub mod merge;
+pub mod model;
+pub mod ports;
+pub mod service;
+mod toplevel;
+pub mod units;
+pub mod validate;
+pub mod volumes;
+pub mod yaml;
+
+pub use error::{ErrorKind, Span, SpecError, SpecErrors};
+pub use load::{LoadInput, SourceFile, load};
+pub use model::Project;

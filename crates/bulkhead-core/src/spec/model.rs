@@ -1,0 +1,297 @@
+//! The typed spec: a Compose project as Bulkhead understands it, every value normalized and
+//! every place remembered for error messages.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use super::error::Span;
+use super::extension::{ProjectExt, ServiceExt};
+use super::units::format_duration;
+
+/// A whole Compose project after loading, merging, interpolating and validating.
+#[derive(Clone, Debug, Serialize)]
+pub struct Project {
+    pub name: String,
+    /// Absolute project directory; relative paths in the spec are resolved against it.
+    pub dir: String,
+    pub files: Vec<String>,
+    pub services: BTreeMap<String, Service>,
+    pub networks: BTreeMap<String, NetworkDef>,
+    pub volumes: BTreeMap<String, VolumeDef>,
+    pub secrets: BTreeMap<String, SecretDef>,
+    pub configs: BTreeMap<String, SecretDef>,
+    /// Services left out because none of their profiles is active.
+    pub inactive: Vec<String>,
+    pub bulkhead: ProjectExt,
+    /// Things worth saying that are not errors (an ignored `version`, an unset variable).
+    pub notes: Vec<Note>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub span: Span,
+    pub message: String,
+}
+
+/// A value together with the place it was written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct At<T> {
+    pub value: T,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Service {
+    pub name: String,
+    #[serde(skip)]
+    pub span: Span,
+    /// Where each key of the service was written, for messages.
+    #[serde(skip)]
+    pub keys: BTreeMap<String, Span>,
+    pub image: Option<At<String>>,
+    pub build: Option<Build>,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// `None` value: passed through from the environment of the deploying process.
+    pub environment: BTreeMap<String, Option<String>>,
+    pub env_file: Vec<EnvFile>,
+    pub ports: Vec<At<PortMapping>>,
+    pub expose: Vec<PortRange>,
+    pub healthcheck: Option<Healthcheck>,
+    pub depends_on: BTreeMap<String, At<Dependency>>,
+    pub replicas: u32,
+    pub limits: Resources,
+    pub reservations: Resources,
+    pub user: Option<At<String>>,
+    pub working_dir: Option<String>,
+    pub read_only: Option<bool>,
+    pub tmpfs: Vec<At<String>>,
+    pub cap_add: Vec<At<String>>,
+    pub cap_drop: Vec<At<String>>,
+    pub privileged: At<bool>,
+    pub security_opt: Vec<At<String>>,
+    pub network_mode: Option<At<String>>,
+    pub networks: BTreeMap<String, ServiceNetwork>,
+    pub volumes: Vec<At<Mount>>,
+    pub restart: Option<At<Restart>>,
+    pub labels: BTreeMap<String, String>,
+    pub secrets: Vec<At<FileRef>>,
+    pub configs: Vec<At<FileRef>>,
+    pub stop_signal: Option<String>,
+    #[serde(serialize_with = "opt_duration")]
+    pub stop_grace_period: Option<Duration>,
+    pub container_name: Option<At<String>>,
+    pub hostname: Option<String>,
+    pub init: Option<bool>,
+    pub ulimits: BTreeMap<String, Ulimit>,
+    pub sysctls: BTreeMap<String, String>,
+    pub devices: Vec<At<String>>,
+    pub platform: Option<String>,
+    pub profiles: Vec<String>,
+    pub pid: Option<At<String>>,
+    pub ipc: Option<At<String>>,
+    pub uts: Option<At<String>>,
+    pub userns_mode: Option<At<String>>,
+    pub runtime: Option<At<String>>,
+    pub stdin_open: bool,
+    pub tty: bool,
+    pub bulkhead: ServiceExt,
+}
+
+impl Service {
+    /// Where `key` was written in this service, or the service itself when it was not.
+    pub fn key_span(&self, key: &str) -> &Span {
+        self.keys.get(key).unwrap_or(&self.span)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Build {
+    pub context: String,
+    pub dockerfile: Option<String>,
+    pub args: BTreeMap<String, Option<String>>,
+    pub target: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EnvFile {
+    pub path: String,
+    pub required: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
+/// An inclusive port range; a single port has `start == end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+    pub protocol: Protocol,
+}
+
+/// A published (or, with no `published`, container-only) port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PortMapping {
+    pub target: PortRange,
+    /// Host ports; `None` lets the engine pick one.
+    pub published: Option<(u16, u16)>,
+    /// The address asked for in the spec, if any (Bulkhead binds 127.0.0.1 unless `public`).
+    pub host_ip: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthTest {
+    /// `NONE` or `disable: true`: the image's check is switched off.
+    Disabled,
+    /// Exec form: argv run directly.
+    Cmd(Vec<String>),
+    /// Shell form: run with the image's `/bin/sh -c`.
+    Shell(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Healthcheck {
+    /// `None`: keep the image's test, override only the timings.
+    pub test: Option<HealthTest>,
+    #[serde(serialize_with = "opt_duration")]
+    pub interval: Option<Duration>,
+    #[serde(serialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    #[serde(serialize_with = "opt_duration")]
+    pub start_period: Option<Duration>,
+    #[serde(serialize_with = "opt_duration")]
+    pub start_interval: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    ServiceStarted,
+    ServiceHealthy,
+    ServiceCompletedSuccessfully,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Dependency {
+    pub condition: Condition,
+    pub restart: bool,
+    pub required: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Resources {
+    pub cpus: Option<f64>,
+    pub memory: Option<u64>,
+    pub pids: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ServiceNetwork {
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+    pub ipv6_address: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Volume,
+    Bind,
+    Tmpfs,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mount {
+    pub kind: MountKind,
+    /// Volume name, or the host path as written for a bind (empty for anonymous volumes, tmpfs).
+    pub source: String,
+    /// For binds: the absolute, lexically normalized host path.
+    pub host_path: Option<String>,
+    pub target: String,
+    pub read_only: bool,
+    pub tmpfs_size: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "policy", content = "max_retries")]
+pub enum Restart {
+    No,
+    Always,
+    OnFailure(Option<u32>),
+    UnlessStopped,
+}
+
+/// A service's use of a secret or config: delivered as a file at `target`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileRef {
+    pub source: String,
+    pub target: String,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    pub mode: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Ulimit {
+    pub soft: i64,
+    pub hard: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NetworkDef {
+    pub driver: Option<String>,
+    pub external: bool,
+    pub internal: bool,
+    pub name: Option<String>,
+    pub subnets: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct VolumeDef {
+    pub driver: Option<String>,
+    pub external: bool,
+    pub name: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A top-level secret or config: where its content comes from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretDef {
+    /// A file, resolved against the project directory.
+    File(String),
+    /// The named variable of the deploying process's environment.
+    Environment(String),
+    /// Inline content (configs only).
+    Content(String),
+    External(Option<String>),
+}
+
+fn opt_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&format_duration(*d)),
+        None => s.serialize_none(),
+    }
+}

@@ -1,0 +1,182 @@
+//! The top-level resource sections: `networks`, `volumes`, `secrets`, `configs`.
+
+use std::collections::BTreeMap;
+
+use super::decode::{self, Errors};
+use super::error::SpecError;
+use super::model::{NetworkDef, SecretDef, VolumeDef};
+use super::volumes::{self, PathBase};
+use super::yaml::{Entry, Node};
+
+fn each<'a>(node: &'a Node, what: &str, errors: &mut Errors) -> &'a [Entry] {
+    errors.take(decode::map_or_null(node, what)).unwrap_or(&[])
+}
+
+fn external(node: &Node, what: &str) -> Result<bool, SpecError> {
+    match node.get("external") {
+        Some(e) => decode::boolean(e, &format!("{what}.external")),
+        None => Ok(false),
+    }
+}
+
+fn opt(node: &Node, key: &str, what: &str) -> Result<Option<String>, SpecError> {
+    node.get(key)
+        .map(|v| decode::opt_text(v, &format!("{what}.{key}")))
+        .transpose()
+        .map(Option::flatten)
+}
+
+fn labels(node: &Node, what: &str) -> Result<BTreeMap<String, String>, SpecError> {
+    node.get("labels")
+        .map(|l| decode::labels(l, &format!("{what}.labels")))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+pub fn networks(node: &Node, errors: &mut Errors) -> BTreeMap<String, NetworkDef> {
+    let mut out = BTreeMap::new();
+    for e in each(node, "networks", errors) {
+        let what = format!("networks.{}", e.key);
+        let Some(sub) = errors.take(decode::map_or_null(&e.value, &what)) else {
+            continue;
+        };
+        let keys = [
+            "driver",
+            "driver_opts",
+            "ipam",
+            "external",
+            "internal",
+            "attachable",
+            "labels",
+            "name",
+            "enable_ipv4",
+            "enable_ipv6",
+        ];
+        decode::check_keys(sub, &keys, &[], &what, errors);
+        let v = &e.value;
+        let def = (|| -> Result<NetworkDef, SpecError> {
+            Ok(NetworkDef {
+                driver: opt(v, "driver", &what)?,
+                external: external(v, &what)?,
+                internal: v
+                    .get("internal")
+                    .map(|i| decode::boolean(i, &format!("{what}.internal")))
+                    .transpose()?
+                    .unwrap_or(false),
+                name: opt(v, "name", &what)?,
+                subnets: subnets(v, &what)?,
+                labels: labels(v, &what)?,
+            })
+        })();
+        if let Some(def) = errors.take(def) {
+            out.insert(e.key.clone(), def);
+        }
+    }
+    out
+}
+
+fn subnets(node: &Node, what: &str) -> Result<Vec<String>, SpecError> {
+    let Some(ipam) = node.get("ipam") else {
+        return Ok(Vec::new());
+    };
+    let Some(config) = ipam.get("config") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for item in decode::seq(config, &format!("{what}.ipam.config"))? {
+        if let Some(s) = opt(item, "subnet", what)? {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+pub fn volumes(node: &Node, errors: &mut Errors) -> BTreeMap<String, VolumeDef> {
+    let mut out = BTreeMap::new();
+    for e in each(node, "volumes", errors) {
+        let what = format!("volumes.{}", e.key);
+        let Some(sub) = errors.take(decode::map_or_null(&e.value, &what)) else {
+            continue;
+        };
+        decode::check_keys(
+            sub,
+            &["driver", "driver_opts", "external", "labels", "name"],
+            &[],
+            &what,
+            errors,
+        );
+        let v = &e.value;
+        let def = (|| -> Result<VolumeDef, SpecError> {
+            Ok(VolumeDef {
+                driver: opt(v, "driver", &what)?,
+                external: external(v, &what)?,
+                name: opt(v, "name", &what)?,
+                labels: labels(v, &what)?,
+            })
+        })();
+        if let Some(def) = errors.take(def) {
+            out.insert(e.key.clone(), def);
+        }
+    }
+    out
+}
+
+/// `secrets` (sources: file, environment, external) or `configs` (also inline `content`).
+pub fn files(
+    node: &Node,
+    section: &str,
+    base: &PathBase<'_>,
+    errors: &mut Errors,
+) -> BTreeMap<String, SecretDef> {
+    let mut out = BTreeMap::new();
+    let mut keys = vec!["file", "environment", "external", "name", "labels"];
+    if section == "configs" {
+        keys.push("content");
+    }
+    for e in each(node, section, errors) {
+        let what = format!("{section}.{}", e.key);
+        let Some(sub) = errors.take(decode::map(&e.value, &what)) else {
+            continue;
+        };
+        let unsupported = [
+            ("driver", "not supported: secrets are kept by Bulkhead"),
+            ("template_driver", "not supported"),
+        ];
+        decode::check_keys(sub, &keys, &unsupported, &what, errors);
+        if let Some(def) = errors.take(file_def(&e.value, &what, base)) {
+            out.insert(e.key.clone(), def);
+        }
+    }
+    out
+}
+
+fn file_def(v: &Node, what: &str, base: &PathBase<'_>) -> Result<SecretDef, SpecError> {
+    let mut sources = Vec::new();
+    if let Some(f) = opt(v, "file", what)? {
+        let path = volumes::resolve(&f, base)
+            .map_err(|m| SpecError::value(&v.span, format!("{what}.file: {m}")))?;
+        sources.push(SecretDef::File(path));
+    }
+    if let Some(env) = opt(v, "environment", what)? {
+        sources.push(SecretDef::Environment(env));
+    }
+    if let Some(c) = opt(v, "content", what)? {
+        sources.push(SecretDef::Content(c));
+    }
+    if external(v, what)? {
+        sources.push(SecretDef::External(opt(v, "name", what)?));
+    }
+    match sources.len() {
+        1 => Ok(sources.remove(0)),
+        0 => Err(SpecError::value(
+            &v.span,
+            format!("{what} needs a source: file, environment or external"),
+        )),
+        _ => Err(SpecError::value(
+            &v.span,
+            format!(
+                "{what} has more than one source; keep one of file, environment, content, external"
+            ),
+        )),
+    }
+}

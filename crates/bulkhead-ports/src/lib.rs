@@ -1,0 +1,10 @@
+//! Ports: the narrow traits through which the application reaches the outside world. Adapters
+//! implement them; the application and its tests only see these types.
+
+pub mod runtime;
+
+pub use runtime::{
+    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, HealthSpec, HealthState,
+    ImageInfo, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec, Progress, RuntimeError,
+    VolumeInfo,
+};

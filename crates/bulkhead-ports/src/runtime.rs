@@ -1,0 +1,279 @@
+//! The container runtime port: networks, volumes, image builds and inspection, and containers,
+//! all addressed by Bulkhead's owner labels.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Owner labels every object Bulkhead creates carries.
+pub const LABEL_PROJECT: &str = "dev.bulkhead.project";
+pub const LABEL_SERVICE: &str = "dev.bulkhead.service";
+pub const LABEL_RELEASE: &str = "dev.bulkhead.release";
+pub const LABEL_REPLICA: &str = "dev.bulkhead.replica";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot reach the container engine at {endpoint}: {reason}")]
+    Unreachable { endpoint: String, reason: String },
+    #[error("the container engine speaks API {found}; at least {needed} is needed")]
+    TooOld { found: String, needed: String },
+    #[error("{what} `{name}` was not found")]
+    NotFound { what: &'static str, name: String },
+    #[error("{what} `{name}` already exists")]
+    Conflict { what: &'static str, name: String },
+    #[error("building image {tag} failed: {reason}")]
+    Build { tag: String, reason: String },
+    #[error("{operation} failed: {reason}")]
+    Engine { operation: String, reason: String },
+}
+
+/// Select objects by labels: every pair must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabelFilter(pub BTreeMap<String, String>);
+
+impl LabelFilter {
+    pub fn project(name: &str) -> LabelFilter {
+        LabelFilter(BTreeMap::from([(
+            LABEL_PROJECT.to_string(),
+            name.to_string(),
+        )]))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkSpec {
+    pub name: String,
+    /// No route out of the network (Docker's `--internal`).
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub internal: bool,
+    /// The Linux bridge interface name, for host firewall rules.
+    pub bridge: Option<String>,
+    pub subnets: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A progress line from a long operation (a build step, a health wait).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub subject: String,
+    pub line: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildRequest {
+    /// The build context directory; sent to the engine as a tar stream.
+    pub context: PathBuf,
+    /// Relative to the context; `Dockerfile` when `None`.
+    pub dockerfile: Option<String>,
+    pub tag: String,
+    pub args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What Bulkhead needs to know about an image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageInfo {
+    /// The image id (`sha256:...`), the content digest of its config.
+    pub id: String,
+    /// Registry digests (`name@sha256:...`), when the image came from a registry.
+    pub repo_digests: Vec<String>,
+    /// The image's USER ("" means root).
+    pub user: String,
+    /// The image's HEALTHCHECK test, if it has one (`["NONE"]` counts as none).
+    pub healthcheck: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountSpec {
+    Bind {
+        source: String,
+        target: String,
+        read_only: bool,
+    },
+    Volume {
+        name: String,
+        target: String,
+        read_only: bool,
+    },
+    Tmpfs {
+        target: String,
+        size: Option<u64>,
+        mode: Option<u32>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortSpec {
+    pub container_port: u16,
+    pub protocol: String,
+    pub host_ip: String,
+    /// `None`: the engine picks.
+    pub host_port: Option<u16>,
+}
+
+/// Health check as the engine takes it (exec or shell form in `test`, Docker's syntax).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthSpec {
+    pub test: Vec<String>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub start_period: Option<Duration>,
+}
+
+/// Everything needed to create one container; the adapter maps it field by field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub hostname: Option<String>,
+    pub read_only_rootfs: bool,
+    pub mounts: Vec<MountSpec>,
+    pub cap_drop: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub privileged: bool,
+    pub security_opt: Vec<String>,
+    /// First network: joined at create; the others are connected before start.
+    pub networks: Vec<(String, Vec<String>)>,
+    /// `Some("none")`, `Some("host")`, ... when not on networks.
+    pub network_mode: Option<String>,
+    pub pid_mode: Option<String>,
+    pub ipc_mode: Option<String>,
+    pub uts_mode: Option<String>,
+    pub userns_mode: Option<String>,
+    pub devices: Vec<String>,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub pids_limit: i64,
+    pub cpu_shares: i64,
+    pub nano_cpus: Option<i64>,
+    /// `(name, max retries)`, e.g. `("on-failure", 5)`.
+    pub restart: (String, u32),
+    pub healthcheck: Option<HealthSpec>,
+    pub ports: Vec<PortSpec>,
+    pub init: bool,
+    pub sysctls: BTreeMap<String, String>,
+    pub ulimits: Vec<(String, i64, i64)>,
+    pub runtime: Option<String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<Duration>,
+    pub tty: bool,
+    pub stdin_open: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    /// The container has no health check.
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub labels: BTreeMap<String, String>,
+    /// created, running, exited, ...
+    pub state: String,
+    pub health: HealthState,
+    pub exit_code: Option<i64>,
+    /// Address on each network, by network name.
+    pub addresses: BTreeMap<String, String>,
+    /// Published ports as `(container port/proto, host ip, host port)`.
+    pub published: Vec<(String, String, u16)>,
+}
+
+/// The container engine. Every method is one engine operation; none retries on its own.
+pub trait ContainerRuntime: Send + Sync {
+    /// Engine version and negotiated API version.
+    fn version(&self) -> impl Future<Output = Result<(String, String), RuntimeError>> + Send;
+
+    fn create_network(
+        &self,
+        spec: &NetworkSpec,
+    ) -> impl Future<Output = Result<NetworkInfo, RuntimeError>> + Send;
+    fn list_networks(
+        &self,
+        filter: &LabelFilter,
+    ) -> impl Future<Output = Result<Vec<NetworkInfo>, RuntimeError>> + Send;
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    fn list_volumes(
+        &self,
+        filter: &LabelFilter,
+    ) -> impl Future<Output = Result<Vec<VolumeInfo>, RuntimeError>> + Send;
+    fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    /// Build an image; `progress` receives the build output line by line. Returns the image id.
+    fn build_image(
+        &self,
+        request: &BuildRequest,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+    fn inspect_image(
+        &self,
+        reference: &str,
+    ) -> impl Future<Output = Result<ImageInfo, RuntimeError>> + Send;
+
+    /// Create (not start) a container and connect it to all its networks. Returns its id.
+    fn create_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+    fn start_container(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Stop with the grace period, then SIGKILL.
+    fn stop_container(
+        &self,
+        id: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Remove (forcing, with its anonymous volumes). Removing a missing container is not an error.
+    fn remove_container(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    fn inspect_container(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<ContainerInfo, RuntimeError>> + Send;
+    /// All containers (running or not) matching the filter.
+    fn list_containers(
+        &self,
+        filter: &LabelFilter,
+    ) -> impl Future<Output = Result<Vec<ContainerInfo>, RuntimeError>> + Send;
+    /// The last `tail` lines (all when `None`) of a container's stdout and stderr.
+    fn logs(
+        &self,
+        id: &str,
+        tail: Option<usize>,
+    ) -> impl Future<Output = Result<Vec<String>, RuntimeError>> + Send;
+}
