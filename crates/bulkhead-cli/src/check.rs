@@ -11,6 +11,8 @@ use bulkhead_core::secgroups::Topology;
 use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::{ServiceVerdict, Verdict, waiver_hint};
 
+use crate::output;
+
 /// Run `check`; returns the exit code (0 deployable, 1 refused, 2 unreadable or invalid).
 pub fn run(opts: &ProjectOptions, as_json: bool) -> ExitCode {
     match bulkhead_app::check::check(opts) {
@@ -22,9 +24,9 @@ pub fn run(opts: &ProjectOptions, as_json: bool) -> ExitCode {
                     "verdict": verdict,
                     "errors": [],
                 });
-                println!("{doc:#}");
+                let _ = output::emit_json(&doc);
             } else {
-                print!("{}", render(&project, &verdict));
+                let _ = output::emit(&render(&project, &verdict));
             }
             if verdict.deployable {
                 ExitCode::SUCCESS
@@ -45,7 +47,7 @@ fn report_error(e: &OpenError, as_json: bool) {
             OpenError::Spec(list) => serde_json::to_value(&list.0).unwrap_or_default(),
             other => json!([{ "kind": "io", "message": other.to_string() }]),
         };
-        println!("{:#}", json!({ "deployable": false, "errors": errors }));
+        let _ = output::emit_json(&json!({ "deployable": false, "errors": errors }));
         return;
     }
     match e {
@@ -202,10 +204,10 @@ fn topology(out: &mut String, t: &Topology) {
         } else {
             g.allow_from.join(", ")
         };
-        let how = if g.derived {
-            " (from depends_on)"
-        } else {
-            " (allow_from)"
+        let how = match (g.allow_from.is_empty(), g.derived) {
+            (true, _) => "",
+            (false, true) => " (from depends_on)",
+            (false, false) => " (allow_from)",
         };
         let egress = serde_json::to_value(g.egress)
             .ok()

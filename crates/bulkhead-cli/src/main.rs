@@ -2,6 +2,7 @@
 //! (0 success, 1 refused or failed, 2 bad usage or unreadable input).
 
 mod check;
+mod output;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

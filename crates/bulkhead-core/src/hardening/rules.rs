@@ -176,4 +176,14 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn docs_table_matches_the_rules() {
+        let doc = include_str!("../../../../docs/hardening.md");
+        for r in RULES {
+            let waivable = if r.waivable { "yes" } else { "no" };
+            let row = format!("| `{}` | {} | {} | {} | {waivable} |", r.id, r.sets, r.cis, r.pss);
+            assert!(doc.contains(&row), "docs/hardening.md lacks the row:\n{row}");
+        }
+    }
 }

@@ -1,0 +1,173 @@
+//! The `bulkhead` binary as a user meets it: real processes, real files, exit codes, text and
+//! JSON output.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bulkhead(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bulkhead"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_PROFILES")
+        .output()
+        .expect("bulkhead runs")
+}
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("bh-cli").tempdir().expect("temp dir");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const GOOD: &str = "services:
+  web:
+    image: example/web:1.0
+    user: \"10001\"
+    ports: [\"8080:80\"]
+    depends_on: [api]
+    healthcheck:
+      test: [CMD, /probe]
+  api:
+    image: example/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+    user: \"10001\"
+";
+
+#[test]
+fn a_deployable_spec_exits_0_and_says_what_is_hardened() {
+    let dir = project(&[("compose.yaml", GOOD)]);
+    let out = bulkhead(dir.path(), &["check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains(": deployable"), "{stdout}");
+    assert!(stdout.contains("hardened read-only-rootfs"), "{stdout}");
+    assert!(stdout.contains("port     127.0.0.1:8080 -> 80/tcp"), "{stdout}");
+    assert!(stdout.contains("api              <- web (from depends_on); egress none"), "{stdout}");
+    assert!(stdout.contains("-api-in"), "{stdout}");
+}
+
+#[test]
+fn a_refused_spec_exits_1_with_rule_location_and_the_way_to_a_waiver() {
+    let spec = "services:\n  web:\n    image: x/y:1\n    privileged: true\n";
+    let dir = project(&[("compose.yaml", spec)]);
+    let out = bulkhead(dir.path(), &["check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("REFUSED (1 finding to fix or waive)"), "{stdout}");
+    assert!(
+        stdout.contains("refused  no-privileged       `privileged: true` gives the container every device and capability (compose.yaml:4:17)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("x-bulkhead: { waivers: [{ rule: no-privileged, reason: \"<why>\" }] }"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_waived_refusal_is_deployable_and_shows_the_reason() {
+    let spec = "services:\n  web:\n    image: x/y:1\n    privileged: true\n    x-bulkhead:\n      waivers: [{rule: no-privileged, reason: \"needs /dev/kvm\"}]\n";
+    let dir = project(&[("compose.yaml", spec)]);
+    let out = bulkhead(dir.path(), &["check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("waived   no-privileged"), "{stdout}");
+    assert!(stdout.contains("reason: needs /dev/kvm"), "{stdout}");
+}
+
+#[test]
+fn an_invalid_spec_exits_2_naming_file_line_column() {
+    let spec = "services:\n  web:\n    imgae: x\n    ports: [\"70000:80\"]\n";
+    let dir = project(&[("compose.yaml", spec)]);
+    let out = bulkhead(dir.path(), &["check"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.contains("error: compose.yaml:3:5: service `web`: key `imgae` is not supported"), "{stderr}");
+    assert!(stderr.contains("hint: did you mean `image`?"), "{stderr}");
+    assert!(stderr.contains("error: compose.yaml:4:13: ports: `70000:80`: port 70000 is out of range"), "{stderr}");
+    assert!(stderr.contains("problems found"), "{stderr}");
+}
+
+#[test]
+fn json_output_is_one_document_in_every_case() {
+    let dir = project(&[("compose.yaml", GOOD), ("bad.yaml", "services: [\n")]);
+    let ok = bulkhead(dir.path(), &["check", "--json"]);
+    let doc: Value = serde_json::from_slice(&ok.stdout).expect("json");
+    assert_eq!(doc["deployable"], Value::Bool(true));
+    let services = doc["verdict"]["services"].as_array().expect("services");
+    assert_eq!(services.len(), 2);
+    assert_eq!(services[1]["effective"]["ports"][0]["host_ip"], "127.0.0.1");
+    let bad = bulkhead(dir.path(), &["check", "--json", "-f", "bad.yaml"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&bad.stdout).expect("json on error");
+    assert_eq!(doc["errors"][0]["kind"], "yaml");
+    assert_eq!(doc["errors"][0]["span"]["file"], "bad.yaml");
+}
+
+#[test]
+fn discovery_walks_up_and_merges_the_override_file() {
+    let over = "services:\n  web:\n    image: example/web:2.0\n";
+    let dir = project(&[("compose.yaml", GOOD), ("compose.override.yaml", over), ("sub/deeper/.keep", "")]);
+    let out = bulkhead(&dir.path().join("sub/deeper"), &["check", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let files = doc["project"]["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2, "{doc}");
+    let web = &doc["verdict"]["services"][1];
+    assert_eq!(web["image"], "example/web:2.0");
+}
+
+#[test]
+fn several_files_merge_in_order_and_project_name_follows_compose() {
+    let a = "name: fromfile\nservices:\n  web:\n    image: a:1\n    user: \"1\"\n    environment: [A=1]\n";
+    let b = "services:\n  web:\n    image: ${TAG:-b:2}\n";
+    let dir = project(&[("a.yaml", a), ("b.yaml", b), (".env", "TAG=c:3\n")]);
+    let out = bulkhead(dir.path(), &["check", "--json", "-f", "a.yaml", "-f", "b.yaml"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["project"]["name"], "fromfile");
+    assert_eq!(doc["verdict"]["services"][0]["image"], "c:3");
+    let named = bulkhead(dir.path(), &["check", "--json", "-f", "a.yaml", "-p", "cli-name"]);
+    let doc: Value = serde_json::from_slice(&named.stdout).expect("json");
+    assert_eq!(doc["project"]["name"], "cli-name");
+    let bad = bulkhead(dir.path(), &["check", "-f", "a.yaml", "-p", "Bad Name"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("project name `Bad Name` is not valid"));
+}
+
+#[test]
+fn missing_files_are_exit_2_with_a_hint() {
+    let dir = project(&[("README", "no compose here")]);
+    let out = bulkhead(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no Compose file found"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+    let out = bulkhead(dir.path(), &["check", "-f", "nope.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read"));
+    let env_file = "services:\n  web:\n    image: a:1\n    env_file: missing.env\n";
+    let dir = project(&[("compose.yaml", env_file)]);
+    let out = bulkhead(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("env_file"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bad_usage_is_exit_2() {
+    let dir = project(&[]);
+    let out = bulkhead(dir.path(), &["check", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
