@@ -24,7 +24,8 @@ pub struct SecurityGroup {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkRole {
-    /// `<project>-<service>-in`: the service and the services allowed to call it. Internal.
+    /// `<project>-<service>-in`: the service and the services allowed to call it. Internal, and
+    /// new connections from it to the host are dropped by a host firewall rule.
     Ingress,
     /// `<project>-<service>-out`: a route to the internet for a service with `egress: internet`.
     Egress,
@@ -44,7 +45,8 @@ pub struct NetworkPlan {
     pub internal: bool,
     /// Services attached, owner included.
     pub members: Vec<String>,
-    /// Outbound connections must be dropped by a host firewall rule (published, no egress).
+    /// New outbound connections (to the host, or routed anywhere) are dropped by a host firewall
+    /// rule: every network but an `egress: internet` one.
     pub drop_outbound: bool,
 }
 
@@ -126,7 +128,9 @@ pub fn topology(project: &Project, on_networks: &BTreeSet<String>) -> Topology {
                 owner: name.clone(),
                 internal: true,
                 members,
-                drop_outbound: false,
+                // Internal networks have no route out, but their containers can still reach
+                // the host itself through the bridge (docs/docker-20.10-facts.md, c).
+                drop_outbound: true,
             });
         }
         if egress == Egress::Internet {
@@ -160,8 +164,15 @@ pub fn topology(project: &Project, on_networks: &BTreeSet<String>) -> Topology {
             });
         }
     }
+    // Non-internal networks first: the engine publishes ports only through the network a
+    // container is created on, and never from an internal one (docs/docker-20.10-facts.md).
+    let internal: BTreeSet<&str> = networks
+        .iter()
+        .filter(|n| n.internal)
+        .map(|n| n.name.as_str())
+        .collect();
     for nets in attachments.values_mut() {
-        nets.sort();
+        nets.sort_by_key(|n| (internal.contains(n.as_str()), n.clone()));
     }
     let caveats = caveats(project, &groups);
     Topology {

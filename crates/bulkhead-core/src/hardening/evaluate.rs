@@ -159,14 +159,22 @@ pub fn harden(service: &Service, project_dir: &str, profile: &Profile) -> Harden
     }
 }
 
-/// Whether a `user:` value names root (by name or uid 0), with or without a group.
+/// Whether a `user:` value names root (by name or uid 0), with or without a group. An empty
+/// user name (`""`, `":1000"`, an unset `${UID}:${GID}`) is root too: the engine falls back to
+/// uid 0 when only a group is given, and an image without USER runs as root.
 pub fn is_root_user(user: &str) -> bool {
     let name = user.split(':').next().unwrap_or_default().trim();
-    name == "root" || name.parse::<u32>() == Ok(0)
+    name.is_empty() || name == "root" || name.parse::<u32>() == Ok(0)
 }
 
 fn user(cx: &mut Ctx<'_>) -> Option<String> {
-    match &cx.service.user {
+    // `user: ""` (typically an unset variable) is no user at all: the engine takes the image's.
+    let spec_user = cx
+        .service
+        .user
+        .as_ref()
+        .filter(|u| !u.value.trim().is_empty());
+    match spec_user {
         Some(u) if is_root_user(&u.value) => {
             let waived = cx.breach(
                 Rule::NonRoot,
@@ -253,6 +261,20 @@ fn is_docker_socket(path: &str) -> bool {
         .contains(&p.as_str())
 }
 
+/// Whether a host directory holds the Docker or containerd socket (`/`, `/var`, ...): mounting
+/// it, even read-only, lets the container connect to the engine.
+fn holds_docker_socket(path: &str) -> bool {
+    let p = volumes::normalize(path);
+    [
+        "/var/run/docker.sock",
+        "/run/docker.sock",
+        "/run/containerd/containerd.sock",
+        "/var/lib/docker",
+    ]
+    .iter()
+    .any(|s| volumes::is_within(s, &p))
+}
+
 fn mounts(cx: &mut Ctx<'_>) {
     let binds: Vec<(Mount, Span)> = cx
         .service
@@ -284,6 +306,14 @@ fn mounts(cx: &mut Ctx<'_>) {
                     ),
                     span,
                 );
+                // A waiver for host mounts must not hand over the engine along with `/`.
+                if holds_docker_socket(host) {
+                    cx.breach(
+                        Rule::NoDockerSocket,
+                        format!("mounts {host}, which holds the Docker socket (root on the host)"),
+                        span,
+                    );
+                }
             }
             Some(_) => {}
         }
@@ -307,13 +337,21 @@ fn mounts(cx: &mut Ctx<'_>) {
 }
 
 fn network(cx: &mut Ctx<'_>) -> NetworkMode {
+    let mode = network_mode(cx);
+    // One finding per rule, also when the mode answered only one of the two.
+    for (rule, msg) in [
+        (Rule::NoHostNetwork, "own network namespace"),
+        (Rule::NoDefaultBridge, "never the default bridge"),
+    ] {
+        if !cx.findings.iter().any(|f| f.rule == rule) {
+            cx.note(rule, Outcome::Enforced, msg, None);
+        }
+    }
+    mode
+}
+
+fn network_mode(cx: &mut Ctx<'_>) -> NetworkMode {
     let Some(mode) = cx.service.network_mode.clone() else {
-        cx.note(
-            Rule::NoHostNetwork,
-            Outcome::Enforced,
-            "own network namespace",
-            None,
-        );
         cx.note(
             Rule::NoDefaultBridge,
             Outcome::Enforced,
@@ -426,7 +464,10 @@ fn security_opt(cx: &mut Ctx<'_>) -> Vec<String> {
                 "replaces Docker's default seccomp profile with a custom one",
             ),
             "apparmor=unconfined" => (Some(Rule::ApparmorDefault), "disables AppArmor confinement"),
-            "label=disable" => (Some(Rule::ApparmorDefault), "disables SELinux labelling"),
+            // Docker reads a bare `disable` as `label=disable`.
+            "label=disable" | "disable" => {
+                (Some(Rule::ApparmorDefault), "disables SELinux labelling")
+            }
             "no-new-privileges=false" => {
                 nnp_off = true;
                 (
@@ -537,7 +578,8 @@ fn devices(cx: &mut Ctx<'_>) -> Vec<String> {
 fn limits(cx: &mut Ctx<'_>, profile: &Profile) -> (u64, i64, Option<i64>) {
     let s = cx.service;
     let memory = match s.limits.memory {
-        Some(m) => {
+        // 0 means "no limit" to the engine: treat it as unset.
+        Some(m) if m > 0 => {
             cx.note(
                 Rule::MemoryLimit,
                 Outcome::Enforced,
@@ -546,7 +588,7 @@ fn limits(cx: &mut Ctx<'_>, profile: &Profile) -> (u64, i64, Option<i64>) {
             );
             m
         }
-        None => {
+        _ => {
             cx.note(
                 Rule::MemoryLimit,
                 Outcome::Hardened,
@@ -710,6 +752,14 @@ fn ports(cx: &mut Ctx<'_>) -> Vec<Binding> {
             protocol: p.value.target.protocol,
         });
     }
+    if out.is_empty() {
+        cx.note(
+            Rule::PortsLocalhost,
+            Outcome::Enforced,
+            "no published ports",
+            None,
+        );
+    }
     out
 }
 
@@ -727,22 +777,45 @@ fn sysctls(cx: &mut Ctx<'_>, profile: &Profile) -> Vec<(String, String)> {
             out.push((k, v));
         }
     }
+    if !cx.findings.iter().any(|f| f.rule == Rule::SafeSysctls) {
+        let msg = if out.is_empty() {
+            "no sysctls"
+        } else {
+            "sysctls only from the safe set"
+        };
+        cx.note(Rule::SafeSysctls, Outcome::Enforced, msg, None);
+    }
     out
 }
 
 fn runtime(cx: &mut Ctx<'_>, profile: &Profile) -> Option<String> {
-    let r = cx.service.runtime.clone()?;
-    if profile.runtimes.contains(&r.value)
-        || cx.breach(
+    let Some(r) = cx.service.runtime.clone() else {
+        cx.note(
             Rule::DefaultRuntime,
-            format!(
-                "runtime `{}` is not one of {}",
-                r.value,
-                profile.runtimes.join(", ")
-            ),
-            &r.span,
-        )
-    {
+            Outcome::Enforced,
+            "the engine's default runtime",
+            None,
+        );
+        return None;
+    };
+    if profile.runtimes.contains(&r.value) {
+        cx.note(
+            Rule::DefaultRuntime,
+            Outcome::Enforced,
+            format!("runtime `{}`", r.value),
+            Some(&r.span),
+        );
+        return Some(r.value);
+    }
+    if cx.breach(
+        Rule::DefaultRuntime,
+        format!(
+            "runtime `{}` is not one of {}",
+            r.value,
+            profile.runtimes.join(", ")
+        ),
+        &r.span,
+    ) {
         return Some(r.value);
     }
     None
@@ -782,10 +855,15 @@ fn unused_waivers(cx: &mut Ctx<'_>) {
             .iter()
             .any(|f| f.rule == w.rule && f.outcome == Outcome::Waived);
         if !used {
-            let msg = format!(
-                "the waiver for `{}` is not needed: the service meets the rule; remove it",
-                w.rule.id()
-            );
+            let msg = if w.rule == Rule::NonRoot && cx.service.user.is_none() {
+                "the waiver for `non-root` is kept for the image's USER, checked at deploy"
+                    .to_string()
+            } else {
+                format!(
+                    "the waiver for `{}` is not needed: the service meets the rule; remove it",
+                    w.rule.id()
+                )
+            };
             cx.findings.push(Finding {
                 rule: w.rule,
                 outcome: Outcome::Flagged,

@@ -9,3 +9,6 @@ mod rules;
 pub use evaluate::{Finding, Hardened, Outcome, harden, is_root_user};
 pub use profile::{Binding, Effective, Health, NetworkMode, Profile};
 pub use rules::{RULES, Rule, RuleInfo};
+
+#[cfg(test)]
+mod rule_tests;

@@ -182,8 +182,14 @@ mod tests {
         let doc = include_str!("../../../../docs/hardening.md");
         for r in RULES {
             let waivable = if r.waivable { "yes" } else { "no" };
-            let row = format!("| `{}` | {} | {} | {} | {waivable} |", r.id, r.sets, r.cis, r.pss);
-            assert!(doc.contains(&row), "docs/hardening.md lacks the row:\n{row}");
+            let row = format!(
+                "| `{}` | {} | {} | {} | {waivable} |",
+                r.id, r.sets, r.cis, r.pss
+            );
+            assert!(
+                doc.contains(&row),
+                "docs/hardening.md lacks the row:\n{row}"
+            );
         }
     }
 }

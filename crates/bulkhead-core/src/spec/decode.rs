@@ -136,6 +136,12 @@ pub fn key_values(node: &Node, what: &str) -> Result<BTreeMap<String, Option<Str
         Value::Null => {}
         Value::Map(entries) => {
             for e in entries {
+                if e.key.trim().is_empty() {
+                    return Err(SpecError::value(
+                        &e.key_span,
+                        format!("{what} has an empty key"),
+                    ));
+                }
                 let v = match &e.value.value {
                     Value::Null => None,
                     _ => Some(text(&e.value, &format!("{what}.{}", e.key))?),
@@ -147,6 +153,12 @@ pub fn key_values(node: &Node, what: &str) -> Result<BTreeMap<String, Option<Str
             for item in items {
                 let t = text(item, &format!("each item of {what}"))?;
                 match t.split_once('=') {
+                    Some((k, _)) if k.trim().is_empty() => {
+                        return Err(SpecError::value(
+                            &item.span,
+                            format!("{what} has an item with an empty key: `{t}`"),
+                        ));
+                    }
                     Some((k, v)) => out.insert(k.to_string(), Some(v.to_string())),
                     None => out.insert(t, None),
                 };
@@ -204,7 +216,8 @@ pub fn check_keys(
     }
 }
 
-fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+/// The known key closest to `key`, if one is close enough to be a likely typo.
+pub(super) fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(key, k), *k))

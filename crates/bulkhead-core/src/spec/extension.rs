@@ -164,19 +164,24 @@ pub fn service(node: &Node, errors: &mut Errors) -> ServiceExt {
     ext
 }
 
-/// Unlike Compose keys, `x-` keys inside `x-bulkhead` are not free: every key must be known.
+/// Unlike Compose keys, `x-` keys inside `x-bulkhead` are not free: every key must be known, so
+/// the hint never suggests the `x-` prefix.
 fn strict_keys(entries: &[super::yaml::Entry], allowed: &[&str], what: &str, errors: &mut Errors) {
-    let mut inner = Errors::default();
-    decode::check_keys(entries, allowed, &[], what, &mut inner);
-    errors.0.extend(inner.0);
-    for e in entries.iter().filter(|e| e.key.starts_with("x-")) {
+    for e in entries
+        .iter()
+        .filter(|e| !allowed.contains(&e.key.as_str()))
+    {
+        let hint = match decode::nearest(&e.key, allowed) {
+            Some(k) => format!("did you mean `{k}`?"),
+            None => format!("supported keys: {}", allowed.join(", ")),
+        };
         errors.push(
             SpecError::new(
                 super::error::ErrorKind::UnknownKey,
                 &e.key_span,
                 format!("{what}: key `{}` is not supported", e.key),
             )
-            .with_hint(format!("supported keys: {}", allowed.join(", "))),
+            .with_hint(hint),
         );
     }
 }

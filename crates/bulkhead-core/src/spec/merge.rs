@@ -36,6 +36,10 @@ fn merge_at(base: Node, over: Node, path: &mut Vec<String>) -> Node {
     if matches!(over.value, Value::Null) {
         return base;
     }
+    let (base, over) = match path.as_slice() {
+        [s, _, b] if s == "services" && b == "build" => (build_as_map(base), build_as_map(over)),
+        _ => (base, over),
+    };
     let rule = list_rule(path);
     let (base_span, over_span) = (base.span, over.span.clone());
     match (base.value, over.value) {
@@ -112,6 +116,22 @@ fn merge_unique(base: Vec<Node>, over: Vec<Node>, id: fn(&Node) -> Option<String
         }
     }
     out
+}
+
+/// `build: DIR` as `build: {context: DIR}`, so that it merges with a mapping as in Compose.
+fn build_as_map(node: Node) -> Node {
+    match node.value {
+        Value::Scalar { .. } => Node {
+            span: node.span.clone(),
+            tag: None,
+            value: Value::Map(vec![Entry {
+                key: "context".to_string(),
+                key_span: node.span.clone(),
+                value: Node { tag: None, ..node },
+            }]),
+        },
+        _ => node,
+    }
 }
 
 /// A `KEY=VALUE` list as a mapping, so that two files' entries merge by key.

@@ -21,3 +21,8 @@ pub mod yaml;
 pub use error::{ErrorKind, Span, SpecError, SpecErrors};
 pub use load::{LoadInput, SourceFile, load};
 pub use model::Project;
+
+#[cfg(test)]
+mod spec_tests;
+#[cfg(test)]
+mod spec_tests_errors;

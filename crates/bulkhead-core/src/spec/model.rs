@@ -184,7 +184,7 @@ pub struct Healthcheck {
     pub start_interval: Option<Duration>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Condition {
     ServiceStarted,

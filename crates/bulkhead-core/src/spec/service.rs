@@ -254,7 +254,15 @@ fn key(s: &mut Service, e: &Entry, base: &PathBase<'_>, errors: &mut Errors) {
     let k = e.key.as_str();
     let t = |errors: &mut Errors| errors.take(decode::opt_text(v, k)).flatten();
     match k {
-        "image" => s.image = at(v, k, errors),
+        "image" => {
+            s.image = at(v, k, errors).filter(|i| {
+                let empty = i.value.trim().is_empty();
+                if empty {
+                    errors.push(SpecError::value(&i.span, "image is empty").with_hint("name an image, e.g. `image: nginx:1.27`, or remove the key and use `build:`"));
+                }
+                !empty
+            });
+        }
         "build" => {
             let b = build(v, errors);
             s.build = errors.take(b);
@@ -439,7 +447,7 @@ fn depends_on(node: &Node) -> Result<BTreeMap<String, At<Dependency>>, SpecError
     let plain = |span| At {
         value: Dependency {
             condition: Condition::ServiceStarted,
-            restart: true,
+            restart: false,
             required: true,
         },
         span,

@@ -208,10 +208,14 @@ fn host_ports(p: &Project, errors: &mut Errors) {
             if let Some(other) = seen.insert((start, proto), &s.name) {
                 errors.push(SpecError::value(
                     &port.span,
-                    format!(
-                        "host port {start}/{proto} is published by both `{other}` and `{}`",
-                        s.name
-                    ),
+                    if other == s.name {
+                        format!("host port {start}/{proto} is published twice by `{other}`")
+                    } else {
+                        format!(
+                            "host port {start}/{proto} is published by both `{other}` and `{}`",
+                            s.name
+                        )
+                    },
                 ));
             } else if s.replicas > 1 {
                 errors.push(

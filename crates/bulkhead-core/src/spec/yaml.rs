@@ -218,6 +218,13 @@ impl Builder {
                 entries,
                 ..
             }) => {
+                // yaml-rust2 places a block mapping's start at the first `:`; the mapping starts
+                // at its first key, as libyaml reports it.
+                if let Some((key, _)) = entries.first()
+                    && (key.span.line, key.span.col) < (start.span.line, start.span.col)
+                {
+                    start.span = key.span.clone();
+                }
                 start.value = Value::Map(resolve_map(entries)?);
                 let count = start.count();
                 self.finish(start, anchor, count)

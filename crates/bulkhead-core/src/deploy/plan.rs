@@ -1,0 +1,540 @@
+//! The reconciler's pure heart: `plan(desired, observed) -> Plan`. Level-triggered: it looks
+//! only at what should be and what is, never at what happened before, so running its plan
+//! twice changes nothing the second time.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::model::Condition;
+
+/// One service as it should run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredService {
+    pub name: String,
+    pub release: u64,
+    pub spec_hash: String,
+    pub replicas: u32,
+    pub depends_on: Vec<(String, Condition)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredNetwork {
+    pub name: String,
+    pub internal: bool,
+    /// New outbound connections from the network are dropped by a host firewall rule.
+    pub drop_outbound: bool,
+    /// For an ingress network: the service whose addresses alone may be connected to inside it.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// Everything that should exist for a project.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Desired {
+    pub project: String,
+    pub services: BTreeMap<String, DesiredService>,
+    pub networks: Vec<DesiredNetwork>,
+    pub volumes: Vec<String>,
+}
+
+/// A container found on the engine with the project's labels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    pub service: String,
+    pub release: Option<u64>,
+    pub replica: Option<u32>,
+    pub spec_hash: Option<String>,
+    pub running: bool,
+    pub unhealthy: bool,
+    /// Address on each network, by network name.
+    pub addresses: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Observed {
+    pub containers: Vec<ObservedContainer>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+    /// Networks whose outbound-drop firewall rule is in place.
+    pub firewalled: Vec<String>,
+    /// Ingress allow sets installed, by network (sorted addresses).
+    pub ingress: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum Op {
+    CreateNetwork {
+        name: String,
+        internal: bool,
+    },
+    BlockEgress {
+        network: String,
+    },
+    /// Allow new connections inside `network` only to `owner`'s containers.
+    RestrictIngress {
+        network: String,
+        owner: String,
+    },
+    CreateVolume {
+        name: String,
+    },
+    /// Create, start and wait until ready one replica; then remove `replaces`.
+    Deploy {
+        service: String,
+        release: u64,
+        replica: u32,
+        replaces: Option<(String, String)>,
+    },
+    /// Remove a container (`why` says which rule of the plan asked for it).
+    Remove {
+        id: String,
+        name: String,
+        service: String,
+        why: String,
+    },
+    RemoveNetwork {
+        name: String,
+    },
+}
+
+/// A service's ops, run in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rollout {
+    pub service: String,
+    pub ops: Vec<Op>,
+}
+
+/// The plan: `prepare` first (independent), then each wave's rollouts concurrently, waves in
+/// dependency order, then `cleanup`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub prepare: Vec<Op>,
+    pub waves: Vec<Vec<Rollout>>,
+    pub cleanup: Vec<Op>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.prepare.is_empty()
+            && self.cleanup.is_empty()
+            && self
+                .waves
+                .iter()
+                .all(|w| w.iter().all(|r| r.ops.is_empty()))
+    }
+
+    /// Every op, in execution order.
+    pub fn ops(&self) -> Vec<&Op> {
+        let waves = self
+            .waves
+            .iter()
+            .flat_map(|w| w.iter().flat_map(|r| r.ops.iter()));
+        self.prepare
+            .iter()
+            .chain(waves)
+            .chain(self.cleanup.iter())
+            .collect()
+    }
+}
+
+/// Decide what to do to turn `observed` into `desired`.
+pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
+    let mut prepare = Vec::new();
+    for n in &desired.networks {
+        if !observed.networks.contains(&n.name) {
+            prepare.push(Op::CreateNetwork {
+                name: n.name.clone(),
+                internal: n.internal,
+            });
+        }
+        if n.drop_outbound && !observed.firewalled.contains(&n.name) {
+            prepare.push(Op::BlockEgress {
+                network: n.name.clone(),
+            });
+        }
+        if let Some(owner) = &n.owner {
+            let mut want: Vec<String> = observed
+                .containers
+                .iter()
+                .filter(|c| &c.service == owner)
+                .filter_map(|c| c.addresses.get(&n.name).cloned())
+                .collect();
+            want.sort();
+            if observed.ingress.get(&n.name) != Some(&want) {
+                prepare.push(Op::RestrictIngress {
+                    network: n.name.clone(),
+                    owner: owner.clone(),
+                });
+            }
+        }
+    }
+    for v in &desired.volumes {
+        if !observed.volumes.contains(v) {
+            prepare.push(Op::CreateVolume { name: v.clone() });
+        }
+    }
+    let mut cleanup = Vec::new();
+    let mut rollouts: BTreeMap<String, Rollout> = BTreeMap::new();
+    for (name, svc) in &desired.services {
+        let mine: Vec<&ObservedContainer> = observed
+            .containers
+            .iter()
+            .filter(|c| &c.service == name)
+            .collect();
+        let ops = rollout(svc, &mine);
+        rollouts.insert(
+            name.clone(),
+            Rollout {
+                service: name.clone(),
+                ops,
+            },
+        );
+    }
+    for c in observed
+        .containers
+        .iter()
+        .filter(|c| !desired.services.contains_key(&c.service))
+    {
+        cleanup.push(Op::Remove {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            service: c.service.clone(),
+            why: format!("service `{}` is no longer in the spec", c.service),
+        });
+    }
+    let wanted: BTreeSet<&str> = desired.networks.iter().map(|n| n.name.as_str()).collect();
+    for n in observed
+        .networks
+        .iter()
+        .filter(|n| !wanted.contains(n.as_str()))
+    {
+        cleanup.push(Op::RemoveNetwork { name: n.clone() });
+    }
+    Plan {
+        prepare,
+        waves: waves(desired, rollouts),
+        cleanup,
+    }
+}
+
+/// Ops for one service: half-made and superseded containers go, missing replicas come, one
+/// at a time, each new one ready before the old one it replaces is removed.
+fn rollout(svc: &DesiredService, mine: &[&ObservedContainer]) -> Vec<Op> {
+    let mut ops = Vec::new();
+    let mut used: BTreeSet<&str> = BTreeSet::new();
+    let current = |c: &ObservedContainer| {
+        c.release == Some(svc.release) && c.spec_hash.as_deref() == Some(svc.spec_hash.as_str())
+    };
+    for replica in 1..=svc.replicas {
+        let good = mine.iter().find(|c| {
+            current(c)
+                && c.replica == Some(replica)
+                && c.running
+                && !c.unhealthy
+                && !used.contains(c.id.as_str())
+        });
+        if let Some(c) = good {
+            used.insert(&c.id);
+            continue;
+        }
+        let old = mine.iter().find(|c| {
+            !current(c) && c.replica == Some(replica) && c.running && !used.contains(c.id.as_str())
+        });
+        if let Some(c) = old {
+            used.insert(&c.id);
+        }
+        ops.push(Op::Deploy {
+            service: svc.name.clone(),
+            release: svc.release,
+            replica,
+            replaces: old.map(|c| (c.id.clone(), c.name.clone())),
+        });
+    }
+    for c in mine.iter().filter(|c| !used.contains(c.id.as_str())) {
+        let why = if current(c) && c.replica.is_some_and(|r| r > svc.replicas) {
+            "scaled down".to_string()
+        } else if current(c) {
+            "not running or unhealthy; replaced".to_string()
+        } else {
+            format!("superseded by release {}", svc.release)
+        };
+        let op = Op::Remove {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            service: c.service.clone(),
+            why,
+        };
+        // Stopped leftovers go first; serving containers only once their successors are ready.
+        if c.running {
+            ops.push(op)
+        } else {
+            ops.insert(0, op)
+        }
+    }
+    ops
+}
+
+/// Group rollouts into waves: a service waits for the services it depends on.
+fn waves(desired: &Desired, mut rollouts: BTreeMap<String, Rollout>) -> Vec<Vec<Rollout>> {
+    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut pending: Vec<&str> = desired.services.keys().map(String::as_str).collect();
+    // Specs are validated acyclic; the bound guards against a cycle anyway.
+    for _ in 0..=desired.services.len() {
+        pending.retain(|name| {
+            let deps = &desired.services[*name].depends_on;
+            let known: Option<Vec<usize>> = deps
+                .iter()
+                .filter(|(d, _)| desired.services.contains_key(d))
+                .map(|(d, _)| level.get(d.as_str()).copied())
+                .collect();
+            match known {
+                Some(levels) => {
+                    level.insert(name, levels.into_iter().map(|l| l + 1).max().unwrap_or(0));
+                    false
+                }
+                None => true,
+            }
+        });
+    }
+    for name in pending {
+        level.insert(name, 0);
+    }
+    let depth = level.values().copied().max().map_or(0, |m| m + 1);
+    let mut out: Vec<Vec<Rollout>> = vec![Vec::new(); depth];
+    for (name, l) in level {
+        if let Some(r) = rollouts.remove(name) {
+            out[l].push(r);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(name: &str, release: u64, replicas: u32, deps: &[&str]) -> DesiredService {
+        DesiredService {
+            name: name.into(),
+            release,
+            spec_hash: format!("h{release}"),
+            replicas,
+            depends_on: deps
+                .iter()
+                .map(|d| (d.to_string(), Condition::ServiceHealthy))
+                .collect(),
+        }
+    }
+
+    fn desired(services: &[DesiredService]) -> Desired {
+        Desired {
+            project: "p".into(),
+            services: services
+                .iter()
+                .map(|s| (s.name.clone(), s.clone()))
+                .collect(),
+            networks: vec![DesiredNetwork {
+                name: "p-api-in".into(),
+                internal: true,
+                drop_outbound: false,
+                owner: None,
+            }],
+            volumes: vec![],
+        }
+    }
+
+    fn running(service: &str, release: u64, replica: u32) -> ObservedContainer {
+        ObservedContainer {
+            id: format!("{service}-{release}-{replica}"),
+            name: format!("p-{service}-{replica}"),
+            service: service.into(),
+            release: Some(release),
+            replica: Some(replica),
+            spec_hash: Some(format!("h{release}")),
+            running: true,
+            unhealthy: false,
+            addresses: BTreeMap::new(),
+        }
+    }
+
+    fn deployed(d: &Desired) -> Observed {
+        Observed {
+            containers: d
+                .services
+                .values()
+                .flat_map(|s| (1..=s.replicas).map(|r| running(&s.name, s.release, r)))
+                .collect(),
+            networks: d.networks.iter().map(|n| n.name.clone()).collect(),
+            volumes: vec![],
+            firewalled: vec![],
+            ingress: BTreeMap::new(),
+        }
+    }
+
+    fn summary(p: &Plan) -> Vec<String> {
+        p.ops()
+            .iter()
+            .map(|op| match op {
+                Op::CreateNetwork { name, .. } => format!("net+ {name}"),
+                Op::BlockEgress { network } => format!("block {network}"),
+                Op::RestrictIngress { network, owner } => format!("ingress {network} -> {owner}"),
+                Op::CreateVolume { name } => format!("vol+ {name}"),
+                Op::Deploy {
+                    service,
+                    release,
+                    replica,
+                    replaces,
+                } => {
+                    format!(
+                        "deploy {service}#{replica} r{release}{}",
+                        replaces
+                            .as_ref()
+                            .map(|(id, _)| format!(" replacing {id}"))
+                            .unwrap_or_default()
+                    )
+                }
+                Op::Remove { id, .. } => format!("rm {id}"),
+                Op::RemoveNetwork { name } => format!("net- {name}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fresh_deploy_goes_in_dependency_waves() {
+        let d = desired(&[
+            svc("web", 1, 1, &["api"]),
+            svc("api", 1, 1, &["store"]),
+            svc("store", 1, 2, &[]),
+        ]);
+        let p = plan(&d, &Observed::default());
+        assert_eq!(
+            summary(&p),
+            [
+                "net+ p-api-in",
+                "deploy store#1 r1",
+                "deploy store#2 r1",
+                "deploy api#1 r1",
+                "deploy web#1 r1"
+            ]
+        );
+        assert_eq!(p.waves.len(), 3);
+    }
+
+    #[test]
+    fn a_converged_project_plans_nothing() {
+        let d = desired(&[svc("web", 1, 1, &["api"]), svc("api", 1, 3, &[])]);
+        assert!(plan(&d, &deployed(&d)).is_empty());
+    }
+
+    #[test]
+    fn only_the_changed_service_is_replaced_start_first() {
+        let old = desired(&[svc("web", 1, 1, &["api"]), svc("api", 1, 2, &[])]);
+        let new = desired(&[svc("web", 1, 1, &["api"]), svc("api", 2, 2, &[])]);
+        let p = plan(&new, &deployed(&old));
+        assert_eq!(
+            summary(&p),
+            [
+                "deploy api#1 r2 replacing api-1-1",
+                "deploy api#2 r2 replacing api-1-2"
+            ]
+        );
+    }
+
+    #[test]
+    fn crash_leftovers_are_cleaned_and_finished() {
+        let d = desired(&[svc("api", 2, 2, &[])]);
+        let mut half = running("api", 2, 2);
+        half.id = "half".into();
+        half.running = false;
+        let observed = Observed {
+            containers: vec![
+                running("api", 2, 1),
+                half,
+                running("api", 1, 2),
+                running("gone", 1, 1),
+            ],
+            networks: vec!["p-api-in".into(), "p-old-in".into()],
+            ..Observed::default()
+        };
+        let p = plan(&d, &observed);
+        assert_eq!(
+            summary(&p),
+            [
+                "rm half",
+                "deploy api#2 r2 replacing api-1-2",
+                "rm gone-1-1",
+                "net- p-old-in"
+            ]
+        );
+        let mut after = deployed(&d);
+        after.networks = vec!["p-api-in".into()];
+        assert!(plan(&d, &after).is_empty(), "the plan converges");
+    }
+
+    #[test]
+    fn scale_down_and_unhealthy_replicas() {
+        let d = desired(&[svc("api", 1, 1, &[])]);
+        let mut sick = running("api", 1, 1);
+        sick.unhealthy = true;
+        let observed = Observed {
+            containers: vec![sick, running("api", 1, 2)],
+            networks: vec!["p-api-in".into()],
+            ..Observed::default()
+        };
+        assert_eq!(
+            summary(&plan(&d, &observed)),
+            ["deploy api#1 r1", "rm api-1-1", "rm api-1-2"]
+        );
+    }
+
+    #[test]
+    fn rollback_is_a_deploy_of_the_older_release() {
+        let now = desired(&[svc("api", 3, 1, &[])]);
+        let back = desired(&[svc("api", 2, 1, &[])]);
+        assert_eq!(
+            summary(&plan(&back, &deployed(&now))),
+            ["deploy api#1 r2 replacing api-3-1"]
+        );
+    }
+
+    #[test]
+    fn egress_blocks_are_planned_until_observed() {
+        let mut d = desired(&[]);
+        d.networks.push(DesiredNetwork {
+            name: "p-web-pub".into(),
+            internal: false,
+            drop_outbound: true,
+            owner: None,
+        });
+        let mut o = Observed {
+            networks: vec!["p-api-in".into(), "p-web-pub".into()],
+            ..Observed::default()
+        };
+        assert_eq!(summary(&plan(&d, &o)), ["block p-web-pub"]);
+        o.firewalled.push("p-web-pub".into());
+        assert!(plan(&d, &o).is_empty());
+    }
+
+    #[test]
+    fn ingress_allow_sets_follow_the_owner_addresses() {
+        let mut d = desired(&[svc("api", 1, 1, &[])]);
+        d.networks[0].owner = Some("api".into());
+        let mut o = deployed(&d);
+        o.containers[0]
+            .addresses
+            .insert("p-api-in".into(), "10.1.0.2".into());
+        assert_eq!(summary(&plan(&d, &o)), ["ingress p-api-in -> api"]);
+        o.ingress.insert("p-api-in".into(), vec!["10.1.0.9".into()]);
+        assert_eq!(
+            summary(&plan(&d, &o)),
+            ["ingress p-api-in -> api"],
+            "stale set"
+        );
+        o.ingress.insert("p-api-in".into(), vec!["10.1.0.2".into()]);
+        assert!(plan(&d, &o).is_empty());
+    }
+}

@@ -1,0 +1,263 @@
+//! The container template of a service: every setting its containers are created with, derived
+//! from the spec and its hardened `Effective` settings, and the hash that identifies it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::hardening::{Effective, Health, NetworkMode};
+use crate::spec::model::{HealthTest, MountKind, Service};
+use crate::spec::units::format_duration;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum MountTemplate {
+    Bind {
+        source: String,
+        target: String,
+        read_only: bool,
+    },
+    Volume {
+        name: String,
+        target: String,
+        read_only: bool,
+    },
+    Tmpfs {
+        target: String,
+        size: Option<u64>,
+        options: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthTemplate {
+    /// Docker's form: `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]`.
+    pub test: Vec<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub start_period: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortTemplate {
+    pub host_ip: String,
+    pub host_port: Option<u16>,
+    pub container_port: u16,
+    pub protocol: String,
+}
+
+/// Everything a service's containers are created with, but their name and owner labels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// `KEY=VALUE`, sorted.
+    pub env: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub working_dir: Option<String>,
+    pub hostname: Option<String>,
+    pub mounts: Vec<MountTemplate>,
+    /// Networks with the aliases the service answers to on each.
+    pub networks: Vec<(String, Vec<String>)>,
+    /// Set when the container joins no security-group network (`none`, a waived `host`).
+    pub network_mode: Option<String>,
+    pub health: Option<HealthTemplate>,
+    pub ports: Vec<PortTemplate>,
+    pub ulimits: Vec<(String, i64, i64)>,
+    pub stop_signal: Option<String>,
+    pub stop_grace_secs: u64,
+    pub tty: bool,
+    pub stdin_open: bool,
+    /// From here on: the hardened settings (`Effective`), flattened for the runtime.
+    pub user: Option<String>,
+    pub read_only_rootfs: bool,
+    pub cap_drop: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub privileged: bool,
+    pub security_opt: Vec<String>,
+    pub pid: Option<String>,
+    pub ipc: Option<String>,
+    pub uts: Option<String>,
+    pub userns_mode: Option<String>,
+    pub devices: Vec<String>,
+    pub memory: u64,
+    pub memory_swap: u64,
+    pub pids_limit: i64,
+    pub cpu_shares: i64,
+    pub nano_cpus: Option<i64>,
+    pub restart: (String, u32),
+    pub init: bool,
+    pub sysctls: Vec<(String, String)>,
+    pub runtime: Option<String>,
+}
+
+impl Template {
+    /// SHA-256 (hex) over the template and the pinned image: equal hashes, identical containers.
+    pub fn hash(&self, image: &str) -> String {
+        let json = serde_json::to_string(&(self, image)).unwrap_or_default();
+        let digest = Sha256::digest(json.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Build the template. `env` is the resolved environment (env_file and pass-through applied);
+/// `networks` the security-group networks the service joins; `volume_prefix` names volumes.
+pub fn template(
+    service: &Service,
+    effective: &Effective,
+    env: BTreeMap<String, String>,
+    networks: &[String],
+    volume_prefix: &str,
+) -> Template {
+    let network_mode = match &effective.network_mode {
+        NetworkMode::SecurityGroups if networks.is_empty() => Some("none".to_string()),
+        NetworkMode::SecurityGroups => None,
+        NetworkMode::None => Some("none".to_string()),
+        NetworkMode::Waived(mode) => Some(mode.clone()),
+    };
+    let aliases = vec![service.name.clone()];
+    Template {
+        command: service.command.clone(),
+        entrypoint: service.entrypoint.clone(),
+        env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        labels: service.labels.clone(),
+        working_dir: service.working_dir.clone(),
+        hostname: service.hostname.clone(),
+        mounts: mounts(service, effective, volume_prefix),
+        networks: if network_mode.is_some() {
+            Vec::new()
+        } else {
+            networks
+                .iter()
+                .map(|n| (n.clone(), aliases.clone()))
+                .collect()
+        },
+        network_mode,
+        health: health(&effective.health),
+        ports: ports(effective),
+        ulimits: service
+            .ulimits
+            .iter()
+            .map(|(k, u)| (k.clone(), u.soft, u.hard))
+            .collect(),
+        stop_signal: service.stop_signal.clone(),
+        stop_grace_secs: service
+            .stop_grace_period
+            .map(|d| d.as_secs().max(1))
+            .unwrap_or(10),
+        tty: service.tty,
+        stdin_open: service.stdin_open,
+        user: effective.user.clone(),
+        read_only_rootfs: effective.read_only_rootfs,
+        cap_drop: effective.cap_drop.clone(),
+        cap_add: effective.cap_add.clone(),
+        privileged: effective.privileged,
+        security_opt: effective.security_opt.clone(),
+        pid: effective.pid.clone(),
+        ipc: effective.ipc.clone(),
+        uts: effective.uts.clone(),
+        userns_mode: effective.userns_mode.clone(),
+        devices: effective.devices.clone(),
+        memory: effective.memory,
+        memory_swap: effective.memory_swap,
+        pids_limit: effective.pids_limit,
+        cpu_shares: effective.cpu_shares,
+        nano_cpus: effective.nano_cpus,
+        restart: effective.restart.clone(),
+        init: effective.init,
+        sysctls: effective.sysctls.clone(),
+        runtime: effective.runtime.clone(),
+    }
+}
+
+fn mounts(service: &Service, effective: &Effective, volume_prefix: &str) -> Vec<MountTemplate> {
+    let mut out = Vec::new();
+    for m in &service.volumes {
+        let m = &m.value;
+        out.push(match m.kind {
+            MountKind::Bind => MountTemplate::Bind {
+                source: m.host_path.clone().unwrap_or_default(),
+                target: m.target.clone(),
+                read_only: m.read_only,
+            },
+            MountKind::Volume => MountTemplate::Volume {
+                name: if m.source.is_empty() {
+                    String::new()
+                } else {
+                    format!("{volume_prefix}{}", m.source)
+                },
+                target: m.target.clone(),
+                read_only: m.read_only,
+            },
+            MountKind::Tmpfs => MountTemplate::Tmpfs {
+                target: m.target.clone(),
+                size: m.tmpfs_size,
+                options: String::new(),
+            },
+        });
+    }
+    for (target, options) in &effective.tmpfs {
+        out.push(MountTemplate::Tmpfs {
+            target: target.clone(),
+            size: None,
+            options: options.clone(),
+        });
+    }
+    out
+}
+
+fn health(h: &Health) -> Option<HealthTemplate> {
+    let check = match h {
+        Health::Image => return None,
+        Health::Disabled => {
+            return Some(HealthTemplate {
+                test: vec!["NONE".into()],
+                interval: None,
+                timeout: None,
+                retries: None,
+                start_period: None,
+            });
+        }
+        Health::Spec { check } => check,
+    };
+    let test = match &check.test {
+        Some(HealthTest::Cmd(argv)) => std::iter::once("CMD".to_string())
+            .chain(argv.iter().cloned())
+            .collect(),
+        Some(HealthTest::Shell(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
+        Some(HealthTest::Disabled) => vec!["NONE".to_string()],
+        None => Vec::new(),
+    };
+    Some(HealthTemplate {
+        test,
+        interval: check.interval.map(format_duration),
+        timeout: check.timeout.map(format_duration),
+        retries: check.retries,
+        start_period: check.start_period.map(format_duration),
+    })
+}
+
+fn ports(effective: &Effective) -> Vec<PortTemplate> {
+    let mut out = Vec::new();
+    for b in &effective.ports {
+        let (c0, c1) = b.container_ports;
+        for (i, container_port) in (c0..=c1).enumerate() {
+            let host_port = b.host_ports.map(|(h0, h1)| {
+                if c0 == c1 {
+                    h0
+                } else {
+                    h0.saturating_add(i as u16).min(h1)
+                }
+            });
+            out.push(PortTemplate {
+                host_ip: b.host_ip.clone(),
+                host_port,
+                container_port,
+                protocol: b.protocol.as_str().to_string(),
+            });
+        }
+    }
+    out
+}
