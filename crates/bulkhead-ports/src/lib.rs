@@ -1,10 +1,14 @@
 //! Ports: the narrow traits through which the application reaches the outside world. Adapters
 //! implement them; the application and its tests only see these types.
 
+pub mod firewall;
 pub mod runtime;
+pub mod store;
 
+pub use firewall::{Firewall, FirewallError};
 pub use runtime::{
     BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, HealthSpec, HealthState,
     ImageInfo, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec, Progress, RuntimeError,
     VolumeInfo,
 };
+pub use store::{ProjectRecord, Release, Store, StoreError};

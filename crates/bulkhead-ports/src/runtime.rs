@@ -270,6 +270,20 @@ pub trait ContainerRuntime: Send + Sync {
         &self,
         filter: &LabelFilter,
     ) -> impl Future<Output = Result<Vec<ContainerInfo>, RuntimeError>> + Send;
+    /// Rename a container (used to free its canonical name during a start-first rollout).
+    fn rename_container(
+        &self,
+        id: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Run `cmd` (exec form) in a running container as its user; its exit code, output dropped.
+    /// A command still running after `timeout` counts as failed (exit code -1).
+    fn exec(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<i64, RuntimeError>> + Send;
     /// The last `tail` lines (all when `None`) of a container's stdout and stderr.
     fn logs(
         &self,

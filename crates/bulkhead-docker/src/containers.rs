@@ -1,0 +1,250 @@
+//! Container lifecycle: create (and connect to every network), start, stop, remove, rename,
+//! inspect and list, and the engine's inspect answer → the port's `ContainerInfo`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerInspectResponse, ContainerState, HealthStatusEnum, NetworkConnectRequest,
+    NetworkSettings,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, RenameContainerOptions,
+    StopContainerOptions,
+};
+use bulkhead_ports::{ContainerInfo, ContainerSpec, HealthState, LabelFilter, RuntimeError};
+
+use crate::connect::TIMEOUT_SECS;
+use crate::error::{message, status};
+use crate::{DockerRuntime, label_filters, spec};
+
+impl DockerRuntime {
+    /// Create the container on its first network, then connect the others (with their aliases)
+    /// before anything starts it; a failed connect removes the half-made container.
+    pub(crate) async fn container_create(
+        &self,
+        spec: &ContainerSpec,
+    ) -> Result<String, RuntimeError> {
+        let body = spec::create_body(spec).map_err(|e| RuntimeError::Engine {
+            operation: "create container".to_string(),
+            reason: e.to_string(),
+        })?;
+        let options = CreateContainerOptions {
+            name: (!spec.name.is_empty()).then(|| spec.name.clone()),
+            ..Default::default()
+        };
+        self.check_networks(spec).await?;
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| self.create_error(spec, e))?;
+        if let Err(err) = self.connect_networks(&created.id, spec).await {
+            // Best effort: the connect failure is the error worth reporting.
+            let _ = self.container_remove(&created.id).await;
+            return Err(err);
+        }
+        Ok(created.id)
+    }
+
+    /// Docker 20.10 accepts a missing network at create, and at connect for a container not yet
+    /// running, and fails only at start; look them up first so every engine says `NotFound`.
+    async fn check_networks(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
+        for (network, _) in &spec.networks {
+            self.docker
+                .inspect_network(network, None)
+                .await
+                .map_err(self.fail("create container", "network", network))?;
+        }
+        Ok(())
+    }
+
+    /// A 404 at create is a missing image or a missing network; tell them apart by the message.
+    fn create_error(&self, spec: &ContainerSpec, err: BollardError) -> RuntimeError {
+        let missing_image = message(&err).is_some_and(|m| m.contains("No such image"));
+        if status(&err) == Some(404) && !missing_image {
+            let network = spec.networks.first().map(|(n, _)| n.as_str());
+            let name = network.or(spec.network_mode.as_deref()).unwrap_or_default();
+            return RuntimeError::NotFound {
+                what: "network",
+                name: name.to_string(),
+            };
+        }
+        match status(&err) {
+            Some(404) => self.fail("create container", "image", &spec.image)(err),
+            _ => self.fail_naming("create container", "container", &spec.name)(err),
+        }
+    }
+
+    async fn connect_networks(&self, id: &str, spec: &ContainerSpec) -> Result<(), RuntimeError> {
+        for (network, aliases) in spec.networks.iter().skip(1) {
+            let request = NetworkConnectRequest {
+                container: id.to_string(),
+                endpoint_config: Some(spec::endpoint(aliases)),
+            };
+            self.docker
+                .connect_network(network, request)
+                .await
+                .map_err(self.fail("connect container to network", "network", network))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn container_start(&self, id: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(self.fail("start container", "container", id))
+    }
+
+    /// SIGTERM (or the stop signal), `grace`, then SIGKILL; an already stopped container is fine
+    /// (the engine answers 304). The request may take the whole grace period, so its timeout
+    /// grows with it.
+    pub(crate) async fn container_stop(
+        &self,
+        id: &str,
+        grace: Duration,
+    ) -> Result<(), RuntimeError> {
+        let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+        let options = StopContainerOptions {
+            t: Some(i32::try_from(seconds).unwrap_or(i32::MAX)),
+            ..Default::default()
+        };
+        let timeout = Duration::from_secs(TIMEOUT_SECS.saturating_add(seconds));
+        self.docker
+            .clone()
+            .with_timeout(timeout)
+            .stop_container(id, Some(options))
+            .await
+            .map_err(self.fail("stop container", "container", id))
+    }
+
+    /// Force-remove with anonymous volumes; a missing container is already removed.
+    pub(crate) async fn container_remove(&self, id: &str) -> Result<(), RuntimeError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(id, Some(options)).await {
+            Err(err) if status(&err) == Some(404) => Ok(()),
+            removed => removed.map_err(self.fail("remove container", "container", id)),
+        }
+    }
+
+    /// 404: no container `id`; 409: `name` is taken.
+    pub(crate) async fn container_rename(&self, id: &str, name: &str) -> Result<(), RuntimeError> {
+        let options = RenameContainerOptions {
+            name: name.to_string(),
+        };
+        match self.docker.rename_container(id, options).await {
+            Err(err) if status(&err) == Some(409) => {
+                Err(self.fail_naming("rename container", "container", name)(err))
+            }
+            renamed => renamed.map_err(self.fail("rename container", "container", id)),
+        }
+    }
+
+    pub(crate) async fn container_inspect(&self, id: &str) -> Result<ContainerInfo, RuntimeError> {
+        let inspected = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(self.fail("inspect container", "container", id))?;
+        Ok(container_info(inspected))
+    }
+
+    /// Every container, running or not, carrying all the filter's labels, sorted by name. Each
+    /// is inspected (the list answer has no health or exit code); one removed meanwhile is
+    /// skipped.
+    pub(crate) async fn container_list(
+        &self,
+        filter: &LabelFilter,
+    ) -> Result<Vec<ContainerInfo>, RuntimeError> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: label_filters(filter),
+            ..Default::default()
+        };
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(self.fail("list containers", "container", ""))?;
+        let mut infos = Vec::with_capacity(summaries.len());
+        for id in summaries.into_iter().filter_map(|s| s.id) {
+            match self.container_inspect(&id).await {
+                Ok(info) => infos.push(info),
+                Err(RuntimeError::NotFound { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(infos)
+    }
+}
+
+pub(crate) fn container_info(inspected: ContainerInspectResponse) -> ContainerInfo {
+    let config = inspected.config.unwrap_or_default();
+    let state = inspected.state.unwrap_or_default();
+    let network = inspected.network_settings.unwrap_or_default();
+    let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+    let exited = matches!(status.as_str(), "exited" | "dead");
+    ContainerInfo {
+        id: inspected.id.unwrap_or_default(),
+        name: inspected
+            .name
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default(),
+        image: config.image.unwrap_or_default(),
+        labels: config.labels.unwrap_or_default().into_iter().collect(),
+        health: health(&state),
+        exit_code: state.exit_code.filter(|_| exited),
+        state: status,
+        addresses: addresses(&network),
+        published: published(&network),
+    }
+}
+
+fn health(state: &ContainerState) -> HealthState {
+    match state.health.as_ref().and_then(|h| h.status) {
+        Some(HealthStatusEnum::STARTING) => HealthState::Starting,
+        Some(HealthStatusEnum::HEALTHY) => HealthState::Healthy,
+        Some(HealthStatusEnum::UNHEALTHY) => HealthState::Unhealthy,
+        Some(HealthStatusEnum::NONE | HealthStatusEnum::EMPTY) | None => HealthState::None,
+    }
+}
+
+/// Network name → IP address, for networks where the container has one (it is running).
+fn addresses(network: &NetworkSettings) -> BTreeMap<String, String> {
+    let Some(networks) = &network.networks else {
+        return BTreeMap::new();
+    };
+    networks
+        .iter()
+        .filter_map(|(name, endpoint)| {
+            let ip = endpoint.ip_address.as_deref().filter(|ip| !ip.is_empty())?;
+            Some((name.clone(), ip.to_string()))
+        })
+        .collect()
+}
+
+/// `(8080/tcp, host ip, host port)` for every published binding, sorted.
+fn published(network: &NetworkSettings) -> Vec<(String, String, u16)> {
+    let Some(ports) = &network.ports else {
+        return Vec::new();
+    };
+    let mut published: Vec<(String, String, u16)> = ports
+        .iter()
+        .flat_map(|(port, bindings)| {
+            bindings.iter().flatten().filter_map(move |binding| {
+                let host_port = binding.host_port.as_deref()?.parse().ok()?;
+                let host_ip = binding.host_ip.clone().unwrap_or_default();
+                Some((port.clone(), host_ip, host_port))
+            })
+        })
+        .collect();
+    published.sort();
+    published
+}

@@ -1,0 +1,201 @@
+//! Networks: create (bridge, internal flag, labels; a duplicate name is refused on every API
+//! version), list by labels with bridge interface and subnets, remove.
+
+use std::collections::HashMap;
+
+use bollard::models::{Network, NetworkCreateRequest, NetworkCreateResponse, NetworkInspect};
+use bollard::query_parameters::ListNetworksOptions;
+use bollard::{BollardRequest, body_full};
+use bulkhead_ports::{LabelFilter, NetworkInfo, NetworkSpec, RuntimeError};
+use bytes::Bytes;
+
+use crate::error::status;
+use crate::{DockerRuntime, connect, label_filters};
+
+/// The driver option naming the Linux bridge; without it Docker names it `br-<id[..12]>`.
+const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+
+impl DockerRuntime {
+    pub(crate) async fn network_create(
+        &self,
+        spec: &NetworkSpec,
+    ) -> Result<NetworkInfo, RuntimeError> {
+        let request = NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: Some("bridge".to_string()),
+            internal: Some(spec.internal),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        let created = self
+            .post_network_create(request)
+            .await
+            .map_err(self.fail_naming("create network", "network", &spec.name))?;
+        let inspected = self
+            .docker
+            .inspect_network(&created.id, None)
+            .await
+            .map_err(self.fail("inspect network", "network", &spec.name))?;
+        Ok(network_info(from_inspect(inspected)))
+    }
+
+    /// Before API 1.44 the engine creates a second network of the same name unless the request
+    /// says `CheckDuplicate: true`, which bollard's request type (API 1.53) no longer has; so on
+    /// those engines the body is sent with that field added.
+    async fn post_network_create(
+        &self,
+        request: NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse, bollard::errors::Error> {
+        if !self.api_below(1, 44) {
+            return self.docker.create_network(request).await;
+        }
+        let mut body = serde_json::to_value(&request)?;
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert("CheckDuplicate".to_string(), true.into());
+        }
+        let body = Bytes::from(serde_json::to_vec(&body)?);
+        // This modifier replaces the connection's, which pins the API version: do both.
+        let prefix = connect::version_prefix(&self.docker);
+        let docker = self.docker.clone().with_request_modifier(move |req| {
+            replace_create_body(connect::pin_version(req, &prefix), &body)
+        });
+        docker.create_network(request).await
+    }
+
+    pub(crate) async fn network_list(
+        &self,
+        filter: &LabelFilter,
+    ) -> Result<Vec<NetworkInfo>, RuntimeError> {
+        let options = ListNetworksOptions {
+            filters: label_filters(filter),
+        };
+        let networks = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(self.fail("list networks", "network", ""))?;
+        let mut infos: Vec<NetworkInfo> = networks.into_iter().map(network_info).collect();
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(infos)
+    }
+
+    /// A missing network is already removed; one still in use is an engine error (403 on
+    /// 20.10, 409 on newer engines).
+    pub(crate) async fn network_remove(&self, name: &str) -> Result<(), RuntimeError> {
+        match self.docker.remove_network(name).await {
+            Err(err) if status(&err) == Some(404) => Ok(()),
+            removed => removed.map_err(self.fail("remove network", "network", name)),
+        }
+    }
+}
+
+/// Swap the body of the network-create request only (the modifier sees every request).
+fn replace_create_body(req: BollardRequest, body: &Bytes) -> BollardRequest {
+    if is_network_create(&req) {
+        req.map(|_| body_full(body.clone()))
+    } else {
+        req
+    }
+}
+
+fn is_network_create(req: &BollardRequest) -> bool {
+    req.method().as_str() == "POST" && req.uri().path().ends_with("/networks/create")
+}
+
+/// The inspect answer carries the same fields as a list entry (plus containers, ignored here).
+fn from_inspect(n: NetworkInspect) -> Network {
+    Network {
+        name: n.name,
+        id: n.id,
+        driver: n.driver,
+        internal: n.internal,
+        ipam: n.ipam,
+        options: n.options,
+        labels: n.labels,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn network_info(network: Network) -> NetworkInfo {
+    let id = network.id.unwrap_or_default();
+    let subnets = network
+        .ipam
+        .and_then(|ipam| ipam.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|config| config.subnet)
+        .collect();
+    NetworkInfo {
+        bridge: bridge_name(network.driver.as_deref(), &id, network.options.as_ref()),
+        name: network.name.unwrap_or_default(),
+        internal: network.internal.unwrap_or(false),
+        subnets,
+        labels: network.labels.unwrap_or_default().into_iter().collect(),
+        id,
+    }
+}
+
+/// The Linux interface of a bridge network: the `bridge.name` option, else `br-` and the first
+/// 12 characters of the id. Other drivers have none.
+pub(crate) fn bridge_name(
+    driver: Option<&str>,
+    id: &str,
+    options: Option<&HashMap<String, String>>,
+) -> Option<String> {
+    if driver != Some("bridge") {
+        return None;
+    }
+    let named = options
+        .and_then(|o| o.get(BRIDGE_NAME_OPTION))
+        .filter(|n| !n.is_empty());
+    match named {
+        Some(name) => Some(name.clone()),
+        None => id.get(..12).map(|short| format!("br-{short}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bridge_names() {
+        let id = "0123456789abcdef0123";
+        assert_eq!(
+            bridge_name(Some("bridge"), id, None).as_deref(),
+            Some("br-0123456789ab")
+        );
+        let options = HashMap::from([(BRIDGE_NAME_OPTION.to_string(), "docker0".to_string())]);
+        assert_eq!(
+            bridge_name(Some("bridge"), id, Some(&options)).as_deref(),
+            Some("docker0")
+        );
+        assert_eq!(bridge_name(Some("host"), id, None), None);
+        assert_eq!(bridge_name(Some("bridge"), "short", None), None);
+    }
+
+    fn request(method: &str, path: &str) -> BollardRequest {
+        let mut req = BollardRequest::new(body_full(Bytes::from_static(b"{}")));
+        *req.method_mut() = method.parse().expect("method parses");
+        *req.uri_mut() = format!("http://localhost{path}")
+            .parse()
+            .expect("uri parses");
+        req
+    }
+
+    #[test]
+    fn only_network_create_gets_the_replaced_body() {
+        assert!(is_network_create(&request(
+            "POST",
+            "/v1.41/networks/create"
+        )));
+        assert!(!is_network_create(&request(
+            "POST",
+            "/v1.41/networks/x/connect"
+        )));
+        assert!(!is_network_create(&request(
+            "GET",
+            "/v1.41/networks/create"
+        )));
+    }
+}

@@ -1,0 +1,649 @@
+//! Host firewall adapter: stops containers on a Docker bridge network from opening new
+//! connections to anything outside that network, while connections coming *in* (through a
+//! published port) and their replies keep working. It can also restrict new connections
+//! *inside* a network to those going to the service that owns it (see
+//! [Ingress restriction](#ingress-restriction-inside-a-network)).
+//!
+//! Why it is needed (Docker 20.10, see `docs/docker-20.10-facts.md`): a container that
+//! publishes ports must sit on at least one non-internal network, and a non-internal network
+//! routes and masquerades to everywhere. And every bridge network, internal or not, gives the
+//! container a default route via the bridge's gateway address on the host, so the host itself
+//! (any of its addresses) is reachable too.
+//!
+//! For one network, [`Firewall::ensure_egress_block`] installs two rules in the `filter` table,
+//! each at the top of its chain and tagged with the comment `bulkhead:<project>:<network>`:
+//!
+//! ```text
+//! -A DOCKER-USER -i BR ! -o BR -m conntrack --ctstate NEW -m comment --comment bulkhead:P:N -j DROP
+//! -A INPUT       -i BR         -m conntrack --ctstate NEW -m comment --comment bulkhead:P:N -j DROP
+//! ```
+//!
+//! * `DOCKER-USER` (first in `FORWARD`, before Docker's own accepts): new connections routed out
+//!   of the bridge: the internet, other host interfaces, other Docker networks, other projects'
+//!   published ports reached through a host address. `! -o BR` keeps container-to-container
+//!   traffic inside the network working.
+//! * `INPUT`: new connections to the host itself, which `FORWARD` never sees.
+//! * Only conntrack `NEW` is dropped: a connection that came in through a published port (via
+//!   DNAT in `FORWARD`, or via `docker-proxy` for `127.0.0.1`) is `ESTABLISHED`, so its replies
+//!   pass.
+//! * Docker's embedded DNS (`127.0.0.11`) answers inside the container's own network namespace,
+//!   so names of containers keep resolving; queries it forwards to upstream servers leave from
+//!   the container's namespace through the bridge and are dropped like any other egress.
+//!
+//! # Ingress restriction inside a network
+//!
+//! Docker lets every member of a network connect to every other member. For a network that
+//! exists so that callers can reach one service, [`Firewall::restrict_ingress`] lets new
+//! connections inside the bridge through only when they go to that service's addresses, with a
+//! chain of its own per network (named `BULKHEAD-<project hash>-<network hash>-<slot>`, slot `a`
+//! or `b`), every rule tagged like the egress rules:
+//!
+//! ```text
+//! -A DOCKER-USER -i BR -o BR -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -g BULKHEAD-…-a
+//! -A BULKHEAD-…-a -d IP/32 -i BR -o BR -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j RETURN
+//! -A BULKHEAD-…-a          -i BR -o BR -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j DROP
+//! ```
+//!
+//! (one `RETURN` per allowed address, in address order).
+//!
+//! * With `net.bridge.bridge-nf-call-iptables = 1`, traffic between two containers of a bridge
+//!   goes through `FORWARD` with `-i BR -o BR`. `RETURN` hands it back to `FORWARD`, where
+//!   Docker's `-A FORWARD -i BR -o BR -j ACCEPT` accepts it as before; the egress rule
+//!   (`-i BR ! -o BR`) never matches it.
+//! * `! --ctstate RELATED,ESTABLISHED` is `NEW`, `INVALID` and `UNTRACKED`: replies of allowed
+//!   connections pass, and a packet conntrack cannot place cannot slip past the drop.
+//! * `-g` (goto), not `-j`: a `RETURN` in the chain returns straight to `FORWARD`, as a
+//!   `-j RETURN` written in `DOCKER-USER` would, and every packet that enters the chain gets
+//!   its verdict there (the drop matches whatever the jump matched). So only the first jump of
+//!   a network in `DOCKER-USER` ever decides.
+//! * A change never edits the chain in use. It builds the complete new allow set in the other
+//!   slot, then inserts the jump to it at the top of `DOCKER-USER` (one atomic rule insertion
+//!   switches every packet from the old set to the new one: an address in both sets is never
+//!   refused, and the drop is never active without its allows), then removes the old jump and
+//!   the old chain.
+//!
+//! # Limits
+//!
+//! * Whenever a Docker network is created (by anyone on the host), dockerd takes the `FORWARD`
+//!   jump to `DOCKER-USER` out and inserts it again at the top (`-D`, then `-I`: about 36 ms
+//!   apart on the machine of `docs/docker-20.10-facts.md`). A new connection attempted in that
+//!   window bypasses every rule in `DOCKER-USER`, egress and ingress alike, and stays
+//!   established afterwards. (Docker 20.10 never touches the `mangle` table; rules there would
+//!   not have that window. Not done.)
+//! * Connections established before a rule was installed are left alone.
+//! * IPv4 only: containers on networks created without `--ipv6` have IPv6 disabled.
+//!
+//! The program is `iptables` from `PATH`, the same lookup dockerd does, so the rules land in the
+//! same backend (nf_tables or legacy) as Docker's. It always runs with `-w` (wait for the
+//! xtables lock) and never through a shell; names are validated first.
+//!
+//! Rules live in the kernel only: re-run `ensure_egress_block` and `restrict_ingress` after a
+//! reboot or a firewall reload (Docker itself keeps `DOCKER-USER` rules across daemon restarts).
+
+mod error;
+mod exec;
+mod rule;
+mod validate;
+
+pub use error::FirewallError;
+pub use rule::{Rule, RuleKind};
+pub use validate::{MAX_IFACE_LEN, MAX_NAME_LEN};
+
+use exec::{Exec, RunOutput, SystemExec};
+use rule::{
+    DOCKER_USER, EGRESS, Entry, FORWARD, INPUT, Table, display_command, ingress_chains,
+    is_ingress_chain, parse_chain, parse_table, project_chain_prefix, render, render_ingress_chain,
+    render_ingress_jump, tag,
+};
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+
+/// Serializes check-then-modify sequences of this process (other processes are not covered;
+/// a race between two processes can at worst leave a duplicate, which the next ensure removes).
+static MUTATE: Mutex<()> = Mutex::new(());
+
+/// How often, and how far apart, a missing `FORWARD` jump to `DOCKER-USER` is looked for again
+/// before it is inserted (see `ensure_user_chain`).
+const JUMP_RECHECKS: u32 = 20;
+const JUMP_RECHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The chains holding our rules, in listing order.
+const CHAINS: [&str; 2] = [DOCKER_USER, INPUT];
+
+/// The iptables-backed host firewall.
+#[derive(Debug)]
+pub struct Firewall {
+    exec: Box<dyn Exec>,
+}
+
+impl Default for Firewall {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Firewall {
+    /// Uses `iptables` from `PATH`, like dockerd.
+    pub fn new() -> Self {
+        Self::with_program("iptables")
+    }
+
+    /// Uses the given iptables program (e.g. `/usr/sbin/iptables-legacy` when Docker runs on
+    /// the legacy backend while `PATH` points at another).
+    pub fn with_program(program: impl Into<OsString>) -> Self {
+        Self {
+            exec: Box::new(SystemExec {
+                program: program.into(),
+            }),
+        }
+    }
+
+    #[cfg(test)]
+    fn with_exec(exec: impl Exec + 'static) -> Self {
+        Self {
+            exec: Box::new(exec),
+        }
+    }
+
+    /// Makes sure new connections from containers on `bridge_iface` to anything outside that
+    /// bridge (the host included) are dropped, and that exactly one rule of each kind exists
+    /// for `project`/`network`. Idempotent; if the network was recreated with another bridge,
+    /// the rules of the old bridge are replaced (the new ones go in first, so there is no gap).
+    /// Creates `DOCKER-USER` and the `FORWARD` jump to it if Docker has not yet done so.
+    pub fn ensure_egress_block(
+        &self,
+        project: &str,
+        network: &str,
+        bridge_iface: &str,
+    ) -> Result<(), FirewallError> {
+        validate::name("project", project)?;
+        validate::name("network", network)?;
+        validate::iface(bridge_iface)?;
+        let _guard = MUTATE.lock().unwrap_or_else(|e| e.into_inner());
+        self.ensure_user_chain()?;
+        let tag = tag(project, network);
+        for (kind, chain) in EGRESS {
+            self.ensure_rule(chain, &render(kind, bridge_iface, &tag), &tag)?;
+        }
+        Ok(())
+    }
+
+    /// On `network` (bridge `bridge_iface`), allow new connections between members only when
+    /// they go to one of `allowed` (the owning service's container addresses on that network);
+    /// drop every other new connection inside the bridge. Replaces the previous allow set: new
+    /// allows are inserted before stale ones are removed, so no allowed connection is ever
+    /// refused during a change. Idempotent. An empty `allowed` drops all new connections inside
+    /// the bridge.
+    ///
+    /// Implementation: the allow set lives in a chain of its own, rebuilt in a second slot and
+    /// switched to with a single rule insertion (see the crate documentation). Connections
+    /// established before the call are left alone, in both directions. Creates `DOCKER-USER`
+    /// and the `FORWARD` jump to it if Docker has not yet done so.
+    pub fn restrict_ingress(
+        &self,
+        project: &str,
+        network: &str,
+        bridge_iface: &str,
+        allowed: &[Ipv4Addr],
+    ) -> Result<(), FirewallError> {
+        validate::name("project", project)?;
+        validate::name("network", network)?;
+        validate::iface(bridge_iface)?;
+        let mut allowed = allowed.to_vec();
+        allowed.sort_unstable();
+        allowed.dedup();
+        let _guard = MUTATE.lock().unwrap_or_else(|e| e.into_inner());
+        self.ensure_user_chain()?;
+        let tag = tag(project, network);
+        let slots = ingress_chains(project, network);
+        let want = render_ingress_chain(&allowed, bridge_iface, &tag);
+        let table = self.list_table()?;
+        let user = table
+            .get(DOCKER_USER)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        // Our jumps, in chain order: the first one decides (see `render_ingress_jump`).
+        let jumps: Vec<&Entry> = user
+            .iter()
+            .filter(|e| has_tag(e, &tag) && e.ingress_chain().is_some())
+            .collect();
+        let effective = jumps.first().and_then(|j| j.ingress_chain());
+        let up_to_date = match jumps.as_slice() {
+            [jump] => effective.is_some_and(|chain| {
+                slots.iter().any(|s| s == chain)
+                    && jump.args == render_ingress_jump(bridge_iface, &tag, chain)
+                    && first_verdict(user).is_none_or(|v| jump.position < v)
+                    && table
+                        .get(chain)
+                        .is_some_and(|rules| rules.iter().map(|e| &e.args).eq(want.iter()))
+            }),
+            _ => false,
+        };
+
+        let active: &str = match effective {
+            Some(chain) if up_to_date => chain,
+            _ => {
+                // Build the new set in the slot the deciding jump does not use.
+                let next = if effective == Some(slots[0].as_str()) {
+                    &slots[1]
+                } else {
+                    &slots[0]
+                };
+                if table
+                    .get(next)
+                    .is_some_and(|rules| rules.iter().any(|e| !has_tag(e, &tag)))
+                {
+                    return Err(FirewallError::Conflict {
+                        chain: next.clone(),
+                        reason: "holds rules that are not of this network",
+                    });
+                }
+                if referrers(&table, next).any(|(c, e)| !(c == DOCKER_USER && has_tag(e, &tag))) {
+                    return Err(FirewallError::Conflict {
+                        chain: next.clone(),
+                        reason: "is referenced by a rule that is not of this network",
+                    });
+                }
+                // Our jumps to `next` sit below the deciding one: shadowed by it (same bridge)
+                // or left from a bridge that is gone.
+                for jump in jumps.iter().filter(|j| j.ingress_chain() == Some(next)) {
+                    self.delete(DOCKER_USER, &jump.args)?;
+                }
+                if table.contains_key(next) {
+                    self.run_ok(&["-F", next])?;
+                } else {
+                    self.run_ok(&["-N", next])?;
+                }
+                for rule in &want {
+                    self.append(next, rule)?;
+                }
+                // The switch: from here on every packet meets the new set.
+                self.insert_top(DOCKER_USER, &render_ingress_jump(bridge_iface, &tag, next))?;
+                next
+            }
+        };
+
+        // Take the old jumps out (no longer reached), then the chains left without one.
+        let mut stale: BTreeSet<&str> = slots
+            .iter()
+            .map(String::as_str)
+            .filter(|s| *s != active)
+            .collect();
+        for jump in &jumps {
+            if let Some(chain) = jump.ingress_chain()
+                && chain != active
+            {
+                self.delete(DOCKER_USER, &jump.args)?;
+                stale.insert(chain);
+            }
+        }
+        for chain in stale {
+            let Some(rules) = table.get(chain) else {
+                continue;
+            };
+            let ours = rules.iter().all(|e| has_tag(e, &tag));
+            let unused =
+                referrers(&table, chain).all(|(c, e)| c == DOCKER_USER && has_tag(e, &tag));
+            if ours && unused {
+                self.drop_chain(chain)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The allow set currently installed for `network` by [`Firewall::restrict_ingress`]
+    /// (addresses in rule order, which is address order), or `None` if no restriction is
+    /// installed.
+    pub fn ingress_allowed(
+        &self,
+        project: &str,
+        network: &str,
+    ) -> Result<Option<Vec<Ipv4Addr>>, FirewallError> {
+        validate::name("project", project)?;
+        validate::name("network", network)?;
+        let tag = tag(project, network);
+        let table = self.list_table()?;
+        let Some(chain) = table
+            .get(DOCKER_USER)
+            .into_iter()
+            .flatten()
+            .filter(|e| has_tag(e, &tag))
+            .find_map(Entry::ingress_chain)
+        else {
+            return Ok(None);
+        };
+        let allowed = table
+            .get(chain)
+            .into_iter()
+            .flatten()
+            .filter(|e| has_tag(e, &tag))
+            .filter_map(|e| match e.to_rule(chain)?.kind {
+                RuleKind::IngressAllow { to } => Some(to),
+                _ => None,
+            })
+            .collect();
+        Ok(Some(allowed))
+    }
+
+    /// Removes the rules of one network of a project: egress rules and ingress restriction
+    /// (with its chain, also one left over by an interrupted change). Returns how many rules
+    /// were removed (as [`Firewall::list`] counts them, plus leftovers).
+    pub fn remove(&self, project: &str, network: &str) -> Result<usize, FirewallError> {
+        validate::name("project", project)?;
+        validate::name("network", network)?;
+        let names = ingress_chains(project, network);
+        self.remove_where(
+            |p, n| p == project && n == network,
+            |chain| names.iter().any(|n| n == chain),
+        )
+    }
+
+    /// Removes every rule of a project. Returns how many rules were removed.
+    pub fn remove_project(&self, project: &str) -> Result<usize, FirewallError> {
+        validate::name("project", project)?;
+        let prefix = project_chain_prefix(project);
+        self.remove_where(|p, _| p == project, |chain| chain.starts_with(&prefix))
+    }
+
+    /// The rules installed for a project: `ForwardedEgress` rules first, then `HostAccess`
+    /// rules, each group in chain order, then the ingress restrictions network by network (in
+    /// the order of their jumps in `DOCKER-USER`), each as its `IngressAllow` rules followed by
+    /// its `IngressDefaultDrop`.
+    pub fn list(&self, project: &str) -> Result<Vec<Rule>, FirewallError> {
+        validate::name("project", project)?;
+        let table = self.list_table()?;
+        let mut rules = Vec::new();
+        let mut ingress: Vec<&str> = Vec::new();
+        for chain in CHAINS {
+            for entry in table.get(chain).into_iter().flatten() {
+                if let Some(target) = entry.ingress_chain() {
+                    if chain == DOCKER_USER
+                        && entry.tag().is_some_and(|(p, _)| p == project)
+                        && !ingress.contains(&target)
+                    {
+                        ingress.push(target);
+                    }
+                } else if let Some(rule) = entry.to_rule(chain)
+                    && rule.project == project
+                {
+                    rules.push(rule);
+                }
+            }
+        }
+        for chain in ingress {
+            for entry in table.get(chain).into_iter().flatten() {
+                if let Some(rule) = entry.to_rule(chain)
+                    && rule.project == project
+                {
+                    rules.push(rule);
+                }
+            }
+        }
+        Ok(rules)
+    }
+
+    /// Creates `DOCKER-USER` (with Docker's trailing `-j RETURN`) if it is missing and makes
+    /// sure `FORWARD` jumps to it, as dockerd does on start and on every network creation.
+    fn ensure_user_chain(&self) -> Result<(), FirewallError> {
+        let mut created = false;
+        if self.list_chain(DOCKER_USER)?.is_none() {
+            match self.run_ok(&["-N", DOCKER_USER]) {
+                Ok(()) => created = true,
+                // Lost a race with dockerd creating it?
+                Err(e) if self.list_chain(DOCKER_USER)?.is_none() => return Err(e),
+                Err(_) => {}
+            }
+            if !self.check(DOCKER_USER, &["-j", "RETURN"])? {
+                self.run_ok(&["-A", DOCKER_USER, "-j", "RETURN"])?;
+            }
+        }
+        if self.check(FORWARD, &["-j", DOCKER_USER])? {
+            return Ok(());
+        }
+        if !created {
+            // On every network creation dockerd moves the jump to the top of FORWARD with `-D`
+            // and then `-I`: a check in between finds no jump, and inserting one then leaves two
+            // for good. Give a jump that is being moved time to come back.
+            for _ in 0..JUMP_RECHECKS {
+                std::thread::sleep(JUMP_RECHECK_INTERVAL);
+                if self.check(FORWARD, &["-j", DOCKER_USER])? {
+                    return Ok(());
+                }
+            }
+        }
+        self.run_ok(&["-I", FORWARD, "1", "-j", DOCKER_USER])
+    }
+
+    /// Makes `want` the one rule tagged `tag` in `chain`, placed before any rule that ends the
+    /// chain unconditionally (Docker's `-j RETURN`).
+    fn ensure_rule(&self, chain: &str, want: &[String], tag: &str) -> Result<(), FirewallError> {
+        let entries = self.list_chain(chain)?.unwrap_or_default();
+        let first_verdict = first_verdict(&entries);
+        // The jump of an ingress restriction carries the same tag but is not ours to manage here.
+        let ours: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| has_tag(e, tag) && e.ingress_chain().is_none())
+            .collect();
+        let present = self.check(chain, want)?;
+        let well_placed = ours
+            .iter()
+            .all(|e| first_verdict.is_none_or(|v| e.position < v));
+        if present && ours.len() <= 1 && well_placed {
+            return Ok(());
+        }
+        if present {
+            // Duplicates, or ours sits behind RETURN: remove them all, then insert one.
+            for e in &ours {
+                self.delete(chain, &e.args)?;
+            }
+            self.insert_top(chain, want)
+        } else {
+            // Missing, or left over from another bridge: new rule first, then the stale ones
+            // (none of which equals `want`, or -C would have found it).
+            self.insert_top(chain, want)?;
+            for e in &ours {
+                self.delete(chain, &e.args)?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Removes the tagged rules of `DOCKER-USER` and `INPUT` whose `(project, network)`
+    /// satisfies `owned`, then the bulkhead chains whose rules are all tagged so, and the empty
+    /// ones (left by an interrupted change) that a removed rule jumped to or whose name
+    /// `owns_empty` accepts.
+    fn remove_where(
+        &self,
+        owned: impl Fn(&str, &str) -> bool,
+        owns_empty: impl Fn(&str) -> bool,
+    ) -> Result<usize, FirewallError> {
+        let _guard = MUTATE.lock().unwrap_or_else(|e| e.into_inner());
+        let table = self.list_table()?;
+        let is_owned = |e: &Entry| e.tag().is_some_and(|(p, n)| owned(p, n));
+        let mut removed = 0;
+        let mut gone: Vec<&Entry> = Vec::new();
+        for chain in CHAINS {
+            for entry in table.get(chain).into_iter().flatten() {
+                if is_owned(entry) {
+                    // Jumps are plumbing: the chain's rules are counted instead.
+                    if self.delete(chain, &entry.args)? && entry.ingress_chain().is_none() {
+                        removed += 1;
+                    }
+                    gone.push(entry);
+                }
+            }
+        }
+        for (chain, rules) in &table {
+            if !is_ingress_chain(chain) {
+                continue;
+            }
+            let ours = if rules.is_empty() {
+                owns_empty(chain) || gone.iter().any(|e| e.ingress_chain() == Some(chain))
+            } else {
+                rules.iter().all(is_owned)
+            };
+            if !ours {
+                continue;
+            }
+            if referrers(&table, chain).any(|(_, e)| !gone.iter().any(|g| std::ptr::eq(*g, e))) {
+                return Err(FirewallError::Conflict {
+                    chain: chain.clone(),
+                    reason: "is referenced by a rule that is not being removed",
+                });
+            }
+            self.drop_chain(chain)?;
+            removed += rules.len();
+        }
+        Ok(removed)
+    }
+
+    /// `iptables -S` (every chain of the filter table), parsed.
+    fn list_table(&self) -> Result<Table, FirewallError> {
+        let args = filter_args(&["-S"]);
+        let out = self.run(&args)?;
+        match out.code {
+            Some(0) => parse_table(&out.stdout),
+            _ => Err(self.failure(&args, &out)),
+        }
+    }
+
+    /// Flushes and deletes a chain nothing refers to.
+    fn drop_chain(&self, chain: &str) -> Result<(), FirewallError> {
+        self.run_ok(&["-F", chain])?;
+        self.run_ok(&["-X", chain])
+    }
+
+    fn append(&self, chain: &str, spec: &[String]) -> Result<(), FirewallError> {
+        let args = rule_args("-A", chain, None, spec);
+        let out = self.run(&args)?;
+        if out.code == Some(0) {
+            Ok(())
+        } else {
+            Err(self.failure(&args, &out))
+        }
+    }
+
+    /// `iptables -S CHAIN`, parsed; `None` if the chain does not exist (exit status 1).
+    fn list_chain(&self, chain: &str) -> Result<Option<Vec<Entry>>, FirewallError> {
+        let args = filter_args(&["-S", chain]);
+        let out = self.run(&args)?;
+        match out.code {
+            Some(0) => parse_chain(chain, &out.stdout).map(Some),
+            Some(1) => Ok(None),
+            _ => Err(self.failure(&args, &out)),
+        }
+    }
+
+    /// `iptables -C CHAIN SPEC`: exit status 0 means present, 1 absent (or no such chain).
+    fn check(&self, chain: &str, spec: &[impl AsRef<str>]) -> Result<bool, FirewallError> {
+        let args = rule_args("-C", chain, None, spec);
+        let out = self.run(&args)?;
+        match out.code {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(self.failure(&args, &out)),
+        }
+    }
+
+    fn insert_top(&self, chain: &str, spec: &[String]) -> Result<(), FirewallError> {
+        let args = rule_args("-I", chain, Some("1"), spec);
+        let out = self.run(&args)?;
+        if out.code == Some(0) {
+            Ok(())
+        } else {
+            Err(self.failure(&args, &out))
+        }
+    }
+
+    /// `iptables -D CHAIN SPEC`; `Ok(false)` if the rule was already gone.
+    fn delete(&self, chain: &str, spec: &[String]) -> Result<bool, FirewallError> {
+        let args = rule_args("-D", chain, None, spec);
+        let out = self.run(&args)?;
+        match out.code {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(self.failure(&args, &out)),
+        }
+    }
+
+    fn run_ok(&self, op: &[&str]) -> Result<(), FirewallError> {
+        let args = filter_args(op);
+        let out = self.run(&args)?;
+        if out.code == Some(0) {
+            Ok(())
+        } else {
+            Err(self.failure(&args, &out))
+        }
+    }
+
+    fn run(&self, args: &[String]) -> Result<RunOutput, FirewallError> {
+        self.exec.run(args).map_err(|source| FirewallError::Spawn {
+            program: self.exec.program(),
+            source,
+        })
+    }
+
+    fn failure(&self, args: &[String], out: &RunOutput) -> FirewallError {
+        let stderr = out
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("# Warning: iptables-legacy tables present"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        FirewallError::Command {
+            command: display_command(&self.exec.program(), args),
+            status: match out.code {
+                Some(code) => format!("exit status {code}"),
+                None => "killed by a signal".to_string(),
+            },
+            stderr: stderr.trim().to_string(),
+        }
+    }
+}
+
+/// Position of the first rule that ends the chain for every packet (rules after it are dead).
+fn first_verdict(entries: &[Entry]) -> Option<usize> {
+    entries
+        .iter()
+        .find(|e| e.is_unconditional_verdict())
+        .map(|e| e.position)
+}
+
+/// The rules (with their chains) that jump or go to `chain`.
+fn referrers<'t>(table: &'t Table, chain: &'t str) -> impl Iterator<Item = (&'t str, &'t Entry)> {
+    table.iter().flat_map(move |(c, entries)| {
+        entries
+            .iter()
+            .filter(move |e| e.target() == Some(chain))
+            .map(move |e| (c.as_str(), e))
+    })
+}
+
+fn has_tag(entry: &Entry, tag: &str) -> bool {
+    entry
+        .args
+        .windows(2)
+        .any(|w| w[0] == "--comment" && w[1] == tag)
+}
+
+/// `-w -t filter` followed by `op`.
+fn filter_args(op: &[&str]) -> Vec<String> {
+    ["-w", "-t", "filter"]
+        .iter()
+        .chain(op)
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// `-w -t filter OP CHAIN [POS] SPEC...`.
+fn rule_args(op: &str, chain: &str, pos: Option<&str>, spec: &[impl AsRef<str>]) -> Vec<String> {
+    let mut args = filter_args(&[op, chain]);
+    args.extend(pos.map(str::to_string));
+    args.extend(spec.iter().map(|s| s.as_ref().to_string()));
+    args
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,151 @@
+//! `RedbStore`: the `Store` port over one redb file, each call one transaction on Tokio's
+//! blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bulkhead_ports::{ProjectRecord, Release, Store, StoreError};
+use redb::Database;
+
+use crate::open::open_database;
+use crate::ops::{self, OpError};
+
+/// The embedded store. Cheap to clone; all clones share one database handle.
+///
+/// Only one `RedbStore` may have a given file open at a time, across processes and within one
+/// (redb locks the file); a second [`RedbStore::open`] fails with [`StoreError::Open`].
+/// Its methods must be awaited inside a Tokio runtime (they run on its blocking pool).
+#[derive(Clone, Debug)]
+pub struct RedbStore {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("there is no Tokio runtime to run the store transaction on")]
+    NoRuntime,
+    #[error("the store transaction did not finish: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl RedbStore {
+    /// Opens the store at `path`, creating it (and its missing parent directories, mode 0700;
+    /// the file, mode 0600) if needed, and bringing its schema to [`crate::SCHEMA_VERSION`].
+    ///
+    /// Blocks (it commits once); call it at startup or from a blocking context.
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        let db = open_database(path).map_err(|err| err.into_store(path))?;
+        Ok(RedbStore {
+            db: Arc::new(db),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file this store was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs one transaction on the blocking pool.
+    async fn run<T, F>(&self, operation: &'static str, transaction: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<T, OpError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        let joined = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || transaction(&db))
+                .await
+                .map_err(RunError::from),
+            Err(_) => Err(RunError::NoRuntime),
+        };
+        match joined {
+            Ok(result) => result.map_err(|err| err.into_store(operation)),
+            Err(err) => Err(StoreError::Io {
+                operation,
+                reason: err.to_string(),
+            }),
+        }
+    }
+}
+
+impl Store for RedbStore {
+    async fn put_project(&self, project: &ProjectRecord) -> Result<(), StoreError> {
+        let project = project.clone();
+        self.run("put_project", move |db| ops::put_project(db, &project))
+            .await
+    }
+
+    async fn get_project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError> {
+        let name = name.to_owned();
+        self.run("get_project", move |db| ops::get_project(db, &name))
+            .await
+    }
+
+    async fn list_projects(&self) -> Result<Vec<ProjectRecord>, StoreError> {
+        self.run("list_projects", ops::list_projects).await
+    }
+
+    async fn delete_project(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.run("delete_project", move |db| ops::delete_project(db, &name))
+            .await
+    }
+
+    async fn record_release(&self, release: Release) -> Result<(Release, bool), StoreError> {
+        self.run("record_release", move |db| ops::record_release(db, release))
+            .await
+    }
+
+    async fn releases(&self, project: &str, service: &str) -> Result<Vec<Release>, StoreError> {
+        let (project, service) = (project.to_owned(), service.to_owned());
+        self.run("releases", move |db| ops::releases(db, &project, &service))
+            .await
+    }
+
+    async fn release(
+        &self,
+        project: &str,
+        service: &str,
+        number: u64,
+    ) -> Result<Option<Release>, StoreError> {
+        let (project, service) = (project.to_owned(), service.to_owned());
+        self.run("release", move |db| {
+            ops::release(db, &project, &service, number)
+        })
+        .await
+    }
+
+    async fn active(&self, project: &str) -> Result<Vec<Release>, StoreError> {
+        let project = project.to_owned();
+        self.run("active", move |db| ops::active(db, &project))
+            .await
+    }
+
+    async fn activate(
+        &self,
+        project: &str,
+        service: &str,
+        number: u64,
+    ) -> Result<Release, StoreError> {
+        let (project, service) = (project.to_owned(), service.to_owned());
+        self.run("activate", move |db| {
+            ops::activate(db, &project, &service, number)
+        })
+        .await
+    }
+
+    async fn deactivate(&self, project: &str, service: &str) -> Result<(), StoreError> {
+        let (project, service) = (project.to_owned(), service.to_owned());
+        self.run("deactivate", move |db| {
+            ops::deactivate(db, &project, &service)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
