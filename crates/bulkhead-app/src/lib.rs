@@ -1,5 +1,9 @@
-//! The application layer: turns what a user asks for into core decisions and (from F2 on)
-//! adapter calls. The CLI and the server both call into it.
+//! The application layer: turns what a user asks for into core decisions and adapter calls.
+//! The CLI (and, later, the server) call into it; it talks to the world only through ports.
 
 pub mod check;
+pub mod deploy;
+pub mod firewall;
 pub mod project;
+pub mod root;
+pub mod state;

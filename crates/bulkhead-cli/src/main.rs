@@ -2,7 +2,9 @@
 //! (0 success, 1 refused or failed, 2 bad usage or unreadable input).
 
 mod check;
+mod deploy;
 mod output;
+mod progress;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,6 +35,73 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build, deploy hardened and wait until healthy; a second run changes nothing.
+    Up {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Print what `up` would do, without doing it.
+    Plan {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// List the project's containers.
+    Ps {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Print a service's logs.
+    Logs {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The service.
+        service: String,
+        /// Keep printing new lines.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Only the last N lines of each replica.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+    },
+    /// List a service's releases (* marks the active one).
+    Releases {
+        #[command(flatten)]
+        common: CommonArgs,
+        service: String,
+    },
+    /// Re-activate an earlier release of a service (default: the previous one).
+    Rollback {
+        #[command(flatten)]
+        common: CommonArgs,
+        service: String,
+        /// The release to go back to.
+        #[arg(long, value_name = "N")]
+        to: Option<u64>,
+    },
+    /// Stop and remove the project's containers and networks.
+    Down {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Remove the project's named volumes too.
+        #[arg(long)]
+        volumes: bool,
+    },
+}
+
+/// Flags shared by the deploying commands.
+#[derive(Args)]
+struct CommonArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// State directory (default: $BULKHEAD_STATE_DIR, else $XDG_STATE_HOME/bulkhead, else ~/.local/state/bulkhead).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// No progress output.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The project-selection flags, as in Docker Compose.
@@ -78,6 +147,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Check { project, json } => project.options().map(|o| check::run(&o, *json)),
+        other => run_deploy(other),
     };
     match result {
         Ok(code) => code,
@@ -86,4 +156,43 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn run_deploy(command: &Command) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        fn common(c: &CommonArgs) -> anyhow::Result<deploy::Common<'_>> {
+            Ok(deploy::Common {
+                project: c.project.options()?,
+                state_dir: c.state_dir.as_deref(),
+                quiet: c.quiet,
+                json: c.json,
+            })
+        }
+        match command {
+            Command::Check { .. } => Ok(ExitCode::SUCCESS),
+            Command::Up { common: c } => deploy::up(&common(c)?).await,
+            Command::Plan { common: c } => deploy::plan(&common(c)?).await,
+            Command::Ps { common: c } => deploy::ps(&common(c)?).await,
+            Command::Logs {
+                common: c,
+                service,
+                follow,
+                tail,
+            } => deploy::logs(&common(c)?, service, *follow, *tail).await,
+            Command::Releases { common: c, service } => {
+                deploy::releases(&common(c)?, service).await
+            }
+            Command::Rollback {
+                common: c,
+                service,
+                to,
+            } => deploy::rollback(&common(c)?, service, *to).await,
+            Command::Down { common: c, volumes } => deploy::down(&common(c)?, *volumes).await,
+        }
+    })
 }

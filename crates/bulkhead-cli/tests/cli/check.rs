@@ -1,5 +1,4 @@
-//! The `bulkhead` binary as a user meets it: real processes, real files, exit codes, text and
-//! JSON output.
+//! `bulkhead check`: exit codes, messages with locations, JSON, file discovery and merging.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -18,7 +17,10 @@ fn bulkhead(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("bh-cli").tempdir().expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("bh-cli")
+        .tempdir()
+        .expect("temp dir");
     for (name, text) in files {
         let path = dir.path().join(name);
         if let Some(parent) = path.parent() {
@@ -54,8 +56,14 @@ fn a_deployable_spec_exits_0_and_says_what_is_hardened() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains(": deployable"), "{stdout}");
     assert!(stdout.contains("hardened read-only-rootfs"), "{stdout}");
-    assert!(stdout.contains("port     127.0.0.1:8080 -> 80/tcp"), "{stdout}");
-    assert!(stdout.contains("api              <- web (from depends_on); egress none"), "{stdout}");
+    assert!(
+        stdout.contains("port     127.0.0.1:8080 -> 80/tcp"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("api              <- web (from depends_on); egress none"),
+        "{stdout}"
+    );
     assert!(stdout.contains("-api-in"), "{stdout}");
 }
 
@@ -66,7 +74,10 @@ fn a_refused_spec_exits_1_with_rule_location_and_the_way_to_a_waiver() {
     let out = bulkhead(dir.path(), &["check"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("REFUSED (1 finding to fix or waive)"), "{stdout}");
+    assert!(
+        stdout.contains("REFUSED (1 finding to fix or waive)"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("refused  no-privileged       `privileged: true` gives the container every device and capability (compose.yaml:4:17)"),
         "{stdout}"
@@ -96,9 +107,15 @@ fn an_invalid_spec_exits_2_naming_file_line_column() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(out.stdout.is_empty());
-    assert!(stderr.contains("error: compose.yaml:3:5: service `web`: key `imgae` is not supported"), "{stderr}");
+    assert!(
+        stderr.contains("error: compose.yaml:3:5: service `web`: key `imgae` is not supported"),
+        "{stderr}"
+    );
     assert!(stderr.contains("hint: did you mean `image`?"), "{stderr}");
-    assert!(stderr.contains("error: compose.yaml:4:13: ports: `70000:80`: port 70000 is out of range"), "{stderr}");
+    assert!(
+        stderr.contains("error: compose.yaml:4:13: ports: `70000:80`: port 70000 is out of range"),
+        "{stderr}"
+    );
     assert!(stderr.contains("problems found"), "{stderr}");
 }
 
@@ -121,7 +138,11 @@ fn json_output_is_one_document_in_every_case() {
 #[test]
 fn discovery_walks_up_and_merges_the_override_file() {
     let over = "services:\n  web:\n    image: example/web:2.0\n";
-    let dir = project(&[("compose.yaml", GOOD), ("compose.override.yaml", over), ("sub/deeper/.keep", "")]);
+    let dir = project(&[
+        ("compose.yaml", GOOD),
+        ("compose.override.yaml", over),
+        ("sub/deeper/.keep", ""),
+    ]);
     let out = bulkhead(&dir.path().join("sub/deeper"), &["check", "--json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     let files = doc["project"]["files"].as_array().expect("files");
@@ -135,11 +156,17 @@ fn several_files_merge_in_order_and_project_name_follows_compose() {
     let a = "name: fromfile\nservices:\n  web:\n    image: a:1\n    user: \"1\"\n    environment: [A=1]\n";
     let b = "services:\n  web:\n    image: ${TAG:-b:2}\n";
     let dir = project(&[("a.yaml", a), ("b.yaml", b), (".env", "TAG=c:3\n")]);
-    let out = bulkhead(dir.path(), &["check", "--json", "-f", "a.yaml", "-f", "b.yaml"]);
+    let out = bulkhead(
+        dir.path(),
+        &["check", "--json", "-f", "a.yaml", "-f", "b.yaml"],
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["project"]["name"], "fromfile");
     assert_eq!(doc["verdict"]["services"][0]["image"], "c:3");
-    let named = bulkhead(dir.path(), &["check", "--json", "-f", "a.yaml", "-p", "cli-name"]);
+    let named = bulkhead(
+        dir.path(),
+        &["check", "--json", "-f", "a.yaml", "-p", "cli-name"],
+    );
     let doc: Value = serde_json::from_slice(&named.stdout).expect("json");
     assert_eq!(doc["project"]["name"], "cli-name");
     let bad = bulkhead(dir.path(), &["check", "-f", "a.yaml", "-p", "Bad Name"]);
@@ -162,7 +189,11 @@ fn missing_files_are_exit_2_with_a_hint() {
     let dir = project(&[("compose.yaml", env_file)]);
     let out = bulkhead(dir.path(), &["check"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("env_file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("env_file"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

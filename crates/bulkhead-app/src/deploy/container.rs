@@ -1,0 +1,145 @@
+//! From a stored release to the engine's container spec: names, owner labels, and every field
+//! of the template, one to one.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bulkhead_core::deploy::{HealthTemplate, MountTemplate, Template};
+use bulkhead_core::spec::units::parse_duration;
+use bulkhead_ports::runtime::{LABEL_PROJECT, LABEL_RELEASE, LABEL_REPLICA, LABEL_SERVICE};
+use bulkhead_ports::{ContainerSpec, HealthSpec, MountSpec, PortSpec};
+
+/// The label holding a container's template hash, so a plan can tell current from stale.
+pub const LABEL_SPEC: &str = "dev.bulkhead.spec";
+
+/// `<project>-<service>-<replica>`, as in `docker ps`.
+pub fn container_name(project: &str, service: &str, replica: u32) -> String {
+    format!("{project}-{service}-{replica}")
+}
+
+/// Owner labels for anything Bulkhead creates.
+pub fn owner_labels(project: &str, service: &str, release: u64) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_PROJECT.to_string(), project.to_string()),
+        (LABEL_SERVICE.to_string(), service.to_string()),
+        (LABEL_RELEASE.to_string(), release.to_string()),
+    ])
+}
+
+pub struct Identity<'a> {
+    pub project: &'a str,
+    pub service: &'a str,
+    pub release: u64,
+    pub replica: u32,
+    pub spec_hash: &'a str,
+    pub image: &'a str,
+}
+
+/// The engine spec for one replica of a release.
+pub fn container_spec(id: &Identity<'_>, t: &Template) -> ContainerSpec {
+    let mut labels = t.labels.clone();
+    labels.retain(|k, _| !k.starts_with("dev.bulkhead."));
+    labels.extend(owner_labels(id.project, id.service, id.release));
+    labels.insert(LABEL_REPLICA.to_string(), id.replica.to_string());
+    labels.insert(LABEL_SPEC.to_string(), id.spec_hash.to_string());
+    ContainerSpec {
+        name: container_name(id.project, id.service, id.replica),
+        image: id.image.to_string(),
+        command: t.command.clone(),
+        entrypoint: t.entrypoint.clone(),
+        env: t.env.clone(),
+        labels,
+        user: t.user.clone(),
+        working_dir: t.working_dir.clone(),
+        hostname: t.hostname.clone(),
+        read_only_rootfs: t.read_only_rootfs,
+        mounts: t.mounts.iter().map(mount).collect(),
+        cap_drop: t.cap_drop.clone(),
+        cap_add: t.cap_add.clone(),
+        privileged: t.privileged,
+        security_opt: t.security_opt.clone(),
+        networks: t.networks.clone(),
+        network_mode: t.network_mode.clone(),
+        pid_mode: t.pid.clone(),
+        ipc_mode: t.ipc.clone(),
+        uts_mode: t.uts.clone(),
+        userns_mode: t.userns_mode.clone(),
+        devices: t.devices.clone(),
+        memory: i64::try_from(t.memory).unwrap_or(i64::MAX),
+        memory_swap: i64::try_from(t.memory_swap).unwrap_or(i64::MAX),
+        pids_limit: t.pids_limit,
+        cpu_shares: t.cpu_shares,
+        nano_cpus: t.nano_cpus,
+        restart: t.restart.clone(),
+        healthcheck: t.health.as_ref().map(health),
+        ports: t
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                container_port: p.container_port,
+                protocol: p.protocol.clone(),
+                host_ip: p.host_ip.clone(),
+                host_port: p.host_port,
+            })
+            .collect(),
+        init: t.init,
+        sysctls: t.sysctls.iter().cloned().collect(),
+        ulimits: t.ulimits.clone(),
+        runtime: t.runtime.clone(),
+        stop_signal: t.stop_signal.clone(),
+        stop_timeout: Some(Duration::from_secs(t.stop_grace_secs)),
+        tty: t.tty,
+        stdin_open: t.stdin_open,
+    }
+}
+
+fn mount(m: &MountTemplate) -> MountSpec {
+    match m {
+        MountTemplate::Bind {
+            source,
+            target,
+            read_only,
+        } => MountSpec::Bind {
+            source: source.clone(),
+            target: target.clone(),
+            read_only: *read_only,
+        },
+        MountTemplate::Volume {
+            name,
+            target,
+            read_only,
+        } => MountSpec::Volume {
+            name: name.clone(),
+            target: target.clone(),
+            read_only: *read_only,
+        },
+        MountTemplate::Tmpfs {
+            target,
+            size,
+            options,
+        } => {
+            let size = size.or_else(|| {
+                options
+                    .split(',')
+                    .find_map(|o| o.strip_prefix("size="))
+                    .and_then(|s| s.parse().ok())
+            });
+            MountSpec::Tmpfs {
+                target: target.clone(),
+                size,
+                mode: None,
+            }
+        }
+    }
+}
+
+fn health(h: &HealthTemplate) -> HealthSpec {
+    let d = |s: &Option<String>| s.as_deref().and_then(|s| parse_duration(s).ok());
+    HealthSpec {
+        test: h.test.clone(),
+        interval: d(&h.interval),
+        timeout: d(&h.timeout),
+        retries: h.retries,
+        start_period: d(&h.start_period),
+    }
+}

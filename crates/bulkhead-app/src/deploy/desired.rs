@@ -1,0 +1,294 @@
+//! The desired state: from a checked spec to candidate releases (images resolved and pinned,
+//! the image's user checked, templates hashed), recorded in the store; and back from the store
+//! to the reconciler's `Desired`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bulkhead_core::clock::rfc3339;
+use bulkhead_core::deploy::{Desired, DesiredNetwork, DesiredService, HealthTemplate, template};
+use bulkhead_core::hardening::{Outcome, Rule, is_root_user};
+use bulkhead_core::secgroups::NetworkRole;
+use bulkhead_core::spec::Project;
+use bulkhead_core::verdict::Verdict;
+use bulkhead_ports::{ContainerRuntime, Firewall, ProjectRecord, Release};
+
+use super::{DeployError, Deployer, ProjectState, StoredSpec, env, images};
+
+/// One service's release-to-be.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub service: String,
+    pub image: String,
+    pub spec: StoredSpec,
+    pub spec_hash: String,
+    pub waivers: Vec<(String, String)>,
+}
+
+/// Everything `up` needs after the spec has been checked and the images resolved.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub candidates: Vec<Candidate>,
+    pub state: ProjectState,
+}
+
+/// The exec-form probe for a health test: the test run directly for fast readiness.
+pub fn probe_of(test: &[String]) -> Option<Vec<String>> {
+    match test.split_first() {
+        Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
+        Some((kind, [cmd])) if kind == "CMD-SHELL" => {
+            Some(vec!["/bin/sh".into(), "-c".into(), cmd.clone()])
+        }
+        _ => None,
+    }
+}
+
+fn project_state(project: &Project, verdict: &Verdict) -> ProjectState {
+    let networks = verdict
+        .topology
+        .networks
+        .iter()
+        .map(|n| DesiredNetwork {
+            name: n.name.clone(),
+            internal: n.internal,
+            drop_outbound: n.drop_outbound,
+            owner: (n.role == NetworkRole::Ingress).then(|| n.owner.clone()),
+        })
+        .collect();
+    let mut volumes: Vec<String> = project
+        .volumes
+        .iter()
+        .filter(|(_, v)| !v.external)
+        .map(|(name, v)| {
+            v.name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{name}", project.name))
+        })
+        .collect();
+    volumes.sort();
+    ProjectState { networks, volumes }
+}
+
+impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firewall + 'static>
+    Deployer<R, S, F>
+{
+    /// Resolve images and compute every service's candidate release. Builds images; creates
+    /// nothing else. Refuses a root image user here, before anything is deployed.
+    pub async fn prepare(
+        &self,
+        project: &Project,
+        verdict: &Verdict,
+    ) -> Result<Prepared, DeployError> {
+        let active: BTreeMap<String, Release> = self
+            .store
+            .active(&project.name)
+            .await?
+            .into_iter()
+            .map(|r| (r.service.clone(), r))
+            .collect();
+        let mut built = BTreeMap::new();
+        let mut candidates = Vec::new();
+        for sv in &verdict.services {
+            let Some(service) = project.services.get(&sv.name) else {
+                continue;
+            };
+            let previous: Option<StoredSpec> = active
+                .get(&sv.name)
+                .and_then(|r| serde_json::from_str(&r.spec).ok());
+            let reuse = previous
+                .as_ref()
+                .and_then(|p| p.build_key.clone())
+                .zip(active.get(&sv.name).map(|r| r.image.clone()));
+            let resolved = images::resolve(
+                &*self.runtime,
+                &project.name,
+                Path::new(&project.dir),
+                service,
+                reuse.as_ref().map(|(k, i)| (k.as_str(), i.as_str())),
+                &mut built,
+                &*self.progress,
+            )
+            .await?;
+            check_image_user(
+                &sv.name,
+                sv.effective.user.as_deref(),
+                &resolved.info.user,
+                sv,
+            )?;
+            let env = env::resolve(service, &project.dir, &self.env).map_err(|reason| {
+                DeployError::Environment {
+                    service: sv.name.clone(),
+                    reason,
+                }
+            })?;
+            let attachments = verdict
+                .topology
+                .attachments
+                .get(&sv.name)
+                .cloned()
+                .unwrap_or_default();
+            let mut t = template(
+                service,
+                &sv.effective,
+                env,
+                &attachments,
+                &format!("{}-", project.name),
+            );
+            if t.health.is_none()
+                && let Some(test) = &resolved.info.healthcheck
+            {
+                t.health = Some(HealthTemplate {
+                    test: test.clone(),
+                    interval: None,
+                    timeout: None,
+                    retries: None,
+                    start_period: None,
+                });
+            }
+            let probe = t.health.as_ref().and_then(|h| probe_of(&h.test));
+            let spec = StoredSpec {
+                template: t,
+                replicas: service.replicas,
+                depends_on: service
+                    .depends_on
+                    .iter()
+                    .map(|(k, d)| (k.clone(), d.value.condition))
+                    .collect(),
+                probe,
+                build_key: resolved.build_key.clone(),
+            };
+            let spec_hash = spec.template.hash(&resolved.image);
+            let waivers = sv
+                .findings
+                .iter()
+                .filter(|f| f.outcome == Outcome::Waived)
+                .map(|f| {
+                    (
+                        f.rule.id().to_string(),
+                        f.waiver_reason.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            candidates.push(Candidate {
+                service: sv.name.clone(),
+                image: resolved.image,
+                spec,
+                spec_hash,
+                waivers,
+            });
+        }
+        Ok(Prepared {
+            candidates,
+            state: project_state(project, verdict),
+        })
+    }
+
+    /// Make the candidates the active releases (new release numbers only where something
+    /// changed) and the project's state durable, before the runtime is touched.
+    pub async fn record(
+        &self,
+        project: &Project,
+        prepared: &Prepared,
+        now_secs: u64,
+    ) -> Result<Vec<(String, u64, bool)>, DeployError> {
+        let record = ProjectRecord {
+            name: project.name.clone(),
+            dir: project.dir.clone(),
+            files: project.files.clone(),
+            state: serde_json::to_string(&prepared.state).unwrap_or_default(),
+        };
+        self.store.put_project(&record).await?;
+        let mut out = Vec::new();
+        for c in &prepared.candidates {
+            let release = Release {
+                project: project.name.clone(),
+                service: c.service.clone(),
+                number: 0,
+                spec_hash: c.spec_hash.clone(),
+                image: c.image.clone(),
+                spec: serde_json::to_string(&c.spec).unwrap_or_default(),
+                waivers: c.waivers.clone(),
+                created_at: rfc3339(now_secs),
+                created_by: self.actor.clone(),
+            };
+            let (stored, created) = self.store.record_release(release).await?;
+            out.push((c.service.clone(), stored.number, created));
+        }
+        for old in self.store.active(&project.name).await? {
+            if !project.services.contains_key(&old.service) {
+                self.store.deactivate(&project.name, &old.service).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The desired state as the store holds it: what the reconciler converges to.
+    pub async fn desired(
+        &self,
+        project: &str,
+    ) -> Result<(Desired, BTreeMap<String, (Release, StoredSpec)>), DeployError> {
+        let record = self
+            .store
+            .get_project(project)
+            .await?
+            .ok_or_else(|| DeployError::UnknownProject(project.to_string()))?;
+        let state: ProjectState = serde_json::from_str(&record.state).unwrap_or_default();
+        let mut services = BTreeMap::new();
+        let mut releases = BTreeMap::new();
+        for r in self.store.active(project).await? {
+            let spec: StoredSpec =
+                serde_json::from_str(&r.spec).map_err(|e| bulkhead_ports::StoreError::Corrupt {
+                    reason: format!("release {} of {}: {e}", r.number, r.service),
+                })?;
+            services.insert(
+                r.service.clone(),
+                DesiredService {
+                    name: r.service.clone(),
+                    release: r.number,
+                    spec_hash: r.spec_hash.clone(),
+                    replicas: spec.replicas,
+                    depends_on: spec.depends_on.clone(),
+                },
+            );
+            releases.insert(r.service.clone(), (r, spec));
+        }
+        Ok((
+            Desired {
+                project: project.to_string(),
+                services,
+                networks: state.networks,
+                volumes: state.volumes,
+            },
+            releases,
+        ))
+    }
+}
+
+/// A service without `user:` runs as the image's USER, which must not be root.
+fn check_image_user(
+    service: &str,
+    spec_user: Option<&str>,
+    image_user: &str,
+    sv: &bulkhead_core::verdict::ServiceVerdict,
+) -> Result<(), DeployError> {
+    if spec_user.is_some() {
+        return Ok(());
+    }
+    let waived = sv.waivers.iter().any(|w| w.rule == Rule::NonRoot);
+    if (image_user.is_empty() || is_root_user(image_user)) && !waived {
+        let shown = if image_user.is_empty() {
+            "root (no USER)"
+        } else {
+            image_user
+        };
+        return Err(DeployError::Policy {
+            service: service.to_string(),
+            reason: format!(
+                "rule non-root: the image runs as {shown} and the spec sets no `user:`"
+            ),
+            hint: "set a non-root user on the service, e.g. `user: \"10001:10001\"`, or add `USER 10001` to the image; or ask an admin for a waiver: x-bulkhead: { waivers: [{ rule: non-root, reason: \"<why>\" }] }"
+                .to_string(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! A service's container environment, as Compose builds it: its `env_file`s in order, then its
+//! `environment` (a key without a value is passed through from the deploying process, or left
+//! out when the process has none). `.env` only feeds interpolation, never containers.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bulkhead_core::spec::dotenv;
+use bulkhead_core::spec::model::Service;
+
+use crate::project::read_bounded;
+
+pub fn resolve(
+    service: &Service,
+    project_dir: &str,
+    process: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut env = BTreeMap::new();
+    let lookup = |k: &str| process.get(k).cloned();
+    for f in &service.env_file {
+        let path = Path::new(project_dir).join(&f.path);
+        if !path.exists() && !f.required {
+            continue;
+        }
+        let text = read_bounded(&path).map_err(|e| e.to_string())?;
+        let pairs =
+            dotenv::parse(&text, &lookup).map_err(|e| format!("{}: {e}", path.display()))?;
+        env.extend(pairs);
+    }
+    for (k, v) in &service.environment {
+        match v {
+            Some(v) => {
+                env.insert(k.clone(), v.clone());
+            }
+            None => {
+                if let Some(v) = process.get(k) {
+                    env.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    Ok(env)
+}

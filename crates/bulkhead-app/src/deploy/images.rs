@@ -1,0 +1,190 @@
+//! Images for a deploy: build from `build:` (skipped when the context is unchanged and the
+//! image is still there), or use a local image by reference; then pin it by id and read the
+//! user and health check the policy needs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use bulkhead_core::spec::model::{Build, Service};
+use bulkhead_ports::{BuildRequest, ContainerRuntime, ImageInfo, Progress, RuntimeError};
+
+use super::DeployError;
+
+/// Largest build context hashed for change detection.
+const MAX_CONTEXT_BYTES: u64 = 512 << 20;
+
+/// A service's image, pinned.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// The image id (`sha256:...`): the release pins this.
+    pub image: String,
+    pub info: ImageInfo,
+    /// For built images: the hash of the build inputs.
+    pub build_key: Option<String>,
+}
+
+/// A hash over everything a build reads: the context's files (paths, modes, contents) and the
+/// build settings. Equal keys, equal builds.
+pub fn build_key(project_dir: &Path, build: &Build) -> Result<String, DeployError> {
+    let context = project_dir.join(&build.context);
+    let mut hasher = Sha256::new();
+    hasher.update(serde_json::to_string(build).unwrap_or_default().as_bytes());
+    let mut files = Vec::new();
+    walk(&context, &context, &mut files).map_err(|e| DeployError::Build {
+        service: String::new(),
+        reason: format!("cannot read build context {}: {e}", context.display()),
+    })?;
+    files.sort();
+    let mut total = 0u64;
+    for (rel, path) in files {
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| DeployError::Build {
+            service: String::new(),
+            reason: format!("{}: {e}", path.display()),
+        })?;
+        total += meta.len();
+        if total > MAX_CONTEXT_BYTES {
+            return Err(DeployError::Build {
+                service: String::new(),
+                reason: format!(
+                    "build context {} is larger than {} MiB",
+                    context.display(),
+                    MAX_CONTEXT_BYTES >> 20
+                ),
+            });
+        }
+        use std::os::unix::fs::PermissionsExt;
+        hasher.update(rel.as_bytes());
+        hasher.update(meta.permissions().mode().to_le_bytes());
+        if meta.is_file() {
+            let bytes = std::fs::read(&path).map_err(|e| DeployError::Build {
+                service: String::new(),
+                reason: format!("{}: {e}", path.display()),
+            })?;
+            hasher.update(Sha256::digest(&bytes));
+        } else if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path)
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            hasher.update(target.as_bytes());
+        }
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(root, &path, out)?;
+        } else {
+            out.push((rel, path));
+        }
+    }
+    Ok(())
+}
+
+/// The tag a built image gets: `<project>-<service>`, as Docker Compose names it.
+pub fn tag(project: &str, service: &str) -> String {
+    format!("{project}-{service}")
+}
+
+/// Resolve one service's image. `reuse` is the previous release's (build key, image id): when
+/// the key is unchanged and the image still exists, no build happens.
+pub async fn resolve<R: ContainerRuntime>(
+    runtime: &R,
+    project_name: &str,
+    project_dir: &Path,
+    service: &Service,
+    reuse: Option<(&str, &str)>,
+    built: &mut BTreeMap<String, String>,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Resolved, DeployError> {
+    let Some(build) = &service.build else {
+        let reference = service
+            .image
+            .as_ref()
+            .map(|i| i.value.clone())
+            .unwrap_or_default();
+        let info = runtime
+            .inspect_image(&reference)
+            .await
+            .map_err(|e| match e {
+                RuntimeError::NotFound { .. } => DeployError::ImageMissing {
+                    service: service.name.clone(),
+                    image: reference.clone(),
+                },
+                other => DeployError::Runtime(other),
+            })?;
+        return Ok(Resolved {
+            image: info.id.clone(),
+            info,
+            build_key: None,
+        });
+    };
+    let key = build_key(project_dir, build).map_err(|e| e.for_service(&service.name))?;
+    if let Some(id) = built.get(&key) {
+        let info = runtime.inspect_image(id).await?;
+        return Ok(Resolved {
+            image: id.clone(),
+            info,
+            build_key: Some(key),
+        });
+    }
+    if let Some((old_key, old_image)) = reuse
+        && old_key == key
+        && let Ok(info) = runtime.inspect_image(old_image).await
+    {
+        built.insert(key.clone(), old_image.to_string());
+        return Ok(Resolved {
+            image: old_image.to_string(),
+            info,
+            build_key: Some(key),
+        });
+    }
+    let request = BuildRequest {
+        context: project_dir.join(&build.context),
+        dockerfile: build.dockerfile.clone(),
+        tag: tag(project_name, &service.name),
+        args: build
+            .args
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect(),
+        target: build.target.clone(),
+        labels: BTreeMap::from([(
+            bulkhead_ports::runtime::LABEL_PROJECT.to_string(),
+            project_name.to_string(),
+        )]),
+    };
+    progress(Progress {
+        subject: service.name.clone(),
+        line: format!("building {}", request.context.display()),
+    });
+    let id = runtime
+        .build_image(&request, progress)
+        .await
+        .map_err(|e| DeployError::Build {
+            service: service.name.clone(),
+            reason: e.to_string(),
+        })?;
+    let info = runtime.inspect_image(&id).await?;
+    built.insert(key.clone(), id.clone());
+    Ok(Resolved {
+        image: id,
+        info,
+        build_key: Some(key),
+    })
+}

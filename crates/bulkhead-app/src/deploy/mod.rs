@@ -1,0 +1,129 @@
+//! Deploying a project on one host: releases recorded in the store, then the reconciler —
+//! observe, `plan`, run — against the container runtime and the host firewall.
+
+pub mod container;
+mod desired;
+mod env;
+pub mod images;
+mod observe;
+pub mod ops;
+mod runner;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use bulkhead_core::deploy::{DesiredNetwork, Plan, Template};
+use bulkhead_core::spec::model::Condition;
+use bulkhead_core::verdict::Verdict;
+use bulkhead_ports::{
+    ContainerRuntime, Firewall, FirewallError, Progress, RuntimeError, Store, StoreError,
+};
+
+pub use desired::{Candidate, Prepared};
+pub use runner::Outcome;
+
+use crate::project::OpenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("the spec is refused by policy ({count} finding(s)); nothing was created")]
+    Refused { count: usize, verdict: Box<Verdict> },
+    #[error("service `{service}`: {reason}")]
+    Policy {
+        service: String,
+        reason: String,
+        hint: String,
+    },
+    #[error(
+        "service `{service}`: image `{image}` is not present on this engine and cannot be pulled"
+    )]
+    ImageMissing { service: String, image: String },
+    #[error("service `{service}`: build failed: {reason}")]
+    Build { service: String, reason: String },
+    #[error("service `{service}`: {reason}")]
+    Environment { service: String, reason: String },
+    #[error("{what} `{name}` did not become ready: {reason}")]
+    NotReady {
+        what: String,
+        name: String,
+        reason: String,
+    },
+    #[error("project `{0}` is not known to this state directory")]
+    UnknownProject(String),
+    #[error("service `{service}` has no release {number}")]
+    NoRelease { service: String, number: u64 },
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Firewall(#[from] FirewallError),
+}
+
+impl DeployError {
+    fn for_service(self, service: &str) -> DeployError {
+        match self {
+            DeployError::Build { reason, .. } => DeployError::Build {
+                service: service.to_string(),
+                reason,
+            },
+            other => other,
+        }
+    }
+}
+
+/// What a release stores beyond its pinned image: everything needed to recreate its
+/// containers without the spec (rollback, crash recovery).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSpec {
+    pub template: Template,
+    pub replicas: u32,
+    pub depends_on: Vec<(String, Condition)>,
+    /// Exec-form readiness probe (the health test run directly, for fast readiness).
+    pub probe: Option<Vec<String>>,
+    pub build_key: Option<String>,
+}
+
+/// The project-level desired state kept in the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectState {
+    pub networks: Vec<DesiredNetwork>,
+    pub volumes: Vec<String>,
+}
+
+/// The deploying side of the application, over its three ports.
+pub struct Deployer<R, S, F> {
+    pub runtime: Arc<R>,
+    pub store: Arc<S>,
+    pub firewall: Arc<F>,
+    pub progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    /// Who is deploying (recorded in releases).
+    pub actor: String,
+    /// Process environment (pass-through variables).
+    pub env: BTreeMap<String, String>,
+}
+
+/// What `up` did.
+#[derive(Debug)]
+pub struct UpReport {
+    pub verdict: Verdict,
+    /// (service, release number, newly recorded?)
+    pub releases: Vec<(String, u64, bool)>,
+    pub plan: Plan,
+    pub outcome: Outcome,
+}
+
+impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> Deployer<R, S, F> {
+    fn say(&self, subject: &str, line: impl Into<String>) {
+        (self.progress)(Progress {
+            subject: subject.to_string(),
+            line: line.into(),
+        });
+    }
+}
+
+pub use desired::probe_of;

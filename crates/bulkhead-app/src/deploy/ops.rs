@@ -1,0 +1,263 @@
+//! The user-facing deploy operations: up, plan, down, ps, releases, rollback, logs — each
+//! a composition of check, store and reconcile.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinSet;
+
+use bulkhead_core::deploy::{Desired, DesiredService, Plan, plan};
+use bulkhead_core::hardening::Profile;
+use bulkhead_core::spec::Project;
+use bulkhead_core::verdict::{self, Verdict};
+use bulkhead_ports::{ContainerInfo, ContainerRuntime, Firewall, LabelFilter, Release, Store};
+
+use super::{DeployError, Deployer, UpReport};
+use crate::project::{ProjectOptions, open};
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Open and check; a refused spec stops here, before anything is built or created.
+pub fn checked(opts: &ProjectOptions) -> Result<(Project, Verdict), DeployError> {
+    let project = open(opts)?;
+    let verdict = verdict::check(&project, &Profile::default());
+    if !verdict.deployable {
+        let count = verdict.refusals().count();
+        return Err(DeployError::Refused {
+            count,
+            verdict: Box::new(verdict),
+        });
+    }
+    Ok((project, verdict))
+}
+
+impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> Deployer<R, S, F> {
+    /// `up`: check, resolve images, record releases (durably), reconcile.
+    pub async fn up(self: &Arc<Self>, opts: &ProjectOptions) -> Result<UpReport, DeployError> {
+        let (project, verdict) = checked(opts)?;
+        self.runtime.version().await?;
+        let prepared = self.prepare(&project, &verdict).await?;
+        let releases = self.record(&project, &prepared, now_secs()).await?;
+        let (plan, outcome) = self.reconcile(&project.name).await?;
+        Ok(UpReport {
+            verdict,
+            releases,
+            plan,
+            outcome,
+        })
+    }
+
+    /// Observe, plan and run against the store's desired state.
+    pub async fn reconcile(
+        self: &Arc<Self>,
+        project: &str,
+    ) -> Result<(Plan, super::Outcome), DeployError> {
+        let (desired, releases) = self.desired(project).await?;
+        let (observed, _) = self.observe(project).await?;
+        let plan = plan(&desired, &observed);
+        let mut owned: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for n in &desired.networks {
+            if let Some(o) = &n.owner {
+                owned.entry(o.clone()).or_default().push(n.name.clone());
+            }
+        }
+        let outcome = self
+            .run(project, &plan, super::runner::RunData { releases, owned })
+            .await?;
+        Ok((plan, outcome))
+    }
+
+    /// `plan`: what `up` would do, without recording or touching anything (builds excepted:
+    /// an image is built when its context changed, to know its digest).
+    pub async fn plan_only(
+        self: &Arc<Self>,
+        opts: &ProjectOptions,
+    ) -> Result<(Verdict, Plan), DeployError> {
+        let (project, verdict) = checked(opts)?;
+        let prepared = self.prepare(&project, &verdict).await?;
+        let active = self.store.active(&project.name).await?;
+        let mut desired = Desired {
+            project: project.name.clone(),
+            networks: prepared.state.networks.clone(),
+            volumes: prepared.state.volumes.clone(),
+            ..Desired::default()
+        };
+        for c in &prepared.candidates {
+            let all = self.store.releases(&project.name, &c.service).await?;
+            let current = active
+                .iter()
+                .find(|r| r.service == c.service && r.spec_hash == c.spec_hash);
+            let release = current.map_or_else(
+                || all.iter().map(|r| r.number).max().unwrap_or(0) + 1,
+                |r| r.number,
+            );
+            desired.services.insert(
+                c.service.clone(),
+                DesiredService {
+                    name: c.service.clone(),
+                    release,
+                    spec_hash: c.spec_hash.clone(),
+                    replicas: c.spec.replicas,
+                    depends_on: c.spec.depends_on.clone(),
+                },
+            );
+        }
+        let (observed, _) = self.observe(&project.name).await?;
+        Ok((verdict, plan(&desired, &observed)))
+    }
+
+    /// `down`: stop every container of the project in parallel (each within its grace period),
+    /// remove containers, firewall rules and networks, and volumes when asked. Releases stay.
+    pub async fn down(
+        self: &Arc<Self>,
+        project: &str,
+        volumes: bool,
+    ) -> Result<super::Outcome, DeployError> {
+        let filter = LabelFilter::project(project);
+        let containers = self.runtime.list_containers(&filter).await?;
+        let graces: std::collections::BTreeMap<String, u64> = match self.desired(project).await {
+            Ok((_, releases)) => releases
+                .into_iter()
+                .map(|(s, (_, spec))| (s, spec.template.stop_grace_secs))
+                .collect(),
+            Err(_) => Default::default(),
+        };
+        let mut set = JoinSet::new();
+        for c in containers {
+            let me = Arc::clone(self);
+            let service = c
+                .labels
+                .get(bulkhead_ports::runtime::LABEL_SERVICE)
+                .cloned()
+                .unwrap_or_default();
+            let grace = if c.state == "running" {
+                graces.get(&service).copied().unwrap_or(10)
+            } else {
+                0
+            };
+            set.spawn(async move {
+                me.stop_and_remove(&c.id, &c.name, grace)
+                    .await
+                    .map(|()| c.name)
+            });
+        }
+        let mut outcome = super::Outcome::default();
+        while let Some(r) = set.join_next().await {
+            let name = r.map_err(|e| DeployError::NotReady {
+                what: "stop".into(),
+                name: project.into(),
+                reason: e.to_string(),
+            })??;
+            outcome.removed.push(name);
+        }
+        self.firewall.unblock_project(project)?;
+        for n in self.runtime.list_networks(&filter).await? {
+            self.runtime.remove_network(&n.name).await?;
+            outcome.networks_removed.push(n.name);
+        }
+        if volumes {
+            for v in self.runtime.list_volumes(&filter).await? {
+                self.runtime.remove_volume(&v.name).await?;
+            }
+        }
+        for r in self.store.active(project).await? {
+            self.store.deactivate(project, &r.service).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// `ps`: the project's containers.
+    pub async fn ps(&self, project: &str) -> Result<Vec<ContainerInfo>, DeployError> {
+        let mut list = self
+            .runtime
+            .list_containers(&LabelFilter::project(project))
+            .await?;
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+
+    /// `releases SERVICE`: every release, oldest first, and which one is active.
+    pub async fn releases(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<(Vec<Release>, Option<u64>), DeployError> {
+        let all = self.store.releases(project, service).await?;
+        let active = self
+            .store
+            .active(project)
+            .await?
+            .into_iter()
+            .find(|r| r.service == service)
+            .map(|r| r.number);
+        Ok((all, active))
+    }
+
+    /// `rollback SERVICE [--to N]`: re-activate release N (default: the one before the active
+    /// one) and converge to it.
+    pub async fn rollback(
+        self: &Arc<Self>,
+        project: &str,
+        service: &str,
+        to: Option<u64>,
+    ) -> Result<(u64, Plan, super::Outcome), DeployError> {
+        let (all, active) = self.releases(project, service).await?;
+        let target = match to {
+            Some(n) => n,
+            None => {
+                let current = active.unwrap_or(u64::MAX);
+                all.iter()
+                    .map(|r| r.number)
+                    .filter(|n| *n < current)
+                    .max()
+                    .ok_or(DeployError::NoRelease {
+                        service: service.to_string(),
+                        number: current.saturating_sub(1),
+                    })?
+            }
+        };
+        if !all.iter().any(|r| r.number == target) {
+            return Err(DeployError::NoRelease {
+                service: service.to_string(),
+                number: target,
+            });
+        }
+        self.store.activate(project, service, target).await?;
+        let (plan, outcome) = self.reconcile(project).await?;
+        Ok((target, plan, outcome))
+    }
+
+    /// `logs SERVICE`: the last lines of each replica's output.
+    pub async fn logs(
+        &self,
+        project: &str,
+        service: &str,
+        tail: Option<usize>,
+    ) -> Result<Vec<(String, Vec<String>)>, DeployError> {
+        let mut filter = LabelFilter::project(project);
+        filter.0.insert(
+            bulkhead_ports::runtime::LABEL_SERVICE.to_string(),
+            service.to_string(),
+        );
+        let mut out = Vec::new();
+        for c in self.ps_filtered(&filter).await? {
+            out.push((c.name.clone(), self.runtime.logs(&c.id, tail).await?));
+        }
+        Ok(out)
+    }
+
+    async fn ps_filtered(&self, filter: &LabelFilter) -> Result<Vec<ContainerInfo>, DeployError> {
+        let mut list = self.runtime.list_containers(filter).await?;
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+}
+
+/// Poll interval for `logs -f`.
+pub const FOLLOW_EVERY: Duration = Duration::from_millis(500);

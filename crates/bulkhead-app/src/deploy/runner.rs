@@ -1,0 +1,440 @@
+//! Running a plan: prepare ops, then each wave's rollouts concurrently (bounded), then cleanup.
+//! Engine calls that fail for transient reasons are retried with backoff; a replica that does
+//! not become ready is removed again and the one it was to replace keeps serving.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use bulkhead_core::deploy::{Op, Plan, Rollout};
+use bulkhead_ports::runtime::LABEL_SERVICE;
+use bulkhead_ports::{
+    ContainerRuntime, Firewall, HealthState, LabelFilter, NetworkSpec, Release, RuntimeError, Store,
+};
+
+use super::container::{Identity, container_name, container_spec, owner_labels};
+use super::{DeployError, Deployer, StoredSpec};
+
+/// Rollouts running at once.
+const PARALLELISM: usize = 8;
+/// How often readiness is probed.
+const PROBE_EVERY: Duration = Duration::from_millis(50);
+
+/// What running a plan did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub created: Vec<String>,
+    pub removed: Vec<String>,
+    pub networks_created: Vec<String>,
+    pub networks_removed: Vec<String>,
+}
+
+/// What a run needs besides the plan: the active releases, and the ingress networks each
+/// service owns (their allow sets follow the service's containers).
+pub struct RunData {
+    pub releases: BTreeMap<String, (Release, StoredSpec)>,
+    pub owned: BTreeMap<String, Vec<String>>,
+}
+
+type Releases = Arc<RunData>;
+
+impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> Deployer<R, S, F> {
+    /// Execute `plan` for `project`. `releases` are the active releases by service.
+    pub async fn run(
+        self: &Arc<Self>,
+        project: &str,
+        plan: &Plan,
+        data: RunData,
+    ) -> Result<Outcome, DeployError> {
+        let releases: Releases = Arc::new(data);
+        let mut outcome = Outcome::default();
+        for op in &plan.prepare {
+            self.apply(project, op, &releases, &mut outcome).await?;
+        }
+        for wave in &plan.waves {
+            let mut set = JoinSet::new();
+            let mut results = Vec::new();
+            for rollout in wave.iter().filter(|r| !r.ops.is_empty()) {
+                if set.len() >= PARALLELISM
+                    && let Some(r) = set.join_next().await
+                {
+                    results.push(r);
+                }
+                let me = Arc::clone(self);
+                let (project, rollout, releases) =
+                    (project.to_string(), rollout.clone(), Arc::clone(&releases));
+                set.spawn(async move { me.rollout(&project, &rollout, &releases).await });
+            }
+            while let Some(r) = set.join_next().await {
+                results.push(r);
+            }
+            for r in results {
+                let part = r.map_err(|e| DeployError::NotReady {
+                    what: "rollout".into(),
+                    name: project.to_string(),
+                    reason: e.to_string(),
+                })??;
+                outcome.created.extend(part.created);
+                outcome.removed.extend(part.removed);
+            }
+        }
+        for op in &plan.cleanup {
+            self.apply(project, op, &releases, &mut outcome).await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn rollout(
+        &self,
+        project: &str,
+        rollout: &Rollout,
+        releases: &Releases,
+    ) -> Result<Outcome, DeployError> {
+        let mut outcome = Outcome::default();
+        for op in &rollout.ops {
+            self.apply(project, op, releases, &mut outcome).await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn apply(
+        &self,
+        project: &str,
+        op: &Op,
+        releases: &Releases,
+        outcome: &mut Outcome,
+    ) -> Result<(), DeployError> {
+        match op {
+            Op::CreateNetwork { name, internal } => {
+                let owner = name
+                    .strip_prefix(&format!("{project}-"))
+                    .and_then(|n| n.rsplit_once('-'))
+                    .map(|(s, _)| s)
+                    .unwrap_or_default();
+                let spec = NetworkSpec {
+                    name: name.clone(),
+                    internal: *internal,
+                    labels: owner_labels(project, owner, 0),
+                };
+                match retry(|| self.runtime.create_network(&spec)).await {
+                    Ok(_) => {}
+                    // Not among the project's own networks (those are observed by label), so
+                    // someone else's: joining it would bypass the security groups.
+                    Err(RuntimeError::Conflict { .. }) => {
+                        return Err(DeployError::NotReady {
+                            what: "network".into(),
+                            name: name.clone(),
+                            reason: format!(
+                                "a network named {name} exists but does not belong to project {project}; remove or rename it"
+                            ),
+                        });
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                self.say(
+                    name,
+                    if *internal {
+                        "network created (internal)"
+                    } else {
+                        "network created"
+                    },
+                );
+                outcome.networks_created.push(name.clone());
+            }
+            Op::BlockEgress { network } => {
+                let nets = self
+                    .runtime
+                    .list_networks(&LabelFilter::project(project))
+                    .await?;
+                let bridge = nets
+                    .iter()
+                    .find(|n| &n.name == network)
+                    .and_then(|n| n.bridge.clone())
+                    .ok_or_else(|| DeployError::NotReady {
+                        what: "network".into(),
+                        name: network.clone(),
+                        reason: "its bridge interface is unknown, so its egress cannot be blocked"
+                            .into(),
+                    })?;
+                self.firewall.block_egress(project, network, &bridge)?;
+                self.say(
+                    network,
+                    format!("outbound connections dropped (DOCKER-USER, {bridge})"),
+                );
+            }
+            Op::RestrictIngress { network, owner } => {
+                self.sync_ingress(project, owner, std::slice::from_ref(network))
+                    .await?;
+            }
+            Op::CreateVolume { name } => {
+                let owner = name.strip_prefix(&format!("{project}-")).unwrap_or(name);
+                let labels = owner_labels(project, owner, 0);
+                retry(|| self.runtime.create_volume(name, &labels)).await?;
+                self.say(name, "volume created");
+            }
+            Op::Deploy {
+                service,
+                release,
+                replica,
+                replaces,
+            } => {
+                let (rel, spec) =
+                    releases
+                        .releases
+                        .get(service)
+                        .ok_or_else(|| DeployError::NoRelease {
+                            service: service.clone(),
+                            number: *release,
+                        })?;
+                let owned = releases.owned.get(service).cloned().unwrap_or_default();
+                let name = self
+                    .deploy_replica(project, rel, spec, *replica, replaces.as_ref(), &owned)
+                    .await?;
+                outcome.created.push(name);
+                if let Some((id, old)) = replaces {
+                    self.stop_and_remove(id, old, spec.template.stop_grace_secs)
+                        .await?;
+                    self.sync_ingress(project, service, &owned).await?;
+                    outcome.removed.push(old.clone());
+                }
+            }
+            Op::Remove {
+                id,
+                name,
+                service,
+                why,
+            } => {
+                let grace = releases
+                    .releases
+                    .get(service)
+                    .map_or(10, |(_, s)| s.template.stop_grace_secs);
+                self.stop_and_remove(id, name, grace).await?;
+                if let Some(owned) = releases.owned.get(service) {
+                    self.sync_ingress(project, service, owned).await?;
+                }
+                self.say(name, format!("removed ({why})"));
+                outcome.removed.push(name.clone());
+            }
+            Op::RemoveNetwork { name } => {
+                self.firewall.unblock(project, name)?;
+                retry(|| self.runtime.remove_network(name)).await?;
+                self.say(name, "network removed");
+                outcome.networks_removed.push(name.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Create, start and wait for one replica. The canonical name is freed first by renaming
+    /// whatever holds it (the container being replaced keeps serving under its new name).
+    async fn deploy_replica(
+        &self,
+        project: &str,
+        rel: &Release,
+        spec: &StoredSpec,
+        replica: u32,
+        replaces: Option<&(String, String)>,
+        owned: &[String],
+    ) -> Result<String, DeployError> {
+        let id = Identity {
+            project,
+            service: &rel.service,
+            release: rel.number,
+            replica,
+            spec_hash: &rel.spec_hash,
+            image: &rel.image,
+        };
+        let cspec = container_spec(&id, &spec.template);
+        let name = container_name(project, &rel.service, replica);
+        let created = match self.runtime.create_container(&cspec).await {
+            Err(RuntimeError::Conflict { .. }) => {
+                let holder = self.runtime.inspect_container(&name).await?;
+                let short: String = holder.id.chars().take(8).collect();
+                self.runtime
+                    .rename_container(&holder.id, &format!("{name}-old-{short}"))
+                    .await?;
+                self.runtime.create_container(&cspec).await?
+            }
+            other => other?,
+        };
+        let started = Instant::now();
+        let ready = async {
+            self.runtime.start_container(&created).await?;
+            // Addresses are assigned at start; callers may connect as soon as the name
+            // resolves to the new replica, so it is allowed before it is ready.
+            self.sync_ingress(project, &rel.service, owned).await?;
+            self.wait_ready(&created, &name, spec).await
+        };
+        if let Err(e) = ready.await {
+            let logs = self
+                .runtime
+                .logs(&created, Some(10))
+                .await
+                .unwrap_or_default();
+            let _ = self.runtime.remove_container(&created).await;
+            let _ = self.sync_ingress(project, &rel.service, owned).await;
+            if replaces.is_some() {
+                self.say(&name, "new replica failed; the old one keeps serving");
+            }
+            let tail = if logs.is_empty() {
+                String::new()
+            } else {
+                format!("; last log lines:\n    {}", logs.join("\n    "))
+            };
+            return Err(DeployError::NotReady {
+                what: "replica".into(),
+                name,
+                reason: format!("{e}{tail}"),
+            });
+        }
+        self.say(
+            &name,
+            format!(
+                "ready in {} ms (release {})",
+                started.elapsed().as_millis(),
+                rel.number
+            ),
+        );
+        Ok(name)
+    }
+
+    /// Ready: running and either healthy per the engine, or its health test passing when run
+    /// directly (sooner than the engine's interval), or running with no health check at all.
+    async fn wait_ready(&self, id: &str, name: &str, spec: &StoredSpec) -> Result<(), DeployError> {
+        let limit = readiness_limit(spec);
+        let start = Instant::now();
+        loop {
+            let info = self.runtime.inspect_container(id).await?;
+            if info.state == "exited" || info.state == "dead" {
+                let code = info.exit_code.unwrap_or(-1);
+                return Err(DeployError::NotReady {
+                    what: "replica".into(),
+                    name: name.into(),
+                    reason: format!("the container exited with code {code}"),
+                });
+            }
+            if info.state == "running" {
+                match (&spec.probe, info.health) {
+                    (_, HealthState::Healthy) => return Ok(()),
+                    (None, HealthState::None) => return Ok(()),
+                    (Some(probe), _) => {
+                        if self
+                            .runtime
+                            .exec(id, probe, Duration::from_secs(2))
+                            .await
+                            .is_ok_and(|code| code == 0)
+                        {
+                            return Ok(());
+                        }
+                    }
+                    (None, _) => {}
+                }
+            }
+            if start.elapsed() > limit {
+                return Err(DeployError::NotReady {
+                    what: "replica".into(),
+                    name: name.into(),
+                    reason: format!("not healthy after {} s", limit.as_secs()),
+                });
+            }
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
+    }
+
+    /// Point the ingress allow sets of `networks` (owned by `service`) at the addresses its
+    /// containers have on them now.
+    async fn sync_ingress(
+        &self,
+        project: &str,
+        service: &str,
+        networks: &[String],
+    ) -> Result<(), DeployError> {
+        if networks.is_empty() {
+            return Ok(());
+        }
+        let mut filter = LabelFilter::project(project);
+        filter
+            .0
+            .insert(LABEL_SERVICE.to_string(), service.to_string());
+        let containers = self.runtime.list_containers(&filter).await?;
+        let bridges = self
+            .runtime
+            .list_networks(&LabelFilter::project(project))
+            .await?;
+        for net in networks {
+            let Some(bridge) = bridges
+                .iter()
+                .find(|n| &n.name == net)
+                .and_then(|n| n.bridge.clone())
+            else {
+                continue;
+            };
+            let allowed: Vec<Ipv4Addr> = containers
+                .iter()
+                .filter_map(|c| c.addresses.get(net))
+                .filter_map(|a| a.parse().ok())
+                .collect();
+            self.firewall
+                .restrict_ingress(project, net, &bridge, &allowed)?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn stop_and_remove(
+        &self,
+        id: &str,
+        name: &str,
+        grace_secs: u64,
+    ) -> Result<(), DeployError> {
+        match self
+            .runtime
+            .stop_container(id, Duration::from_secs(grace_secs))
+            .await
+        {
+            Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        retry(|| self.runtime.remove_container(id)).await?;
+        self.say(name, "stopped and removed");
+        Ok(())
+    }
+}
+
+/// How long a replica may take: its start period plus every retry of its check, at least 60 s.
+fn readiness_limit(spec: &StoredSpec) -> Duration {
+    let h = spec.template.health.as_ref();
+    let d = |s: Option<&String>| {
+        s.and_then(|s| bulkhead_core::spec::units::parse_duration(s).ok())
+            .unwrap_or(Duration::from_secs(30))
+    };
+    let per_try = h.map_or(Duration::ZERO, |h| {
+        d(h.interval.as_ref()) + d(h.timeout.as_ref())
+    });
+    let tries = h.and_then(|h| h.retries).unwrap_or(3) + 1;
+    let start = h
+        .and_then(|h| h.start_period.as_ref())
+        .map_or(Duration::ZERO, |s| d(Some(s)));
+    (start + per_try * tries).max(Duration::from_secs(60))
+}
+
+/// Retry transient engine failures (unreachable, engine errors) three times with backoff.
+async fn retry<T, Fut>(mut f: impl FnMut() -> Fut) -> Result<T, RuntimeError>
+where
+    Fut: std::future::Future<Output = Result<T, RuntimeError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Err(RuntimeError::Unreachable { .. } | RuntimeError::Engine { .. }) if attempt < 3 => {
+                tokio::time::sleep(delay).await;
+                delay *= 4;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}

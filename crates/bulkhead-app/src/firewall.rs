@@ -1,0 +1,89 @@
+//! The host firewall port over the iptables adapter.
+
+use bulkhead_firewall::Firewall as Iptables;
+use std::net::Ipv4Addr;
+
+use bulkhead_ports::{Firewall, FirewallError};
+
+/// `bulkhead_firewall::Firewall` (iptables, DOCKER-USER and INPUT) as the `Firewall` port.
+#[derive(Debug)]
+pub struct HostFirewall(Iptables);
+
+impl HostFirewall {
+    pub fn new() -> HostFirewall {
+        HostFirewall(Iptables::new())
+    }
+}
+
+impl Default for HostFirewall {
+    fn default() -> HostFirewall {
+        HostFirewall::new()
+    }
+}
+
+fn port_error(operation: &str, e: bulkhead_firewall::FirewallError) -> FirewallError {
+    FirewallError {
+        operation: operation.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+impl Firewall for HostFirewall {
+    fn block_egress(
+        &self,
+        project: &str,
+        network: &str,
+        bridge: &str,
+    ) -> Result<(), FirewallError> {
+        self.0
+            .ensure_egress_block(project, network, bridge)
+            .map_err(|e| port_error("blocking egress", e))
+    }
+
+    fn restrict_ingress(
+        &self,
+        project: &str,
+        network: &str,
+        bridge: &str,
+        allowed: &[Ipv4Addr],
+    ) -> Result<(), FirewallError> {
+        self.0
+            .restrict_ingress(project, network, bridge, allowed)
+            .map_err(|e| port_error("restricting ingress", e))
+    }
+
+    fn ingress_allowed(
+        &self,
+        project: &str,
+        network: &str,
+    ) -> Result<Option<Vec<Ipv4Addr>>, FirewallError> {
+        self.0
+            .ingress_allowed(project, network)
+            .map_err(|e| port_error("listing ingress rules", e))
+    }
+
+    fn blocked(&self, project: &str) -> Result<Vec<String>, FirewallError> {
+        let rules = self
+            .0
+            .list(project)
+            .map_err(|e| port_error("listing rules", e))?;
+        let mut nets: Vec<String> = rules.into_iter().map(|r| r.network).collect();
+        nets.sort();
+        nets.dedup();
+        Ok(nets)
+    }
+
+    fn unblock(&self, project: &str, network: &str) -> Result<(), FirewallError> {
+        self.0
+            .remove(project, network)
+            .map(|_| ())
+            .map_err(|e| port_error("removing rules", e))
+    }
+
+    fn unblock_project(&self, project: &str) -> Result<(), FirewallError> {
+        self.0
+            .remove_project(project)
+            .map(|_| ())
+            .map_err(|e| port_error("removing rules", e))
+    }
+}

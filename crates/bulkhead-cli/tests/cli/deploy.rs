@@ -1,0 +1,422 @@
+//! `bulkhead up` and friends on the real Docker Engine, with the shop demo: deploy and serve,
+//! idempotence, start-first replacement without downtime, rollback, down, crash recovery,
+//! refusals that create nothing, CIS fields read back with `docker inspect`, and the network
+//! paths that must stay closed.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::support::{Shop, ids_by_service, text};
+
+fn up(shop: &Shop) -> String {
+    let out = shop.bulkhead(&["up", "-q"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "up failed:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn assert_page(shop: &Shop) {
+    let (status, body) = shop.get("/").expect("web answers");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Bulkhead shop") && body.contains("Bilge pump"),
+        "{body}"
+    );
+}
+
+#[test]
+fn shop_deploys_serves_is_idempotent_and_goes_down_cleanly() {
+    let shop = Shop::new("a");
+    let first = up(&shop);
+    assert!(
+        first.contains(&format!("http://127.0.0.1:{}/", shop.port)),
+        "{first}"
+    );
+    assert_page(&shop);
+    let before = ids_by_service(&shop.containers());
+    assert_eq!(
+        before.keys().cloned().collect::<Vec<_>>(),
+        ["api", "store", "web"]
+    );
+
+    let second = up(&shop);
+    assert!(second.contains("up to date, nothing changed"), "{second}");
+    assert_eq!(
+        ids_by_service(&shop.containers()),
+        before,
+        "a second up must keep the same containers"
+    );
+
+    let ps = shop.bulkhead(&["ps", "--json"]);
+    let doc: Value = serde_json::from_slice(&ps.stdout).expect("ps json");
+    assert_eq!(doc["containers"].as_array().map(Vec::len), Some(3));
+
+    let down = shop.bulkhead(&["down", "-q"]);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down.stderr));
+    assert!(shop.containers().is_empty(), "containers left after down");
+    assert!(
+        shop.labelled("network").is_empty(),
+        "networks left after down"
+    );
+    let rules = std::process::Command::new("iptables")
+        .args(["-w", "-S"])
+        .output()
+        .expect("iptables");
+    assert!(
+        !text(&rules.stdout).contains(&format!("bulkhead:{}:", shop.name)),
+        "firewall rules left after down"
+    );
+}
+
+#[test]
+fn every_container_passes_the_cis_checks_read_back_from_docker() {
+    let shop = Shop::new("h");
+    up(&shop);
+    let containers = shop.containers();
+    assert_eq!(containers.len(), 3);
+    for c in &containers {
+        let name = c["Name"].as_str().unwrap_or_default();
+        let hc = &c["HostConfig"];
+        let check = |ok: bool, what: &str| assert!(ok, "{name}: {what}\n{hc:#}");
+        check(hc["Privileged"] == false, "5.5 Privileged");
+        check(
+            hc["CapDrop"] == serde_json::json!(["ALL"]),
+            "5.4 CapDrop ALL",
+        );
+        check(
+            hc["CapAdd"].is_null() || hc["CapAdd"].as_array().is_some_and(Vec::is_empty),
+            "5.4 CapAdd empty",
+        );
+        check(hc["ReadonlyRootfs"] == true, "5.13 ReadonlyRootfs");
+        check(hc["Memory"].as_i64() == Some(512 << 20), "5.11 Memory");
+        check(hc["MemorySwap"] == hc["Memory"], "5.11 no swap");
+        check(hc["CpuShares"].as_i64() == Some(1024), "5.12 CpuShares");
+        check(hc["PidsLimit"].as_i64() == Some(512), "5.29 PidsLimit");
+        let mode = hc["NetworkMode"].as_str().unwrap_or_default();
+        check(
+            mode != "default" && mode != "bridge" && mode != "host",
+            "5.10/5.30 NetworkMode",
+        );
+        for key in ["PidMode", "IpcMode", "UTSMode", "UsernsMode"] {
+            let v = hc[key].as_str().unwrap_or_default();
+            check(v != "host", &format!("{key} not host"));
+        }
+        let secopt: Vec<&str> = hc["SecurityOpt"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        check(
+            secopt.contains(&"no-new-privileges:true"),
+            "5.26 no-new-privileges",
+        );
+        check(
+            !secopt.iter().any(|o| o.contains("unconfined")),
+            "5.22 seccomp not unconfined",
+        );
+        check(
+            hc["Devices"].as_array().is_none_or(Vec::is_empty),
+            "5.18 Devices",
+        );
+        let mounts = c["Mounts"].to_string();
+        check(!mounts.contains("docker.sock"), "5.32 docker.sock");
+        check(
+            !c["Config"]["Healthcheck"]["Test"].is_null(),
+            "5.27 Healthcheck",
+        );
+        let user = c["Config"]["User"].as_str().unwrap_or_default();
+        check(
+            !user.is_empty() && !user.starts_with("root") && !user.starts_with("0"),
+            "4.1 User",
+        );
+        check(
+            hc["RestartPolicy"]["Name"] == "on-failure"
+                && hc["RestartPolicy"]["MaximumRetryCount"]
+                    .as_i64()
+                    .is_some_and(|n| n <= 5),
+            "5.15 RestartPolicy",
+        );
+        check(hc["Init"] == true, "--init");
+        for binding in hc["PortBindings"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            for b in binding.as_array().into_iter().flatten() {
+                check(b["HostIp"] == "127.0.0.1", "5.14 port bound to 127.0.0.1");
+            }
+        }
+        for label in [
+            "dev.bulkhead.project",
+            "dev.bulkhead.service",
+            "dev.bulkhead.release",
+            "dev.bulkhead.replica",
+        ] {
+            check(c["Config"]["Labels"][label].is_string(), label);
+        }
+    }
+}
+
+#[test]
+fn changing_one_service_replaces_only_it_without_downtime_and_rolls_back() {
+    let shop = Shop::new("c");
+    up(&shop);
+    let before = ids_by_service(&shop.containers());
+    shop.edit(
+        "STORE_URL: http://store:8082",
+        "STORE_URL: http://store:8082\n      FLAVOR: two",
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let poller = {
+        let (stop, ok, failed, port) = (
+            Arc::clone(&stop),
+            Arc::clone(&ok),
+            Arc::clone(&failed),
+            shop.port,
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match super::support::http_get(port, "/") {
+                    Some((200, _)) => ok.fetch_add(1, Ordering::SeqCst),
+                    _ => failed.fetch_add(1, Ordering::SeqCst),
+                };
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let out = up(&shop);
+    stop.store(true, Ordering::SeqCst);
+    poller.join().expect("poller");
+    assert!(ok.load(Ordering::SeqCst) > 0, "the poller never got a page");
+    assert_eq!(
+        failed.load(Ordering::SeqCst),
+        0,
+        "web failed requests during the replacement"
+    );
+
+    let after = ids_by_service(&shop.containers());
+    assert_eq!(after["web"], before["web"], "web must be left alone\n{out}");
+    assert_eq!(after["store"], before["store"], "store must be left alone");
+    assert_ne!(after["api"], before["api"], "api must be replaced");
+    assert_eq!(after["api"].len(), 1, "the old api container must be gone");
+
+    let rel = shop.bulkhead(&["releases", "api", "--json"]);
+    let doc: Value = serde_json::from_slice(&rel.stdout).expect("releases json");
+    let active: Vec<u64> = doc["releases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["active"] == true)
+        .filter_map(|r| r["release"].as_u64())
+        .collect();
+    assert_eq!(active, [2]);
+
+    let back = shop.bulkhead(&["rollback", "api", "-q"]);
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back.stderr));
+    let api: Vec<Value> = shop
+        .containers()
+        .into_iter()
+        .filter(|c| c["Config"]["Labels"]["dev.bulkhead.service"] == "api")
+        .collect();
+    assert_eq!(api.len(), 1);
+    assert_eq!(api[0]["Config"]["Labels"]["dev.bulkhead.release"], "1");
+    assert!(
+        !api[0]["Config"]["Env"].to_string().contains("FLAVOR"),
+        "release 1 has no FLAVOR"
+    );
+    assert_page(&shop);
+}
+
+#[test]
+fn a_refused_spec_creates_nothing() {
+    let shop = Shop::new("r");
+    shop.edit(
+        "    command: [\"store\"]",
+        "    command: [\"store\"]\n    privileged: true",
+    );
+    let out = shop.bulkhead(&["up", "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("rule no-privileged") && err.contains("waivers"),
+        "{err}"
+    );
+    assert!(shop.containers().is_empty());
+    assert!(shop.labelled("network").is_empty());
+}
+
+#[test]
+fn a_root_image_without_user_is_refused_with_the_fix() {
+    let shop = Shop::new("u");
+    let dockerfile = shop.dir.path().join("image/Dockerfile");
+    let text_df = std::fs::read_to_string(&dockerfile).expect("Dockerfile");
+    std::fs::write(&dockerfile, text_df.replace("USER 10001:10001\n", ""))
+        .expect("write Dockerfile");
+    shop.edit(
+        "    command: [\"store\"]\n    user: \"10001:10001\"\n",
+        "    command: [\"store\"]\n",
+    );
+    let out = shop.bulkhead(&["up", "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("service `store`: rule non-root: the image runs as root"),
+        "{err}"
+    );
+    assert!(
+        err.contains("user: \\\"10001:10001\\\"") || err.contains("user: \"10001:10001\""),
+        "{err}"
+    );
+    assert!(shop.containers().is_empty());
+}
+
+#[test]
+fn kill_9_during_up_then_up_converges_with_nothing_orphaned() {
+    let shop = Shop::new("k");
+    for delay_ms in [300u64, 900, 1600] {
+        let mut child = shop
+            .command(&["up", "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn up");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        up(&shop);
+        let containers = shop.containers();
+        let names: Vec<&str> = containers
+            .iter()
+            .filter_map(|c| c["Name"].as_str())
+            .collect();
+        assert_eq!(
+            containers.len(),
+            3,
+            "after a kill at {delay_ms} ms: {names:?}"
+        );
+        for c in &containers {
+            assert_eq!(c["State"]["Running"], true, "{}", c["Name"]);
+            assert!(
+                !c["Name"].as_str().unwrap_or_default().contains("-old-"),
+                "{names:?}"
+            );
+        }
+        assert_page(&shop);
+        // Make the next round redeploy something.
+        shop.edit(
+            "STORE_URL: http://store:8082",
+            &format!("STORE_URL: http://store:8082\n      ROUND_{delay_ms}: \"x\""),
+        );
+    }
+    let mut nets = shop.labelled("network");
+    nets.sort();
+    assert_eq!(nets.len(), 3, "{nets:?}");
+}
+
+/// The address of a container on a network, from `docker inspect`.
+fn ip(c: &Value, network: &str) -> Option<String> {
+    c["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .map(str::to_string)
+}
+
+fn can_connect(from: &Value, to: &str) -> bool {
+    let id = from["Id"].as_str().unwrap_or_default();
+    let out = std::process::Command::new("docker")
+        .args([
+            "exec",
+            id,
+            "/bulkhead-demo",
+            "connect",
+            to,
+            "--timeout-ms",
+            "1000",
+        ])
+        .output()
+        .expect("docker exec");
+    out.status.success()
+}
+
+#[test]
+fn only_declared_paths_are_open() {
+    let shop = Shop::new("n");
+    up(&shop);
+    let containers = shop.containers();
+    let by = |s: &str| {
+        containers
+            .iter()
+            .find(|c| c["Config"]["Labels"]["dev.bulkhead.service"] == s)
+            .cloned()
+            .expect("service container")
+    };
+    let (web, api, store) = (by("web"), by("api"), by("store"));
+    let p = &shop.name;
+    let api_ip = ip(&api, &format!("{p}-api-in")).expect("api on its ingress network");
+    let store_ip = ip(&store, &format!("{p}-store-in")).expect("store on its ingress network");
+    let web_ips: Vec<String> = web["NetworkSettings"]["Networks"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(|n| n["IPAddress"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        can_connect(&web, &format!("{api_ip}:8081")),
+        "web -> api must be open"
+    );
+    assert!(
+        can_connect(&api, &format!("{store_ip}:8082")),
+        "api -> store must be open"
+    );
+    assert!(
+        !can_connect(&web, &format!("{store_ip}:8082")),
+        "web -> store must be closed"
+    );
+    for w in &web_ips {
+        assert!(
+            !can_connect(&store, &format!("{w}:8080")),
+            "store -> web ({w}) must be closed"
+        );
+    }
+    let api_ips: Vec<String> = api["NetworkSettings"]["Networks"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(|n| n["IPAddress"].as_str().map(str::to_string))
+        .collect();
+    for a in &api_ips {
+        assert!(
+            !can_connect(&store, &format!("{a}:8081")),
+            "store -> api ({a}) must be closed"
+        );
+    }
+    let web_on_api_in = ip(&web, &format!("{p}-api-in")).expect("web joins api's ingress network");
+    assert!(
+        !can_connect(&api, &format!("{web_on_api_in}:8080")),
+        "api -> web must be closed (one-way ingress)"
+    );
+    // Egress: a listener the test starts on the host, reached through the web's gateway.
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("host listener");
+    let port = listener.local_addr().expect("addr").port();
+    for (net, n) in web["NetworkSettings"]["Networks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(gw) = n["Gateway"].as_str().filter(|g| !g.is_empty()) {
+            assert!(
+                !can_connect(&web, &format!("{gw}:{port}")),
+                "web -> host via {net} must be closed"
+            );
+        }
+    }
+}

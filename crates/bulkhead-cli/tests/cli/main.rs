@@ -1,0 +1,6 @@
+//! The `bulkhead` binary as a user meets it: real processes, real files, the real Docker
+//! Engine; exit codes, text and JSON output.
+
+mod check;
+mod deploy;
+mod support;
