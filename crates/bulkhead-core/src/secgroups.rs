@@ -186,6 +186,7 @@ pub fn topology(project: &Project, on_networks: &BTreeSet<String>) -> Topology {
 fn caveats(project: &Project, groups: &[SecurityGroup]) -> Vec<String> {
     let mut out = vec![
         "processes on the Docker host itself can reach every container address, on internal networks too; host access is not a security-group path".to_string(),
+        "the host firewall rules live in Docker's DOCKER-USER chain, which Docker 20.10 unhooks for a few milliseconds whenever any network is created on the host; a new connection opened in that window is not dropped".to_string(),
     ];
     for g in groups.iter().filter(|g| g.published) {
         out.push(format!(

@@ -1101,7 +1101,7 @@ fn a_published_service_without_egress_gets_a_publish_network_that_drops_outbound
         (NetworkRole::Publish, false, true)
     );
     assert_eq!(publish.members, ["site"]);
-    assert_eq!(t.attachments["site"], ["shop-api-in", "shop-site-pub"]);
+    assert_eq!(t.attachments["site"], ["shop-site-pub", "shop-api-in"]);
     assert!(
         t.groups
             .iter()

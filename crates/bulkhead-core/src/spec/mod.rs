@@ -1,7 +1,9 @@
 //! The Compose spec: YAML with locations, interpolation, `.env`, merging of several files, and
 //! the typed, validated service model.
 
+mod connections;
 pub mod decode;
+mod deploy_keys;
 pub mod dotenv;
 pub mod error;
 pub mod extension;
@@ -11,7 +13,9 @@ pub mod load;
 pub mod merge;
 pub mod model;
 pub mod ports;
+mod refs;
 pub mod service;
+mod service_keys;
 mod toplevel;
 pub mod units;
 pub mod validate;
