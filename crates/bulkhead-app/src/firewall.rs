@@ -1,6 +1,6 @@
 //! The host firewall port over the iptables adapter.
 
-use bulkhead_firewall::Firewall as Iptables;
+use bulkhead_firewall::{Firewall as Iptables, RuleKind};
 use std::net::Ipv4Addr;
 
 use bulkhead_ports::{Firewall, FirewallError};
@@ -67,7 +67,11 @@ impl Firewall for HostFirewall {
             .0
             .list(project)
             .map_err(|e| port_error("listing rules", e))?;
-        let mut nets: Vec<String> = rules.into_iter().map(|r| r.network).collect();
+        let mut nets: Vec<String> = rules
+            .into_iter()
+            .filter(|r| matches!(r.kind, RuleKind::ForwardedEgress | RuleKind::HostAccess))
+            .map(|r| r.network)
+            .collect();
         nets.sort();
         nets.dedup();
         Ok(nets)

@@ -57,6 +57,10 @@ pub fn fail(e: &DeployError) -> ExitCode {
             print_refusals(verdict);
             ExitCode::from(1)
         }
+        DeployError::Unsupported { hint, .. } => {
+            eprintln!("error: {e}\n  hint: {hint}");
+            ExitCode::from(1)
+        }
         DeployError::Policy { hint, .. } => {
             eprintln!("error: {e}\n  hint: {hint}");
             ExitCode::from(1)
@@ -189,6 +193,12 @@ fn up_summary(r: &UpReport) -> String {
                 "none"
             }
         );
+    }
+    if !r.verdict.topology.caveats.is_empty() {
+        let _ = writeln!(out, "not closed by the security groups:");
+        for c in &r.verdict.topology.caveats {
+            let _ = writeln!(out, "  - {c}");
+        }
     }
     out
 }

@@ -92,6 +92,13 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             let Some(service) = project.services.get(&sv.name) else {
                 continue;
             };
+            if !service.secrets.is_empty() || !service.configs.is_empty() {
+                return Err(DeployError::Unsupported {
+                    service: sv.name.clone(),
+                    what: "`secrets:` and `configs:` cannot be delivered to containers yet".into(),
+                    hint: "remove them for now; Bulkhead delivers secrets as tmpfs files from its encrypted store in a coming release".into(),
+                });
+            }
             let previous: Option<StoredSpec> = active
                 .get(&sv.name)
                 .and_then(|r| serde_json::from_str(&r.spec).ok());

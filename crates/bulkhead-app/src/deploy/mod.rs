@@ -38,6 +38,12 @@ pub enum DeployError {
         reason: String,
         hint: String,
     },
+    #[error("service `{service}`: {what}")]
+    Unsupported {
+        service: String,
+        what: String,
+        hint: String,
+    },
     #[error(
         "service `{service}`: image `{image}` is not present on this engine and cannot be pulled"
     )]
