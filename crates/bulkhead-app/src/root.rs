@@ -35,5 +35,6 @@ pub async fn local(
             .cloned()
             .unwrap_or_else(|| "local".to_string()),
         env: env.clone(),
+        bridges: Default::default(),
     }))
 }

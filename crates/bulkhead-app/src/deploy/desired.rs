@@ -79,13 +79,7 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
         project: &Project,
         verdict: &Verdict,
     ) -> Result<Prepared, DeployError> {
-        let active: BTreeMap<String, Release> = self
-            .store
-            .active(&project.name)
-            .await?
-            .into_iter()
-            .map(|r| (r.service.clone(), r))
-            .collect();
+        let active = self.baseline(project).await?;
         let mut built = BTreeMap::new();
         let mut candidates = Vec::new();
         for sv in &verdict.services {
@@ -190,6 +184,33 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
         })
     }
 
+    /// Per service, the release a new deploy compares with: the active one, else the latest
+    /// (after `down`), so an unchanged spec neither rebuilds nor makes a new release.
+    async fn baseline(&self, project: &Project) -> Result<BTreeMap<String, Release>, DeployError> {
+        let mut out: BTreeMap<String, Release> = BTreeMap::new();
+        for r in self.store.active(&project.name).await? {
+            out.insert(r.service.clone(), r);
+        }
+        for name in project
+            .services
+            .keys()
+            .filter(|n| !out.contains_key(*n))
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            if let Some(latest) = self
+                .store
+                .releases(&project.name, &name)
+                .await?
+                .into_iter()
+                .max_by_key(|r| r.number)
+            {
+                out.insert(name, latest);
+            }
+        }
+        Ok(out)
+    }
+
     /// Make the candidates the active releases (new release numbers only where something
     /// changed) and the project's state durable, before the runtime is touched.
     pub async fn record(
@@ -218,6 +239,26 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 created_at: rfc3339(now_secs),
                 created_by: self.actor.clone(),
             };
+            let latest = self
+                .store
+                .releases(&project.name, &c.service)
+                .await?
+                .into_iter()
+                .max_by_key(|r| r.number);
+            let active = self
+                .store
+                .active(&project.name)
+                .await?
+                .into_iter()
+                .any(|r| r.service == c.service);
+            // After `down` nothing is active: the same spec re-activates its release.
+            if !active && let Some(latest) = latest.filter(|l| l.spec_hash == c.spec_hash) {
+                self.store
+                    .activate(&project.name, &c.service, latest.number)
+                    .await?;
+                out.push((c.service.clone(), latest.number, false));
+                continue;
+            }
             let (stored, created) = self.store.record_release(release).await?;
             out.push((c.service.clone(), stored.number, created));
         }

@@ -111,6 +111,8 @@ pub struct Deployer<R, S, F> {
     pub actor: String,
     /// Process environment (pass-through variables).
     pub env: BTreeMap<String, String>,
+    /// Bridge interface by network name, filled as networks are looked up.
+    pub bridges: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
 /// What `up` did.

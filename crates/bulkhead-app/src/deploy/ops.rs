@@ -159,6 +159,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         self.firewall.unblock_project(project)?;
         for n in self.runtime.list_networks(&filter).await? {
             self.runtime.remove_network(&n.name).await?;
+            self.bridges
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&n.name);
             outcome.networks_removed.push(n.name);
         }
         if volumes {

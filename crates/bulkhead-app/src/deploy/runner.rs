@@ -51,7 +51,36 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     ) -> Result<Outcome, DeployError> {
         let releases: Releases = Arc::new(data);
         let mut outcome = Outcome::default();
-        for op in &plan.prepare {
+        // Networks are independent of each other: create them concurrently; every firewall
+        // rule is in place before any container starts.
+        let (creates, rest): (Vec<&Op>, Vec<&Op>) = plan
+            .prepare
+            .iter()
+            .partition(|op| matches!(op, Op::CreateNetwork { .. }));
+        let mut set = JoinSet::new();
+        for op in creates {
+            let (me, project, op, releases) = (
+                Arc::clone(self),
+                project.to_string(),
+                op.clone(),
+                Arc::clone(&releases),
+            );
+            set.spawn(async move {
+                let mut part = Outcome::default();
+                me.apply(&project, &op, &releases, &mut part)
+                    .await
+                    .map(|()| part)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            let part = r.map_err(|e| DeployError::NotReady {
+                what: "network".into(),
+                name: project.to_string(),
+                reason: e.to_string(),
+            })??;
+            outcome.networks_created.extend(part.networks_created);
+        }
+        for op in rest {
             self.apply(project, op, &releases, &mut outcome).await?;
         }
         for wave in &plan.waves {
@@ -145,20 +174,16 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 outcome.networks_created.push(name.clone());
             }
             Op::BlockEgress { network } => {
-                let nets = self
-                    .runtime
-                    .list_networks(&LabelFilter::project(project))
-                    .await?;
-                let bridge = nets
-                    .iter()
-                    .find(|n| &n.name == network)
-                    .and_then(|n| n.bridge.clone())
-                    .ok_or_else(|| DeployError::NotReady {
-                        what: "network".into(),
-                        name: network.clone(),
-                        reason: "its bridge interface is unknown, so its egress cannot be blocked"
-                            .into(),
-                    })?;
+                let bridge =
+                    self.bridge(project, network)
+                        .await?
+                        .ok_or_else(|| DeployError::NotReady {
+                            what: "network".into(),
+                            name: network.clone(),
+                            reason:
+                                "its bridge interface is unknown, so its egress cannot be blocked"
+                                    .into(),
+                        })?;
                 self.firewall.block_egress(project, network, &bridge)?;
                 self.say(
                     network,
@@ -220,6 +245,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             }
             Op::RemoveNetwork { name } => {
                 self.firewall.unblock(project, name)?;
+                self.bridges
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(name);
                 retry(|| self.runtime.remove_network(name)).await?;
                 self.say(name, "network removed");
                 outcome.networks_removed.push(name.clone());
@@ -360,16 +389,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             .0
             .insert(LABEL_SERVICE.to_string(), service.to_string());
         let containers = self.runtime.list_containers(&filter).await?;
-        let bridges = self
-            .runtime
-            .list_networks(&LabelFilter::project(project))
-            .await?;
         for net in networks {
-            let Some(bridge) = bridges
-                .iter()
-                .find(|n| &n.name == net)
-                .and_then(|n| n.bridge.clone())
-            else {
+            let Some(bridge) = self.bridge(project, net).await? else {
                 continue;
             };
             let allowed: Vec<Ipv4Addr> = containers
@@ -381,6 +402,30 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 .restrict_ingress(project, net, &bridge, &allowed)?;
         }
         Ok(())
+    }
+
+    /// The bridge interface of one of the project's networks (cached: a network keeps its
+    /// bridge for life, and names are only reused after a removal, which drops the entry).
+    async fn bridge(&self, project: &str, network: &str) -> Result<Option<String>, DeployError> {
+        if let Some(b) = self
+            .bridges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(network)
+        {
+            return Ok(Some(b.clone()));
+        }
+        let nets = self
+            .runtime
+            .list_networks(&LabelFilter::project(project))
+            .await?;
+        let mut cache = self.bridges.lock().unwrap_or_else(|e| e.into_inner());
+        for n in nets {
+            if let Some(b) = n.bridge {
+                cache.insert(n.name, b);
+            }
+        }
+        Ok(cache.get(network).cloned())
     }
 
     pub(super) async fn stop_and_remove(
