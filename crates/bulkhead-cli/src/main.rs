@@ -50,7 +50,8 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
-    /// Print a service's logs.
+    /// Print a service's logs (`-f` is --follow here, as in docker compose; the file is --file).
+    #[command(mut_arg("files", |a| a.short(None)))]
     Logs {
         #[command(flatten)]
         common: CommonArgs,
@@ -195,4 +196,14 @@ fn run_deploy(command: &Command) -> anyhow::Result<ExitCode> {
             Command::Down { common: c, volumes } => deploy::down(&common(c)?, *volumes).await,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -68,7 +68,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             }
         }
         let outcome = self
-            .run(project, &plan, super::runner::RunData { releases, owned })
+            .run(
+                project,
+                &plan,
+                super::runner::RunData {
+                    releases,
+                    owned,
+                    gate: None,
+                },
+            )
             .await?;
         Ok((plan, outcome))
     }

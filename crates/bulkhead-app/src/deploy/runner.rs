@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use bulkhead_core::deploy::{Op, Plan, Rollout};
@@ -37,9 +38,19 @@ pub struct Outcome {
 pub struct RunData {
     pub releases: BTreeMap<String, (Release, StoredSpec)>,
     pub owned: BTreeMap<String, Vec<String>>,
+    /// Networks whose firewall rules are still being installed (set by `run`).
+    pub gate: Option<watch::Receiver<Gate>>,
 }
 
 type Releases = Arc<RunData>;
+
+/// Progress of the firewall work running beside the rollouts: a container starts only once
+/// every network it joins has its rules.
+#[derive(Clone, Debug, Default)]
+pub struct Gate {
+    pub pending: std::collections::BTreeSet<String>,
+    pub failed: Option<String>,
+}
 
 impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> Deployer<R, S, F> {
     /// Execute `plan` for `project`. `releases` are the active releases by service.
@@ -49,6 +60,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         plan: &Plan,
         data: RunData,
     ) -> Result<Outcome, DeployError> {
+        let mut data = data;
+        let (gate_tx, gate_rx) = watch::channel(Gate::default());
+        data.gate = Some(gate_rx);
         let releases: Releases = Arc::new(data);
         let mut outcome = Outcome::default();
         // Networks are independent of each other: create them concurrently; every firewall
@@ -80,9 +94,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             })??;
             outcome.networks_created.extend(part.networks_created);
         }
-        for op in rest {
+        let (rules, others): (Vec<&Op>, Vec<&Op>) = rest
+            .into_iter()
+            .partition(|op| matches!(op, Op::BlockEgress { .. } | Op::RestrictIngress { .. }));
+        for op in others {
             self.apply(project, op, &releases, &mut outcome).await?;
         }
+        let firewall = self.spawn_rules(project, rules, &releases, gate_tx);
         for wave in &plan.waves {
             let mut set = JoinSet::new();
             let mut results = Vec::new();
@@ -110,10 +128,51 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 outcome.removed.extend(part.removed);
             }
         }
+        firewall.await.map_err(|e| DeployError::NotReady {
+            what: "firewall".into(),
+            name: project.to_string(),
+            reason: e.to_string(),
+        })??;
         for op in &plan.cleanup {
             self.apply(project, op, &releases, &mut outcome).await?;
         }
         Ok(outcome)
+    }
+
+    /// Install firewall rules network by network in the background, publishing progress on
+    /// the gate; the first failure is published too and returned.
+    fn spawn_rules(
+        self: &Arc<Self>,
+        project: &str,
+        rules: Vec<&Op>,
+        releases: &Releases,
+        gate: watch::Sender<Gate>,
+    ) -> tokio::task::JoinHandle<Result<(), DeployError>> {
+        let network_of = |op: &Op| match op {
+            Op::BlockEgress { network } | Op::RestrictIngress { network, .. } => network.clone(),
+            _ => String::new(),
+        };
+        gate.send_modify(|g| g.pending = rules.iter().map(|op| network_of(op)).collect());
+        let ops: Vec<Op> = rules.into_iter().cloned().collect();
+        let (me, project, releases) = (Arc::clone(self), project.to_string(), Arc::clone(releases));
+        tokio::spawn(async move {
+            for (i, op) in ops.iter().enumerate() {
+                if let Err(e) = me
+                    .apply(&project, op, &releases, &mut Outcome::default())
+                    .await
+                {
+                    gate.send_modify(|g| g.failed = Some(e.to_string()));
+                    return Err(e);
+                }
+                let net = network_of(op);
+                if !ops[i + 1..].iter().any(|later| network_of(later) == net) {
+                    gate.send_modify(|g| {
+                        g.pending.remove(&net);
+                    });
+                }
+            }
+            Ok(())
+        })
     }
 
     async fn rollout(
@@ -184,7 +243,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                                 "its bridge interface is unknown, so its egress cannot be blocked"
                                     .into(),
                         })?;
-                self.firewall.block_egress(project, network, &bridge)?;
+                let (fw, p, n, b) = (
+                    Arc::clone(&self.firewall),
+                    project.to_string(),
+                    network.clone(),
+                    bridge.clone(),
+                );
+                blocking(move || fw.block_egress(&p, &n, &b)).await?;
                 self.say(
                     network,
                     format!("outbound connections dropped (DOCKER-USER, {bridge})"),
@@ -216,7 +281,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                         })?;
                 let owned = releases.owned.get(service).cloned().unwrap_or_default();
                 let name = self
-                    .deploy_replica(project, rel, spec, *replica, replaces.as_ref(), &owned)
+                    .deploy_replica(
+                        project,
+                        rel,
+                        spec,
+                        *replica,
+                        replaces.as_ref(),
+                        &owned,
+                        releases.gate.clone(),
+                    )
                     .await?;
                 outcome.created.push(name);
                 if let Some((id, old)) = replaces {
@@ -267,6 +340,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         replica: u32,
         replaces: Option<&(String, String)>,
         owned: &[String],
+        gate: Option<watch::Receiver<Gate>>,
     ) -> Result<String, DeployError> {
         let id = Identity {
             project,
@@ -291,6 +365,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         };
         let started = Instant::now();
         let ready = async {
+            let joins: Vec<String> = spec
+                .template
+                .networks
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect();
+            wait_for_rules(gate, &joins).await?;
             self.runtime.start_container(&created).await?;
             // Addresses are assigned at start; callers may connect as soon as the name
             // resolves to the new replica, so it is allowed before it is ready.
@@ -398,8 +479,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 .filter_map(|c| c.addresses.get(net))
                 .filter_map(|a| a.parse().ok())
                 .collect();
-            self.firewall
-                .restrict_ingress(project, net, &bridge, &allowed)?;
+            let (fw, p, n) = (Arc::clone(&self.firewall), project.to_string(), net.clone());
+            blocking(move || fw.restrict_ingress(&p, &n, &bridge, &allowed)).await?;
         }
         Ok(())
     }
@@ -482,4 +563,52 @@ where
             other => return other,
         }
     }
+}
+
+/// Wait until every network in `joins` has its firewall rules (or the rules failed).
+async fn wait_for_rules(
+    gate: Option<watch::Receiver<Gate>>,
+    joins: &[String],
+) -> Result<(), DeployError> {
+    let Some(mut rx) = gate else { return Ok(()) };
+    loop {
+        {
+            let g = rx.borrow_and_update();
+            if let Some(reason) = &g.failed {
+                return Err(DeployError::NotReady {
+                    what: "firewall".into(),
+                    name: joins.join(", "),
+                    reason: reason.clone(),
+                });
+            }
+            if !joins.iter().any(|n| g.pending.contains(n)) {
+                return Ok(());
+            }
+        }
+        if rx.changed().await.is_err() {
+            let g = rx.borrow();
+            if joins.iter().any(|n| g.pending.contains(n)) {
+                return Err(DeployError::NotReady {
+                    what: "firewall".into(),
+                    name: joins.join(", "),
+                    reason: "the rules were not installed".into(),
+                });
+            }
+            return Ok(());
+        }
+    }
+}
+
+/// Run a host-firewall call (a few iptables processes) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, bulkhead_ports::FirewallError> + Send + 'static,
+) -> Result<T, DeployError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DeployError::NotReady {
+            what: "firewall".into(),
+            name: String::new(),
+            reason: e.to_string(),
+        })?
+        .map_err(DeployError::from)
 }

@@ -56,6 +56,21 @@ fn shop_deploys_serves_is_idempotent_and_goes_down_cleanly() {
         "a second up must keep the same containers"
     );
 
+    let logs = shop.bulkhead(&["logs", "web", "--tail", "20"]);
+    assert_eq!(logs.status.code(), Some(0), "{}", text(&logs.stderr));
+    assert!(
+        text(&logs.stdout).contains(&format!("{}-web-1 | ", shop.name)),
+        "{}",
+        text(&logs.stdout)
+    );
+
+    let plan = shop.bulkhead(&["plan"]);
+    assert!(
+        text(&plan.stdout).contains("nothing to do"),
+        "{}",
+        text(&plan.stdout)
+    );
+
     let ps = shop.bulkhead(&["ps", "--json"]);
     let doc: Value = serde_json::from_slice(&ps.stdout).expect("ps json");
     assert_eq!(doc["containers"].as_array().map(Vec::len), Some(3));
@@ -75,6 +90,42 @@ fn shop_deploys_serves_is_idempotent_and_goes_down_cleanly() {
         !text(&rules.stdout).contains(&format!("bulkhead:{}:", shop.name)),
         "firewall rules left after down"
     );
+
+    // Up after down: the same spec re-activates its release rather than making a new one.
+    up(&shop);
+    let rel = shop.bulkhead(&["releases", "web", "--json"]);
+    let doc: Value = serde_json::from_slice(&rel.stdout).expect("releases json");
+    assert_eq!(doc["releases"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_page(&shop);
+}
+
+#[test]
+fn secrets_are_refused_until_they_can_be_delivered() {
+    let shop = Shop::new("s");
+    std::fs::write(shop.dir.path().join("pw.txt"), "not-a-real-secret\n")
+        .expect("write secret file");
+    shop.edit(
+        "    command: [\"store\"]",
+        "    command: [\"store\"]\n    secrets: [pw]",
+    );
+    let spec = std::fs::read_to_string(shop.compose()).expect("read");
+    std::fs::write(
+        shop.compose(),
+        format!("{spec}\nsecrets:\n  pw:\n    file: ./pw.txt\n"),
+    )
+    .expect("write");
+    let out = shop.bulkhead(&["up", "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("service `store`: `secrets:` and `configs:` cannot be delivered"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-a-real-secret"),
+        "the secret value leaked into an error"
+    );
+    assert!(shop.containers().is_empty());
 }
 
 #[test]

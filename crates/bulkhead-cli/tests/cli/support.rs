@@ -86,7 +86,7 @@ impl Shop {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulkhead"));
         cmd.args(args)
-            .arg("-f")
+            .arg("--file")
             .arg(self.compose())
             .arg("-p")
             .arg(&self.name)
