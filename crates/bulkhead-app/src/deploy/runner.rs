@@ -281,15 +281,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                         })?;
                 let owned = releases.owned.get(service).cloned().unwrap_or_default();
                 let name = self
-                    .deploy_replica(
-                        project,
-                        rel,
-                        spec,
-                        *replica,
-                        replaces.as_ref(),
-                        &owned,
-                        releases.gate.clone(),
-                    )
+                    .deploy_replica(project, rel, spec, *replica, replaces.as_ref(), releases)
                     .await?;
                 outcome.created.push(name);
                 if let Some((id, old)) = replaces {
@@ -339,9 +331,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         spec: &StoredSpec,
         replica: u32,
         replaces: Option<&(String, String)>,
-        owned: &[String],
-        gate: Option<watch::Receiver<Gate>>,
+        ctx: &RunData,
     ) -> Result<String, DeployError> {
+        let owned: &[String] = ctx.owned.get(&rel.service).map_or(&[], Vec::as_slice);
+        let gate = ctx.gate.clone();
         let id = Identity {
             project,
             service: &rel.service,
