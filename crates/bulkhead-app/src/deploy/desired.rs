@@ -80,7 +80,7 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
         verdict: &Verdict,
     ) -> Result<Prepared, DeployError> {
         let active = self.baseline(project).await?;
-        let mut built = BTreeMap::new();
+        let mut built = images::BuildCache::default();
         let mut candidates = Vec::new();
         for sv in &verdict.services {
             let Some(service) = project.services.get(&sv.name) else {

@@ -96,6 +96,14 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::R
     Ok(())
 }
 
+/// What one deploy has learnt about builds: the key of each set of build inputs (services
+/// sharing a context hash it once), and the image of each key (built or reused once).
+#[derive(Debug, Default)]
+pub struct BuildCache {
+    keys: BTreeMap<String, String>,
+    images: BTreeMap<String, String>,
+}
+
 /// The tag a built image gets: `<project>-<service>`, as Docker Compose names it.
 pub fn tag(project: &str, service: &str) -> String {
     format!("{project}-{service}")
@@ -109,7 +117,7 @@ pub async fn resolve<R: ContainerRuntime>(
     project_dir: &Path,
     service: &Service,
     reuse: Option<(&str, &str)>,
-    built: &mut BTreeMap<String, String>,
+    built: &mut BuildCache,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<Resolved, DeployError> {
     let Some(build) = &service.build else {
@@ -134,8 +142,20 @@ pub async fn resolve<R: ContainerRuntime>(
             build_key: None,
         });
     };
-    let key = build_key(project_dir, build).map_err(|e| e.for_service(&service.name))?;
-    if let Some(id) = built.get(&key) {
+    let inputs = format!(
+        "{}\0{}",
+        project_dir.join(&build.context).display(),
+        serde_json::to_string(build).unwrap_or_default()
+    );
+    let key = match built.keys.get(&inputs) {
+        Some(k) => k.clone(),
+        None => {
+            let k = build_key(project_dir, build).map_err(|e| e.for_service(&service.name))?;
+            built.keys.insert(inputs, k.clone());
+            k
+        }
+    };
+    if let Some(id) = built.images.get(&key) {
         let info = runtime.inspect_image(id).await?;
         return Ok(Resolved {
             image: id.clone(),
@@ -147,7 +167,7 @@ pub async fn resolve<R: ContainerRuntime>(
         && old_key == key
         && let Ok(info) = runtime.inspect_image(old_image).await
     {
-        built.insert(key.clone(), old_image.to_string());
+        built.images.insert(key.clone(), old_image.to_string());
         return Ok(Resolved {
             image: old_image.to_string(),
             info,
@@ -181,7 +201,7 @@ pub async fn resolve<R: ContainerRuntime>(
             reason: e.to_string(),
         })?;
     let info = runtime.inspect_image(&id).await?;
-    built.insert(key.clone(), id.clone());
+    built.images.insert(key.clone(), id.clone());
     Ok(Resolved {
         image: id,
         info,

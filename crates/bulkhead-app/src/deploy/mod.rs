@@ -58,6 +58,14 @@ pub enum DeployError {
         name: String,
         reason: String,
     },
+    #[error(
+        "a {what} named {name} exists but does not belong to project {project}; remove or rename it, or choose another project name with -p"
+    )]
+    NameTaken {
+        what: &'static str,
+        name: String,
+        project: String,
+    },
     #[error("project `{0}` is not known to this state directory")]
     UnknownProject(String),
     #[error("service `{service}` has no release {number}")]

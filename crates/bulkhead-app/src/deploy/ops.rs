@@ -8,13 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinSet;
 
 use bulkhead_core::deploy::{Desired, DesiredService, Plan, plan};
-use bulkhead_core::hardening::Profile;
 use bulkhead_core::spec::Project;
-use bulkhead_core::verdict::{self, Verdict};
+use bulkhead_core::verdict::Verdict;
 use bulkhead_ports::{ContainerInfo, ContainerRuntime, Firewall, LabelFilter, Release, Store};
 
 use super::{DeployError, Deployer, UpReport};
-use crate::project::{ProjectOptions, open};
+use crate::project::ProjectOptions;
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -25,8 +24,7 @@ fn now_secs() -> u64 {
 
 /// Open and check; a refused spec stops here, before anything is built or created.
 pub fn checked(opts: &ProjectOptions) -> Result<(Project, Verdict), DeployError> {
-    let project = open(opts)?;
-    let verdict = verdict::check(&project, &Profile::default());
+    let (project, verdict) = crate::check::check(opts)?;
     if !verdict.deployable {
         let count = verdict.refusals().count();
         return Err(DeployError::Refused {

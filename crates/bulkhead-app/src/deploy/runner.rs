@@ -212,12 +212,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     // Not among the project's own networks (those are observed by label), so
                     // someone else's: joining it would bypass the security groups.
                     Err(RuntimeError::Conflict { .. }) => {
-                        return Err(DeployError::NotReady {
-                            what: "network".into(),
+                        return Err(DeployError::NameTaken {
+                            what: "network",
                             name: name.clone(),
-                            reason: format!(
-                                "a network named {name} exists but does not belong to project {project}; remove or rename it"
-                            ),
+                            project: project.to_string(),
                         });
                     }
                     Err(e) => return Err(e.into()),
