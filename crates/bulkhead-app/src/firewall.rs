@@ -3,7 +3,7 @@
 use bulkhead_firewall::{Firewall as Iptables, RuleKind};
 use std::net::Ipv4Addr;
 
-use bulkhead_ports::{Firewall, FirewallError};
+use bulkhead_ports::{Firewall, FirewallError, NetworkRules};
 
 /// `bulkhead_firewall::Firewall` (iptables, DOCKER-USER and INPUT) as the `Firewall` port.
 #[derive(Debug)]
@@ -29,27 +29,19 @@ fn port_error(operation: &str, e: bulkhead_firewall::FirewallError) -> FirewallE
 }
 
 impl Firewall for HostFirewall {
-    fn block_egress(
-        &self,
-        project: &str,
-        network: &str,
-        bridge: &str,
-    ) -> Result<(), FirewallError> {
+    fn ensure(&self, project: &str, networks: &[NetworkRules]) -> Result<(), FirewallError> {
+        let rules: Vec<bulkhead_firewall::NetworkRules<'_>> = networks
+            .iter()
+            .map(|n| bulkhead_firewall::NetworkRules {
+                network: &n.network,
+                bridge: &n.bridge,
+                block_egress: n.block_egress,
+                ingress: n.ingress.as_deref(),
+            })
+            .collect();
         self.0
-            .ensure_egress_block(project, network, bridge)
-            .map_err(|e| port_error("blocking egress", e))
-    }
-
-    fn restrict_ingress(
-        &self,
-        project: &str,
-        network: &str,
-        bridge: &str,
-        allowed: &[Ipv4Addr],
-    ) -> Result<(), FirewallError> {
-        self.0
-            .restrict_ingress(project, network, bridge, allowed)
-            .map_err(|e| port_error("restricting ingress", e))
+            .ensure(project, &rules)
+            .map_err(|e| port_error("installing rules", e))
     }
 
     fn ingress_allowed(

@@ -150,37 +150,36 @@ impl Firewall {
     /// Makes sure new connections from containers on `bridge_iface` to anything outside that
     /// bridge (the host included) are dropped, and that exactly one rule of each kind exists
     /// for `project`/`network`. Idempotent; if the network was recreated with another bridge,
-    /// the rules of the old bridge are replaced (the new ones go in first, so there is no gap).
-    /// Creates `DOCKER-USER` and the `FORWARD` jump to it if Docker has not yet done so.
+    /// the rules of the old bridge are replaced in the same transaction. Creates `DOCKER-USER`
+    /// and the `FORWARD` jump to it if Docker has not yet done so.
     pub fn ensure_egress_block(
         &self,
         project: &str,
         network: &str,
         bridge_iface: &str,
     ) -> Result<(), FirewallError> {
-        validate::name("project", project)?;
-        validate::name("network", network)?;
-        validate::iface(bridge_iface)?;
-        let _guard = MUTATE.lock().unwrap_or_else(|e| e.into_inner());
-        self.ensure_user_chain()?;
-        let tag = tag(project, network);
-        for (kind, chain) in EGRESS {
-            self.ensure_rule(chain, &render(kind, bridge_iface, &tag), &tag)?;
-        }
-        Ok(())
+        self.ensure(
+            project,
+            &[NetworkRules {
+                network,
+                bridge: bridge_iface,
+                block_egress: true,
+                ingress: None,
+            }],
+        )
     }
 
     /// On `network` (bridge `bridge_iface`), allow new connections between members only when
     /// they go to one of `allowed` (the owning service's container addresses on that network);
-    /// drop every other new connection inside the bridge. Replaces the previous allow set: new
-    /// allows are inserted before stale ones are removed, so no allowed connection is ever
-    /// refused during a change. Idempotent. An empty `allowed` drops all new connections inside
-    /// the bridge.
+    /// drop every other new connection inside the bridge. Replaces the previous allow set
+    /// without a gap: no allowed connection is ever refused during a change. Idempotent. An
+    /// empty `allowed` drops all new connections inside the bridge.
     ///
     /// Implementation: the allow set lives in a chain of its own, rebuilt in a second slot and
-    /// switched to with a single rule insertion (see the crate documentation). Connections
-    /// established before the call are left alone, in both directions. Creates `DOCKER-USER`
-    /// and the `FORWARD` jump to it if Docker has not yet done so.
+    /// switched to with a single rule insertion (see the crate documentation), all of it in
+    /// one `iptables-restore` transaction. Connections established before the call are left
+    /// alone, in both directions. Creates `DOCKER-USER` and the `FORWARD` jump to it if Docker
+    /// has not yet done so.
     pub fn restrict_ingress(
         &self,
         project: &str,
@@ -188,109 +187,54 @@ impl Firewall {
         bridge_iface: &str,
         allowed: &[Ipv4Addr],
     ) -> Result<(), FirewallError> {
+        self.ensure(
+            project,
+            &[NetworkRules {
+                network,
+                bridge: bridge_iface,
+                block_egress: false,
+                ingress: Some(allowed),
+            }],
+        )
+    }
+
+    /// Brings the rules of several networks of `project` to what `networks` says, from one
+    /// listing of the table and in one `iptables-restore --noflush` transaction: every change
+    /// lands at once or not at all, and a deploy pays for two processes instead of a dozen per
+    /// network. A network whose `block_egress` is false or whose `ingress` is `None` keeps
+    /// whatever rules of that kind it has. Idempotent: when everything is in place, only the
+    /// listing runs.
+    pub fn ensure(
+        &self,
+        project: &str,
+        networks: &[NetworkRules<'_>],
+    ) -> Result<(), FirewallError> {
         validate::name("project", project)?;
-        validate::name("network", network)?;
-        validate::iface(bridge_iface)?;
-        let mut allowed = allowed.to_vec();
-        allowed.sort_unstable();
-        allowed.dedup();
+        for n in networks {
+            validate::name("network", n.network)?;
+            validate::iface(n.bridge)?;
+        }
         let _guard = MUTATE.lock().unwrap_or_else(|e| e.into_inner());
-        self.ensure_user_chain()?;
-        let tag = tag(project, network);
-        let slots = ingress_chains(project, network);
-        let want = render_ingress_chain(&allowed, bridge_iface, &tag);
-        let table = self.list_table()?;
-        let user = table
-            .get(DOCKER_USER)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        // Our jumps, in chain order: the first one decides (see `render_ingress_jump`).
-        let jumps: Vec<&Entry> = user
-            .iter()
-            .filter(|e| has_tag(e, &tag) && e.ingress_chain().is_some())
-            .collect();
-        let effective = jumps.first().and_then(|j| j.ingress_chain());
-        let up_to_date = match jumps.as_slice() {
-            [jump] => effective.is_some_and(|chain| {
-                slots.iter().any(|s| s == chain)
-                    && jump.args == render_ingress_jump(bridge_iface, &tag, chain)
-                    && first_verdict(user).is_none_or(|v| jump.position < v)
-                    && table
-                        .get(chain)
-                        .is_some_and(|rules| rules.iter().map(|e| &e.args).eq(want.iter()))
-            }),
-            _ => false,
-        };
-
-        let active: &str = match effective {
-            Some(chain) if up_to_date => chain,
-            _ => {
-                // Build the new set in the slot the deciding jump does not use.
-                let next = if effective == Some(slots[0].as_str()) {
-                    &slots[1]
-                } else {
-                    &slots[0]
-                };
-                if table
-                    .get(next)
-                    .is_some_and(|rules| rules.iter().any(|e| !has_tag(e, &tag)))
-                {
-                    return Err(FirewallError::Conflict {
-                        chain: next.clone(),
-                        reason: "holds rules that are not of this network",
-                    });
-                }
-                if referrers(&table, next).any(|(c, e)| !(c == DOCKER_USER && has_tag(e, &tag))) {
-                    return Err(FirewallError::Conflict {
-                        chain: next.clone(),
-                        reason: "is referenced by a rule that is not of this network",
-                    });
-                }
-                // Our jumps to `next` sit below the deciding one: shadowed by it (same bridge)
-                // or left from a bridge that is gone.
-                for jump in jumps.iter().filter(|j| j.ingress_chain() == Some(next)) {
-                    self.delete(DOCKER_USER, &jump.args)?;
-                }
-                if table.contains_key(next) {
-                    self.run_ok(&["-F", next])?;
-                } else {
-                    self.run_ok(&["-N", next])?;
-                }
-                for rule in &want {
-                    self.append(next, rule)?;
-                }
-                // The switch: from here on every packet meets the new set.
-                self.insert_top(DOCKER_USER, &render_ingress_jump(bridge_iface, &tag, next))?;
-                next
+        let mut table = self.list_table()?;
+        if !user_chain_hooked(&table) {
+            self.ensure_user_chain()?;
+            table = self.list_table()?;
+        }
+        let mut changes: Vec<Vec<String>> = Vec::new();
+        for n in networks {
+            let tag = tag(project, n.network);
+            if n.block_egress {
+                egress_changes(&table, n.bridge, &tag, &mut changes);
             }
-        };
-
-        // Take the old jumps out (no longer reached), then the chains left without one.
-        let mut stale: BTreeSet<&str> = slots
-            .iter()
-            .map(String::as_str)
-            .filter(|s| *s != active)
-            .collect();
-        for jump in &jumps {
-            if let Some(chain) = jump.ingress_chain()
-                && chain != active
-            {
-                self.delete(DOCKER_USER, &jump.args)?;
-                stale.insert(chain);
+            if let Some(allowed) = n.ingress {
+                let mut allowed = allowed.to_vec();
+                allowed.sort_unstable();
+                allowed.dedup();
+                let slots = ingress_chains(project, n.network);
+                ingress_changes(&table, &slots, n.bridge, &tag, &allowed, &mut changes)?;
             }
         }
-        for chain in stale {
-            let Some(rules) = table.get(chain) else {
-                continue;
-            };
-            let ours = rules.iter().all(|e| has_tag(e, &tag));
-            let unused =
-                referrers(&table, chain).all(|(c, e)| c == DOCKER_USER && has_tag(e, &tag));
-            if ours && unused {
-                self.drop_chain(chain)?;
-            }
-        }
-        Ok(())
+        self.restore(&changes)
     }
 
     /// The allow set currently installed for `network` by [`Firewall::restrict_ingress`]
@@ -416,40 +360,6 @@ impl Firewall {
         self.run_ok(&["-I", FORWARD, "1", "-j", DOCKER_USER])
     }
 
-    /// Makes `want` the one rule tagged `tag` in `chain`, placed before any rule that ends the
-    /// chain unconditionally (Docker's `-j RETURN`).
-    fn ensure_rule(&self, chain: &str, want: &[String], tag: &str) -> Result<(), FirewallError> {
-        let entries = self.list_chain(chain)?.unwrap_or_default();
-        let first_verdict = first_verdict(&entries);
-        // The jump of an ingress restriction carries the same tag but is not ours to manage here.
-        let ours: Vec<&Entry> = entries
-            .iter()
-            .filter(|e| has_tag(e, tag) && e.ingress_chain().is_none())
-            .collect();
-        let present = self.check(chain, want)?;
-        let well_placed = ours
-            .iter()
-            .all(|e| first_verdict.is_none_or(|v| e.position < v));
-        if present && ours.len() <= 1 && well_placed {
-            return Ok(());
-        }
-        if present {
-            // Duplicates, or ours sits behind RETURN: remove them all, then insert one.
-            for e in &ours {
-                self.delete(chain, &e.args)?;
-            }
-            self.insert_top(chain, want)
-        } else {
-            // Missing, or left over from another bridge: new rule first, then the stale ones
-            // (none of which equals `want`, or -C would have found it).
-            self.insert_top(chain, want)?;
-            for e in &ours {
-                self.delete(chain, &e.args)?;
-            }
-            Ok(())
-        }
-    }
-
     /// Removes the tagged rules of `DOCKER-USER` and `INPUT` whose `(project, network)`
     /// satisfies `owned`, then the bulkhead chains whose rules are all tagged so, and the empty
     /// ones (left by an interrupted change) that a removed rule jumped to or whose name
@@ -515,16 +425,6 @@ impl Firewall {
         self.run_ok(&["-X", chain])
     }
 
-    fn append(&self, chain: &str, spec: &[String]) -> Result<(), FirewallError> {
-        let args = rule_args("-A", chain, None, spec);
-        let out = self.run(&args)?;
-        if out.code == Some(0) {
-            Ok(())
-        } else {
-            Err(self.failure(&args, &out))
-        }
-    }
-
     /// `iptables -S CHAIN`, parsed; `None` if the chain does not exist (exit status 1).
     fn list_chain(&self, chain: &str) -> Result<Option<Vec<Entry>>, FirewallError> {
         let args = filter_args(&["-S", chain]);
@@ -544,16 +444,6 @@ impl Firewall {
             Some(0) => Ok(true),
             Some(1) => Ok(false),
             _ => Err(self.failure(&args, &out)),
-        }
-    }
-
-    fn insert_top(&self, chain: &str, spec: &[String]) -> Result<(), FirewallError> {
-        let args = rule_args("-I", chain, Some("1"), spec);
-        let out = self.run(&args)?;
-        if out.code == Some(0) {
-            Ok(())
-        } else {
-            Err(self.failure(&args, &out))
         }
     }
 
@@ -578,6 +468,28 @@ impl Firewall {
         }
     }
 
+    /// Applies `changes` (each `-I|-A|-D|-N|-F|-X CHAIN ...` of the filter table) in one
+    /// transaction; nothing runs when there are none.
+    fn restore(&self, changes: &[Vec<String>]) -> Result<(), FirewallError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let script = restore_script(changes);
+        let out = self
+            .exec
+            .restore(&script)
+            .map_err(|source| FirewallError::Spawn {
+                program: self.exec.restore_program(),
+                source,
+            })?;
+        if out.code == Some(0) {
+            return Ok(());
+        }
+        let mut args = vec!["-w".to_string(), "--noflush".to_string()];
+        args.extend(script.lines().map(str::to_string));
+        Err(self.failure_of(&self.exec.restore_program(), &args, &out))
+    }
+
     fn run(&self, args: &[String]) -> Result<RunOutput, FirewallError> {
         self.exec.run(args).map_err(|source| FirewallError::Spawn {
             program: self.exec.program(),
@@ -586,6 +498,10 @@ impl Firewall {
     }
 
     fn failure(&self, args: &[String], out: &RunOutput) -> FirewallError {
+        self.failure_of(&self.exec.program(), args, out)
+    }
+
+    fn failure_of(&self, program: &str, args: &[String], out: &RunOutput) -> FirewallError {
         let stderr = out
             .stderr
             .lines()
@@ -593,7 +509,7 @@ impl Firewall {
             .collect::<Vec<_>>()
             .join("\n");
         FirewallError::Command {
-            command: display_command(&self.exec.program(), args),
+            command: display_command(program, args),
             status: match out.code {
                 Some(code) => format!("exit status {code}"),
                 None => "killed by a signal".to_string(),
@@ -601,6 +517,195 @@ impl Firewall {
             stderr: stderr.trim().to_string(),
         }
     }
+}
+
+/// What one network should have (see [`Firewall::ensure`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NetworkRules<'a> {
+    /// The network, within the project.
+    pub network: &'a str,
+    /// Its bridge interface.
+    pub bridge: &'a str,
+    /// Drop new connections out of the bridge (and to the host).
+    pub block_egress: bool,
+    /// Allow new connections inside the bridge only to these addresses; `None` leaves the
+    /// network's ingress rules as they are.
+    pub ingress: Option<&'a [Ipv4Addr]>,
+}
+
+/// True when `DOCKER-USER` exists and `FORWARD` jumps to it.
+fn user_chain_hooked(table: &Table) -> bool {
+    table.contains_key(DOCKER_USER)
+        && table
+            .get(FORWARD)
+            .into_iter()
+            .flatten()
+            .any(|e| e.args == ["-j", DOCKER_USER])
+}
+
+/// The changes that make the egress rules of one network exactly one rule of each kind, at the
+/// top of its chain, for `bridge`. Inside one transaction the order of the changes does not
+/// open a gap.
+fn egress_changes(table: &Table, bridge: &str, tag: &str, changes: &mut Vec<Vec<String>>) {
+    for (kind, chain) in EGRESS {
+        let want = render(kind, bridge, tag);
+        let entries = table.get(chain).map(Vec::as_slice).unwrap_or_default();
+        let verdict = first_verdict(entries);
+        // The jump of an ingress restriction carries the same tag but is not ours to manage here.
+        let ours: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| has_tag(e, tag) && e.ingress_chain().is_none())
+            .collect();
+        let well_placed = ours.iter().all(|e| verdict.is_none_or(|v| e.position < v));
+        if ours.len() == 1 && ours[0].args == want && well_placed {
+            continue;
+        }
+        // Deletes first: `-D` takes the first rule equal to its spec, which would otherwise
+        // be the new one when a stale copy equals it.
+        for e in &ours {
+            changes.push(change("-D", chain, None, &e.args));
+        }
+        changes.push(change("-I", chain, Some("1"), &want));
+    }
+}
+
+/// The changes that make the ingress restriction of one network allow exactly `allowed`
+/// (sorted, no duplicates): the new set built in the slot the deciding jump does not use, the
+/// jump to it inserted at the top, then the old jumps and chains removed.
+fn ingress_changes(
+    table: &Table,
+    slots: &[String; 2],
+    bridge: &str,
+    tag: &str,
+    allowed: &[Ipv4Addr],
+    changes: &mut Vec<Vec<String>>,
+) -> Result<(), FirewallError> {
+    let want = render_ingress_chain(allowed, bridge, tag);
+    let user = table
+        .get(DOCKER_USER)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    // Our jumps, in chain order: the first one decides (see `render_ingress_jump`).
+    let jumps: Vec<&Entry> = user
+        .iter()
+        .filter(|e| has_tag(e, tag) && e.ingress_chain().is_some())
+        .collect();
+    let effective = jumps.first().and_then(|j| j.ingress_chain());
+    let up_to_date = match jumps.as_slice() {
+        [jump] => effective.is_some_and(|chain| {
+            slots.iter().any(|s| s == chain)
+                && jump.args == render_ingress_jump(bridge, tag, chain)
+                && first_verdict(user).is_none_or(|v| jump.position < v)
+                && table
+                    .get(chain)
+                    .is_some_and(|rules| rules.iter().map(|e| &e.args).eq(want.iter()))
+        }),
+        _ => false,
+    };
+
+    let active: &str = match effective {
+        Some(chain) if up_to_date => chain,
+        _ => {
+            let next = if effective == Some(slots[0].as_str()) {
+                &slots[1]
+            } else {
+                &slots[0]
+            };
+            if table
+                .get(next)
+                .is_some_and(|rules| rules.iter().any(|e| !has_tag(e, tag)))
+            {
+                return Err(FirewallError::Conflict {
+                    chain: next.clone(),
+                    reason: "holds rules that are not of this network",
+                });
+            }
+            if referrers(table, next).any(|(c, e)| !(c == DOCKER_USER && has_tag(e, tag))) {
+                return Err(FirewallError::Conflict {
+                    chain: next.clone(),
+                    reason: "is referenced by a rule that is not of this network",
+                });
+            }
+            // Our jumps to `next` sit below the deciding one: shadowed by it (same bridge) or
+            // left from a bridge that is gone.
+            for jump in jumps.iter().filter(|j| j.ingress_chain() == Some(next)) {
+                changes.push(change("-D", DOCKER_USER, None, &jump.args));
+            }
+            let op = if table.contains_key(next) { "-F" } else { "-N" };
+            changes.push(change(op, next, None, &[] as &[String]));
+            for rule in &want {
+                changes.push(change("-A", next, None, rule));
+            }
+            // The switch: from here on every packet meets the new set.
+            changes.push(change(
+                "-I",
+                DOCKER_USER,
+                Some("1"),
+                &render_ingress_jump(bridge, tag, next),
+            ));
+            next
+        }
+    };
+
+    // Take the old jumps out (no longer reached), then the chains left without one.
+    let mut stale: BTreeSet<&str> = slots
+        .iter()
+        .map(String::as_str)
+        .filter(|s| *s != active)
+        .collect();
+    for jump in &jumps {
+        if let Some(chain) = jump.ingress_chain()
+            && chain != active
+        {
+            changes.push(change("-D", DOCKER_USER, None, &jump.args));
+            stale.insert(chain);
+        }
+    }
+    for chain in stale {
+        let Some(rules) = table.get(chain) else {
+            continue;
+        };
+        let ours = rules.iter().all(|e| has_tag(e, tag));
+        let unused = referrers(table, chain).all(|(c, e)| c == DOCKER_USER && has_tag(e, tag));
+        if ours && unused {
+            changes.push(change("-F", chain, None, &[] as &[String]));
+            changes.push(change("-X", chain, None, &[] as &[String]));
+        }
+    }
+    Ok(())
+}
+
+/// `OP CHAIN [POS] SPEC...` (without the `-t filter` of a command line).
+fn change(op: &str, chain: &str, pos: Option<&str>, spec: &[impl AsRef<str>]) -> Vec<String> {
+    let mut args = vec![op.to_string(), chain.to_string()];
+    args.extend(pos.map(str::to_string));
+    args.extend(spec.iter().map(|s| s.as_ref().to_string()));
+    args
+}
+
+/// The `iptables-restore` input for `changes`: the filter table, one command per line, words
+/// that are not plain quoted (names are validated, so that is never more than a precaution).
+fn restore_script(changes: &[Vec<String>]) -> String {
+    let mut out = String::from("*filter\n");
+    for words in changes {
+        let line: Vec<String> = words
+            .iter()
+            .map(|w| {
+                if !w.is_empty()
+                    && w.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:/!=,".contains(&b))
+                {
+                    w.clone()
+                } else {
+                    format!("\"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""))
+                }
+            })
+            .collect();
+        out.push_str(&line.join(" "));
+        out.push('\n');
+    }
+    out.push_str("COMMIT\n");
+    out
 }
 
 /// Position of the first rule that ends the chain for every packet (rules after it are dead).

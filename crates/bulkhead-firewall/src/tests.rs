@@ -172,6 +172,43 @@ impl Exec for FakeIptables {
     }
 
     fn run(&self, args: &[String]) -> std::io::Result<RunOutput> {
+        fake_run(&mut self.lock(), args)
+    }
+
+    fn restore_program(&self) -> String {
+        "fake-iptables-restore".into()
+    }
+
+    /// Applies the script's commands in order; on the first failure every change is undone
+    /// (one transaction), and the history records one state per successful script.
+    fn restore(&self, script: &str) -> std::io::Result<RunOutput> {
+        let mut st = self.lock();
+        st.log.push("restore".into());
+        let (saved, history_len) = (st.chains.clone(), st.history.len());
+        let mut lines = script.lines();
+        assert_eq!(lines.next(), Some("*filter"));
+        for line in lines {
+            if line == "COMMIT" {
+                break;
+            }
+            let mut args = vec!["-w".to_string(), "-t".to_string(), "filter".to_string()];
+            args.extend(line.split(' ').map(|w| w.trim_matches('"').to_string()));
+            let out = fake_run(&mut st, &args)?;
+            if out.code != Some(0) {
+                st.chains = saved;
+                st.history.truncate(history_len);
+                return Ok(output(1, String::new()));
+            }
+        }
+        st.history.truncate(history_len);
+        let snapshot = st.chains.clone();
+        st.history.push(snapshot);
+        Ok(output(0, String::new()))
+    }
+}
+
+fn fake_run(st: &mut FakeState, args: &[String]) -> std::io::Result<RunOutput> {
+    {
         let [w, t, filter, op, rest @ ..] = args else {
             return Ok(output(2, String::new()));
         };
@@ -179,11 +216,15 @@ impl Exec for FakeIptables {
             (w.as_str(), t.as_str(), filter.as_str()),
             ("-w", "-t", "filter")
         );
-        let mut st = self.lock();
         let [chain, rest @ ..] = rest else {
             if op == "-S" {
                 st.log.push("-S *".into());
-                return Ok(output(0, st.list_all()));
+                let mut listing = st.list_all();
+                if st.forward_gap > 0 {
+                    st.forward_gap -= 1;
+                    listing = listing.replace("-A FORWARD -j DOCKER-USER\n", "");
+                }
+                return Ok(output(0, listing));
             }
             return Ok(output(2, String::new()));
         };
@@ -410,12 +451,12 @@ fn ensure_with_a_new_bridge_replaces_the_old_rules() {
     assert_eq!(fake.rules("DOCKER-USER"), [EGRESS_B, "-j RETURN"]);
     assert_eq!(fake.rules("INPUT"), [HOST_B]);
     let log = fake.take_log();
-    let first_insert = log.iter().position(|c| c == "-I DOCKER-USER");
-    let first_delete = log.iter().position(|c| c == "-D DOCKER-USER");
-    assert!(
-        first_insert < first_delete,
-        "new rule before removing the old one (no gap): {log:?}"
+    assert_eq!(
+        log.iter().filter(|c| *c == "restore").count(),
+        1,
+        "old rules out and new rules in as one transaction (no gap): {log:?}"
     );
+    assert_eq!(fake.take_history().len(), 2, "one state per ensure");
 }
 
 #[test]
@@ -453,7 +494,7 @@ fn a_jump_that_dockerd_is_moving_is_not_duplicated() {
     let log = fake.take_log();
     assert_eq!(
         log.iter().filter(|c| *c == "-C FORWARD").count(),
-        4,
+        3,
         "{log:?}"
     );
 }
@@ -600,13 +641,23 @@ fn command_failures_name_the_command() {
                     .into(),
             })
         }
+        fn restore_program(&self) -> String {
+            "iptables-restore".into()
+        }
+        fn restore(&self, _: &str) -> std::io::Result<RunOutput> {
+            Ok(RunOutput {
+                code: Some(4),
+                stdout: String::new(),
+                stderr: "iptables-restore: line 2 failed\n".into(),
+            })
+        }
     }
     let err = Firewall::with_exec(Denied)
         .ensure_egress_block("shop", "edge", "br-aaaaaaaaaaaa")
         .expect_err("denied");
     assert_eq!(
         err.to_string(),
-        "`iptables -w -t filter -S DOCKER-USER` failed (exit status 4): iptables v1.8.9 \
+        "`iptables -w -t filter -S` failed (exit status 4): iptables v1.8.9 \
          (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)"
     );
 }

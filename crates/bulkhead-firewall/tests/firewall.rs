@@ -11,7 +11,7 @@
 //! 10.201.X.2 in the namespace). Test containers use the namespace as their DNS server, so even
 //! a forwarded DNS query cannot leave the machine.
 
-use bulkhead_firewall::{Firewall, Rule, RuleKind};
+use bulkhead_firewall::{Firewall, NetworkRules, Rule, RuleKind};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
@@ -215,10 +215,61 @@ fn rules_converge_on_the_live_iptables() {
     let (ours, ret) = docker_user_positions(&tag1);
     assert!(ours.is_some() && ours < ret, "{ours:?} {ret:?}");
 
-    assert_eq!(fw.remove(&project, "n1").expect("remove"), 2);
+    // Several networks, egress and ingress, in one transaction; doing it again is a no-op
+    // (nft rule handles stay the same: nothing was deleted and re-inserted).
+    let allowed: [Ipv4Addr; 2] = [[172, 31, 9, 3].into(), [172, 31, 9, 2].into()];
+    let both = [
+        NetworkRules {
+            network: "n1",
+            bridge: "br-bbbbbbbbbbbb",
+            block_egress: true,
+            ingress: Some(&allowed),
+        },
+        NetworkRules {
+            network: "n2",
+            bridge: "br-cccccccccccc",
+            block_egress: true,
+            ingress: Some(&[]),
+        },
+    ];
+    fw.ensure(&project, &both).expect("ensure both");
+    // nft does not print iptables comments: pick our rules by their bridges.
+    let handles = |bridge: &str| {
+        ok("nft", &["-a", "list", "table", "ip", "filter"])
+            .lines()
+            .filter(|l| l.contains(&format!("\"{bridge}\"")))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let (b1, b2) = ("br-bbbbbbbbbbbb", "br-cccccccccccc");
+    let before = (handles(b1), handles(b2));
+    assert!(
+        before.0.len() >= 5,
+        "egress 2, jump 1, allows 2, drop 1: {before:#?}"
+    );
+    fw.ensure(&project, &both).expect("ensure both again");
+    assert_eq!(
+        (handles(b1), handles(b2)),
+        before,
+        "second ensure changed rules"
+    );
+    assert_eq!(
+        fw.ingress_allowed(&project, "n1").expect("allowed"),
+        Some(vec![[172, 31, 9, 2].into(), [172, 31, 9, 3].into()])
+    );
+    assert_eq!(
+        fw.ingress_allowed(&project, "n2").expect("allowed"),
+        Some(vec![])
+    );
+
+    assert_eq!(fw.remove(&project, "n1").expect("remove"), 2 + 3);
     assert_eq!(raw_rules_with(&tag1), Vec::<String>::new());
-    assert_eq!(raw_rules_with(&tag2).len(), 2, "other network untouched");
-    assert_eq!(fw.remove_project(&project).expect("remove project"), 2);
+    assert_eq!(
+        raw_rules_with(&tag2).len(),
+        2 + 2,
+        "other network untouched"
+    );
+    assert_eq!(fw.remove_project(&project).expect("remove project"), 2 + 1);
     assert_eq!(fw.list(&project).expect("list"), vec![]);
     assert_eq!(raw_rules_with(&tag2), Vec::<String>::new());
     assert_eq!(fw.remove_project(&project).expect("nothing left"), 0);

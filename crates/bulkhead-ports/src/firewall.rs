@@ -10,22 +10,25 @@ pub struct FirewallError {
     pub reason: String,
 }
 
+/// What one network of a project should have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkRules {
+    pub network: String,
+    /// The network's bridge interface.
+    pub bridge: String,
+    /// Drop new connections from containers on the network to anywhere but the network
+    /// itself (the host included).
+    pub block_egress: bool,
+    /// Allow new connections between members only to these addresses (the owning service's);
+    /// drop every other new connection inside the network. `None` leaves them as they are.
+    pub ingress: Option<Vec<Ipv4Addr>>,
+}
+
 /// Rules are owned by a project and a network, so they can be listed and removed with them.
 pub trait Firewall: Send + Sync {
-    /// Drop new connections from containers on `network` (bridge `bridge`) to anywhere but the
-    /// network itself. Idempotent.
-    fn block_egress(&self, project: &str, network: &str, bridge: &str)
-    -> Result<(), FirewallError>;
-    /// On `network`, allow new connections between its members only to `allowed` (the owning
-    /// service's addresses); drop every other new connection inside it. Replaces the previous
-    /// set without a gap. Idempotent.
-    fn restrict_ingress(
-        &self,
-        project: &str,
-        network: &str,
-        bridge: &str,
-        allowed: &[Ipv4Addr],
-    ) -> Result<(), FirewallError>;
+    /// Bring the rules of several networks of `project` to `networks`, all in one transaction
+    /// (every change at once, or none). Idempotent.
+    fn ensure(&self, project: &str, networks: &[NetworkRules]) -> Result<(), FirewallError>;
     /// The allow set installed on `network`, or `None` when it is not restricted.
     fn ingress_allowed(
         &self,

@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 use bulkhead_core::deploy::{Op, Plan, Rollout};
 use bulkhead_ports::runtime::LABEL_SERVICE;
 use bulkhead_ports::{
-    ContainerRuntime, Firewall, HealthState, LabelFilter, NetworkSpec, Release, RuntimeError, Store,
+    ContainerRuntime, Firewall, HealthState, LabelFilter, NetworkRules, NetworkSpec, Release,
+    RuntimeError, Store,
 };
 
 use super::container::{Identity, container_name, container_spec, owner_labels};
@@ -100,7 +101,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         for op in others {
             self.apply(project, op, &releases, &mut outcome).await?;
         }
-        let firewall = self.spawn_rules(project, rules, &releases, gate_tx);
+        let firewall = self.spawn_rules(project, rules, gate_tx);
         for wave in &plan.waves {
             let mut set = JoinSet::new();
             let mut results = Vec::new();
@@ -139,40 +140,89 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         Ok(outcome)
     }
 
-    /// Install firewall rules network by network in the background, publishing progress on
-    /// the gate; the first failure is published too and returned.
+    /// Install the firewall rules of the plan in the background, all networks in one
+    /// transaction, publishing progress on the gate; a failure is published too and returned.
     fn spawn_rules(
         self: &Arc<Self>,
         project: &str,
         rules: Vec<&Op>,
-        releases: &Releases,
         gate: watch::Sender<Gate>,
     ) -> tokio::task::JoinHandle<Result<(), DeployError>> {
-        let network_of = |op: &Op| match op {
-            Op::BlockEgress { network } | Op::RestrictIngress { network, .. } => network.clone(),
-            _ => String::new(),
-        };
-        gate.send_modify(|g| g.pending = rules.iter().map(|op| network_of(op)).collect());
         let ops: Vec<Op> = rules.into_iter().cloned().collect();
-        let (me, project, releases) = (Arc::clone(self), project.to_string(), Arc::clone(releases));
+        gate.send_modify(|g| {
+            g.pending = ops
+                .iter()
+                .filter_map(|op| match op {
+                    Op::BlockEgress { network } | Op::RestrictIngress { network, .. } => {
+                        Some(network.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+        });
+        let (me, project) = (Arc::clone(self), project.to_string());
         tokio::spawn(async move {
-            for (i, op) in ops.iter().enumerate() {
-                if let Err(e) = me
-                    .apply(&project, op, &releases, &mut Outcome::default())
-                    .await
-                {
-                    gate.send_modify(|g| g.failed = Some(e.to_string()));
-                    return Err(e);
+            let result = me.install_rules(&project, &ops).await;
+            gate.send_modify(|g| match &result {
+                Ok(()) => g.pending.clear(),
+                Err(e) => g.failed = Some(e.to_string()),
+            });
+            result
+        })
+    }
+
+    /// `BlockEgress` and `RestrictIngress` ops, as one firewall transaction.
+    async fn install_rules(&self, project: &str, ops: &[Op]) -> Result<(), DeployError> {
+        let mut wanted: BTreeMap<String, NetworkRules> = BTreeMap::new();
+        for op in ops {
+            let (network, owner) = match op {
+                Op::BlockEgress { network } => (network, None),
+                Op::RestrictIngress { network, owner } => (network, Some(owner)),
+                _ => continue,
+            };
+            let bridge = self.bridge(project, network).await?.ok_or_else(|| {
+                DeployError::NotReady {
+                    what: "network".into(),
+                    name: network.clone(),
+                    reason:
+                        "its bridge interface is unknown, so its firewall rules cannot be installed"
+                            .into(),
                 }
-                let net = network_of(op);
-                if !ops[i + 1..].iter().any(|later| network_of(later) == net) {
-                    gate.send_modify(|g| {
-                        g.pending.remove(&net);
-                    });
+            })?;
+            let entry = wanted
+                .entry(network.clone())
+                .or_insert_with(|| NetworkRules {
+                    network: network.clone(),
+                    bridge,
+                    block_egress: false,
+                    ingress: None,
+                });
+            match owner {
+                None => entry.block_egress = true,
+                Some(owner) => {
+                    entry.ingress = Some(self.addresses(project, owner, network).await?);
                 }
             }
-            Ok(())
-        })
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let networks: Vec<NetworkRules> = wanted.into_values().collect();
+        let (fw, p, nets) = (
+            Arc::clone(&self.firewall),
+            project.to_string(),
+            networks.clone(),
+        );
+        blocking(move || fw.ensure(&p, &nets)).await?;
+        for n in &networks {
+            if n.block_egress {
+                self.say(
+                    &n.network,
+                    format!("outbound connections dropped (DOCKER-USER, {})", n.bridge),
+                );
+            }
+        }
+        Ok(())
     }
 
     async fn rollout(
@@ -230,31 +280,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 );
                 outcome.networks_created.push(name.clone());
             }
-            Op::BlockEgress { network } => {
-                let bridge =
-                    self.bridge(project, network)
-                        .await?
-                        .ok_or_else(|| DeployError::NotReady {
-                            what: "network".into(),
-                            name: network.clone(),
-                            reason:
-                                "its bridge interface is unknown, so its egress cannot be blocked"
-                                    .into(),
-                        })?;
-                let (fw, p, n, b) = (
-                    Arc::clone(&self.firewall),
-                    project.to_string(),
-                    network.clone(),
-                    bridge.clone(),
-                );
-                blocking(move || fw.block_egress(&p, &n, &b)).await?;
-                self.say(
-                    network,
-                    format!("outbound connections dropped (DOCKER-USER, {bridge})"),
-                );
-            }
-            Op::RestrictIngress { network, owner } => {
-                self.sync_ingress(project, owner, std::slice::from_ref(network))
+            Op::BlockEgress { .. } | Op::RestrictIngress { .. } => {
+                self.install_rules(project, std::slice::from_ref(op))
                     .await?;
             }
             Op::CreateVolume { name } => {
@@ -365,9 +392,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             wait_for_rules(gate, &joins).await?;
             self.runtime.start_container(&created).await?;
             // Addresses are assigned at start; callers may connect as soon as the name
-            // resolves to the new replica, so it is allowed before it is ready.
-            self.sync_ingress(project, &rel.service, owned).await?;
-            self.wait_ready(&created, &name, spec).await
+            // resolves to the new replica, so it is ready only once it is allowed too. The
+            // firewall update and the health probes run side by side.
+            let (allowed, ready) = tokio::join!(
+                self.sync_ingress(project, &rel.service, owned),
+                self.wait_ready(&created, &name, spec)
+            );
+            allowed.and(ready)
         };
         if let Err(e) = ready.await {
             let logs = self
@@ -446,7 +477,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     }
 
     /// Point the ingress allow sets of `networks` (owned by `service`) at the addresses its
-    /// containers have on them now.
+    /// containers have on them now (one firewall transaction).
     async fn sync_ingress(
         &self,
         project: &str,
@@ -456,11 +487,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         if networks.is_empty() {
             return Ok(());
         }
-        let mut filter = LabelFilter::project(project);
-        filter
-            .0
-            .insert(LABEL_SERVICE.to_string(), service.to_string());
-        let containers = self.runtime.list_containers(&filter).await?;
+        let containers = self.containers_of(project, service).await?;
+        let mut rules = Vec::new();
         for net in networks {
             let Some(bridge) = self.bridge(project, net).await? else {
                 continue;
@@ -470,10 +498,46 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 .filter_map(|c| c.addresses.get(net))
                 .filter_map(|a| a.parse().ok())
                 .collect();
-            let (fw, p, n) = (Arc::clone(&self.firewall), project.to_string(), net.clone());
-            blocking(move || fw.restrict_ingress(&p, &n, &bridge, &allowed)).await?;
+            rules.push(NetworkRules {
+                network: net.clone(),
+                bridge,
+                block_egress: false,
+                ingress: Some(allowed),
+            });
         }
-        Ok(())
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let (fw, p) = (Arc::clone(&self.firewall), project.to_string());
+        blocking(move || fw.ensure(&p, &rules)).await
+    }
+
+    async fn containers_of(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<Vec<bulkhead_ports::ContainerInfo>, DeployError> {
+        let mut filter = LabelFilter::project(project);
+        filter
+            .0
+            .insert(LABEL_SERVICE.to_string(), service.to_string());
+        Ok(self.runtime.list_containers(&filter).await?)
+    }
+
+    /// The addresses `service`'s containers have on `network` now.
+    async fn addresses(
+        &self,
+        project: &str,
+        service: &str,
+        network: &str,
+    ) -> Result<Vec<Ipv4Addr>, DeployError> {
+        Ok(self
+            .containers_of(project, service)
+            .await?
+            .iter()
+            .filter_map(|c| c.addresses.get(network))
+            .filter_map(|a| a.parse().ok())
+            .collect())
     }
 
     /// The bridge interface of one of the project's networks (cached: a network keeps its
