@@ -6,6 +6,7 @@ mod connect;
 mod containers;
 mod context;
 mod error;
+mod events;
 mod exec;
 mod ignore;
 mod images;
@@ -19,8 +20,8 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bulkhead_ports::{
-    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, LabelFilter,
-    NetworkInfo, NetworkSpec, Progress, RuntimeError, VolumeInfo,
+    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, ImageInfo,
+    LabelFilter, NetworkInfo, NetworkSpec, Progress, RuntimeError, VolumeInfo,
 };
 
 pub use connect::{DEFAULT_HOST, Endpoint, HostError, MIN_API_VERSION};
@@ -179,6 +180,10 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn logs(&self, id: &str, tail: Option<usize>) -> Result<Vec<String>, RuntimeError> {
         self.container_logs(id, tail).await
+    }
+
+    fn events(&self, filter: &LabelFilter) -> EventStream {
+        self.event_stream(filter)
     }
 }
 

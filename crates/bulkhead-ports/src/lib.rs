@@ -7,8 +7,8 @@ pub mod store;
 
 pub use firewall::{Firewall, FirewallError, NetworkRules};
 pub use runtime::{
-    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, HealthSpec, HealthState,
-    ImageInfo, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec, Progress, RuntimeError,
-    VolumeInfo,
+    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, HealthSpec,
+    HealthState, ImageInfo, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec, Progress,
+    RuntimeError, RuntimeEvent, VolumeInfo,
 };
 pub use store::{ProjectRecord, Release, Store, StoreError};

@@ -210,6 +210,25 @@ pub struct ContainerInfo {
     pub published: Vec<(String, String, u16)>,
 }
 
+/// Something the engine reports about one of its objects (Docker's `/events`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeEvent {
+    /// `container`, `network`, `volume`, ...
+    pub kind: String,
+    /// `create`, `start`, `die`, `kill`, `destroy`, `health_status: healthy`, ...
+    pub action: String,
+    /// The object's id.
+    pub id: String,
+    /// The attributes the engine reports: for containers their labels (the owner labels
+    /// among them), `name`, `image`, and `exitCode` on `die`.
+    pub attributes: BTreeMap<String, String>,
+    /// Unix time in nanoseconds, as the engine stamped it.
+    pub time_nanos: i64,
+}
+
+/// A live feed of engine events; it ends when the engine connection does.
+pub type EventStream = futures_util::stream::BoxStream<'static, Result<RuntimeEvent, RuntimeError>>;
+
 /// The container engine. Every method is one engine operation; none retries on its own.
 pub trait ContainerRuntime: Send + Sync {
     /// Engine version and negotiated API version.
@@ -284,6 +303,9 @@ pub trait ContainerRuntime: Send + Sync {
         cmd: &[String],
         timeout: Duration,
     ) -> impl Future<Output = Result<i64, RuntimeError>> + Send;
+    /// Events of containers and networks matching the filter, from now on, until the stream is
+    /// dropped. Level-triggered consumers use them only as hints to look again.
+    fn events(&self, filter: &LabelFilter) -> EventStream;
     /// The last `tail` lines (all when `None`) of a container's stdout and stderr.
     fn logs(
         &self,

@@ -247,6 +247,33 @@ async fn hardened_container_lifecycle() {
     prepare(&runtime, &names).await;
     check_missing_networks(&runtime, &names).await;
 
+    // The event feed of the project, read from before the container exists until it is gone.
+    let mut feed = runtime.events(&project_filter(&names.project));
+    let watcher = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::sleep(Duration::from_secs(120));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => break,
+                event = futures_util::StreamExt::next(&mut feed) => match event {
+                    Some(Ok(e)) => {
+                        let done = e.action == "destroy";
+                        seen.push(e);
+                        if done {
+                            break;
+                        }
+                    }
+                    Some(Err(e)) => panic!("event feed failed: {e}"),
+                    None => break,
+                },
+            }
+        }
+        seen
+    });
+    // The feed's request goes out when the task first polls it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     let spec = hardened_spec(&names);
     let id = runtime
         .create_container(&spec)
@@ -276,7 +303,38 @@ async fn hardened_container_lifecycle() {
     rename_round_trip(&runtime, &names, &id).await;
     stop_twice(&runtime, &id).await;
     remove_all(&runtime, &names, &id).await;
+    check_events(watcher.await.expect("watcher"), &names, &id);
     remove_image(&names);
+}
+
+/// The feed saw the container's life in order, with its owner labels.
+fn check_events(seen: Vec<bulkhead_ports::RuntimeEvent>, names: &Names, id: &str) {
+    let actions: Vec<&str> = seen
+        .iter()
+        .filter(|e| e.kind == "container" && e.id == id)
+        .map(|e| e.action.as_str())
+        .collect();
+    let position = |action: &str| {
+        actions
+            .iter()
+            .position(|a| *a == action)
+            .unwrap_or_else(|| panic!("no {action} event in {actions:?}"))
+    };
+    assert!(position("start") < position("die"), "{actions:?}");
+    assert!(position("die") < position("destroy"), "{actions:?}");
+    for e in seen.iter().filter(|e| e.kind == "container") {
+        assert_eq!(
+            e.attributes.get("dev.bulkhead.project"),
+            Some(&names.project),
+            "only the project's objects: {e:?}"
+        );
+    }
+    let died = &seen[seen
+        .iter()
+        .position(|e| e.id == id && e.action == "die")
+        .expect("die")];
+    assert!(died.attributes.contains_key("exitCode"), "{died:?}");
+    assert!(died.time_nanos > 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
