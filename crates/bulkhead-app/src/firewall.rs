@@ -1,9 +1,8 @@
 //! The host firewall port over the iptables adapter.
 
 use bulkhead_firewall::{Firewall as Iptables, RuleKind};
-use std::net::Ipv4Addr;
 
-use bulkhead_ports::{Firewall, FirewallError, NetworkRules};
+use bulkhead_ports::{Firewall, FirewallError, Installed, NetworkRules};
 
 /// `bulkhead_firewall::Firewall` (iptables, DOCKER-USER and INPUT) as the `Firewall` port.
 #[derive(Debug)]
@@ -44,29 +43,32 @@ impl Firewall for HostFirewall {
             .map_err(|e| port_error("installing rules", e))
     }
 
-    fn ingress_allowed(
-        &self,
-        project: &str,
-        network: &str,
-    ) -> Result<Option<Vec<Ipv4Addr>>, FirewallError> {
-        self.0
-            .ingress_allowed(project, network)
-            .map_err(|e| port_error("listing ingress rules", e))
-    }
-
-    fn blocked(&self, project: &str) -> Result<Vec<String>, FirewallError> {
+    fn installed(&self, project: &str) -> Result<Installed, FirewallError> {
         let rules = self
             .0
             .list(project)
             .map_err(|e| port_error("listing rules", e))?;
-        let mut nets: Vec<String> = rules
-            .into_iter()
-            .filter(|r| matches!(r.kind, RuleKind::ForwardedEgress | RuleKind::HostAccess))
-            .map(|r| r.network)
-            .collect();
-        nets.sort();
-        nets.dedup();
-        Ok(nets)
+        let mut installed = Installed::default();
+        for rule in rules {
+            match rule.kind {
+                RuleKind::ForwardedEgress | RuleKind::HostAccess => {
+                    installed.blocked.push(rule.network)
+                }
+                RuleKind::IngressAllow { to } => {
+                    installed.ingress.entry(rule.network).or_default().push(to)
+                }
+                RuleKind::IngressDefaultDrop => {
+                    installed.ingress.entry(rule.network).or_default();
+                }
+            }
+        }
+        installed.blocked.sort();
+        installed.blocked.dedup();
+        for set in installed.ingress.values_mut() {
+            set.sort();
+            set.dedup();
+        }
+        Ok(installed)
     }
 
     fn unblock(&self, project: &str, network: &str) -> Result<(), FirewallError> {

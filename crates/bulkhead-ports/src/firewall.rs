@@ -24,19 +24,23 @@ pub struct NetworkRules {
     pub ingress: Option<Vec<Ipv4Addr>>,
 }
 
+/// The rules installed for a project.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Installed {
+    /// Networks whose egress is blocked, sorted.
+    pub blocked: Vec<String>,
+    /// Networks with an ingress restriction, each with its allow set (sorted; empty: nothing
+    /// may connect).
+    pub ingress: std::collections::BTreeMap<String, Vec<Ipv4Addr>>,
+}
+
 /// Rules are owned by a project and a network, so they can be listed and removed with them.
 pub trait Firewall: Send + Sync {
     /// Bring the rules of several networks of `project` to `networks`, all in one transaction
     /// (every change at once, or none). Idempotent.
     fn ensure(&self, project: &str, networks: &[NetworkRules]) -> Result<(), FirewallError>;
-    /// The allow set installed on `network`, or `None` when it is not restricted.
-    fn ingress_allowed(
-        &self,
-        project: &str,
-        network: &str,
-    ) -> Result<Option<Vec<Ipv4Addr>>, FirewallError>;
-    /// Networks of the project whose egress is blocked.
-    fn blocked(&self, project: &str) -> Result<Vec<String>, FirewallError>;
+    /// What is installed for the project, from one look at the rules.
+    fn installed(&self, project: &str) -> Result<Installed, FirewallError>;
     /// Remove the rules of one network.
     fn unblock(&self, project: &str, network: &str) -> Result<(), FirewallError>;
     /// Remove every rule of the project.

@@ -5,7 +5,7 @@ pub mod firewall;
 pub mod runtime;
 pub mod store;
 
-pub use firewall::{Firewall, FirewallError, NetworkRules};
+pub use firewall::{Firewall, FirewallError, Installed, NetworkRules};
 pub use runtime::{
     BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, HealthSpec,
     HealthState, ImageInfo, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec, Progress,

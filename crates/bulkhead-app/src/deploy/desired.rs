@@ -66,7 +66,11 @@ fn project_state(project: &Project, verdict: &Verdict) -> ProjectState {
         })
         .collect();
     volumes.sort();
-    ProjectState { networks, volumes }
+    ProjectState {
+        networks,
+        volumes,
+        scale: BTreeMap::new(),
+    }
 }
 
 impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firewall + 'static>
@@ -218,6 +222,7 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
         project: &Project,
         prepared: &Prepared,
         now_secs: u64,
+        actor: &str,
     ) -> Result<Vec<(String, u64, bool)>, DeployError> {
         let record = ProjectRecord {
             name: project.name.clone(),
@@ -237,7 +242,7 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 spec: serde_json::to_string(&c.spec).unwrap_or_default(),
                 waivers: c.waivers.clone(),
                 created_at: rfc3339(now_secs),
-                created_by: self.actor.clone(),
+                created_by: actor.to_string(),
             };
             let latest = self
                 .store
@@ -294,7 +299,11 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                     name: r.service.clone(),
                     release: r.number,
                     spec_hash: r.spec_hash.clone(),
-                    replicas: spec.replicas,
+                    replicas: state
+                        .scale
+                        .get(&r.service)
+                        .copied()
+                        .unwrap_or(spec.replicas),
                     depends_on: spec.depends_on.clone(),
                 },
             );

@@ -107,6 +107,10 @@ pub struct StoredSpec {
 pub struct ProjectState {
     pub networks: Vec<DesiredNetwork>,
     pub volumes: Vec<String>,
+    /// Replica counts set by `scale`, by service; they win over the spec's until the next
+    /// `up`, which applies the spec again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scale: BTreeMap<String, u32>,
 }
 
 /// The deploying side of the application, over its three ports.

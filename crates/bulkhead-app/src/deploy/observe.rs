@@ -21,6 +21,11 @@ pub fn observed_container(c: &ContainerInfo) -> ObservedContainer {
         spec_hash: label(LABEL_SPEC),
         running: c.state == "running",
         unhealthy: c.health == HealthState::Unhealthy,
+        exit_code: if c.state == "exited" {
+            c.exit_code
+        } else {
+            None
+        },
         addresses: c.addresses.clone(),
     }
 }
@@ -38,15 +43,18 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             self.runtime.list_networks(&filter),
             self.runtime.list_volumes(&filter),
         )?;
-        let firewalled = self.firewall.blocked(project)?;
-        let mut ingress = BTreeMap::new();
-        for n in &networks {
-            if let Some(set) = self.firewall.ingress_allowed(project, &n.name)? {
+        let installed = self.firewall.installed(project)?;
+        let ingress: BTreeMap<String, Vec<String>> = installed
+            .ingress
+            .into_iter()
+            .filter(|(n, _)| networks.iter().any(|net| &net.name == n))
+            .map(|(n, set)| {
                 let mut ips: Vec<String> = set.iter().map(|ip| ip.to_string()).collect();
                 ips.sort();
-                ingress.insert(n.name.clone(), ips);
-            }
-        }
+                (n, ips)
+            })
+            .collect();
+        let firewalled = installed.blocked;
         let observed = Observed {
             containers: containers.iter().map(observed_container).collect(),
             networks: networks.into_iter().map(|n| n.name).collect(),

@@ -39,9 +39,22 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     /// `up`: check, resolve images, record releases (durably), reconcile.
     pub async fn up(self: &Arc<Self>, opts: &ProjectOptions) -> Result<UpReport, DeployError> {
         let (project, verdict) = checked(opts)?;
+        let actor = self.actor.clone();
+        self.up_checked(&project, verdict, &actor).await
+    }
+
+    /// `up` of a project already opened and checked (its verdict deployable), recording
+    /// `actor` as the author of new releases.
+    pub async fn up_checked(
+        self: &Arc<Self>,
+        project: &Project,
+        verdict: Verdict,
+        actor: &str,
+    ) -> Result<UpReport, DeployError> {
+        let project = project.clone();
         self.runtime.version().await?;
         let prepared = self.prepare(&project, &verdict).await?;
-        let releases = self.record(&project, &prepared, now_secs()).await?;
+        let releases = self.record(&project, &prepared, now_secs(), actor).await?;
         let (plan, outcome) = self.reconcile(&project.name).await?;
         Ok(UpReport {
             verdict,
@@ -180,6 +193,49 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             self.store.deactivate(project, &r.service).await?;
         }
         Ok(outcome)
+    }
+
+    /// `scale SERVICE N`: the service's replica count until the next `up`. Durable before it
+    /// returns; `false` (and nothing written) when it already is `replicas`. Converging is the
+    /// reconciler's job.
+    pub async fn scale(
+        &self,
+        project: &str,
+        service: &str,
+        replicas: u32,
+    ) -> Result<bool, DeployError> {
+        let mut record = self
+            .store
+            .get_project(project)
+            .await?
+            .ok_or_else(|| DeployError::UnknownProject(project.to_string()))?;
+        let active = self.store.active(project).await?;
+        let release = active
+            .iter()
+            .find(|r| r.service == service)
+            .ok_or_else(|| DeployError::NoRelease {
+                service: service.to_string(),
+                number: 0,
+            })?;
+        let spec: super::StoredSpec = serde_json::from_str(&release.spec).map_err(|e| {
+            bulkhead_ports::StoreError::Corrupt {
+                reason: format!("release {} of {service}: {e}", release.number),
+            }
+        })?;
+        let mut state: super::ProjectState =
+            serde_json::from_str(&record.state).unwrap_or_default();
+        let current = state.scale.get(service).copied().unwrap_or(spec.replicas);
+        if current == replicas {
+            return Ok(false);
+        }
+        if replicas == spec.replicas {
+            state.scale.remove(service);
+        } else {
+            state.scale.insert(service.to_string(), replicas);
+        }
+        record.state = serde_json::to_string(&state).unwrap_or_default();
+        self.store.put_project(&record).await?;
+        Ok(true)
     }
 
     /// `ps`: the project's containers.

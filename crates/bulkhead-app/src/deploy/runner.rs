@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use bulkhead_core::deploy::{Op, Plan, Rollout};
+use bulkhead_core::spec::model::Condition;
 use bulkhead_ports::runtime::LABEL_SERVICE;
 use bulkhead_ports::{
     ContainerRuntime, Firewall, HealthState, LabelFilter, NetworkRules, NetworkSpec, Release,
@@ -22,6 +23,8 @@ use super::{DeployError, Deployer, StoredSpec};
 
 /// Rollouts running at once.
 const PARALLELISM: usize = 8;
+/// How long a job may run before `up` gives up on it.
+const JOB_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// How often readiness is probed.
 const PROBE_EVERY: Duration = Duration::from_millis(50);
 
@@ -180,15 +183,18 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 Op::RestrictIngress { network, owner } => (network, Some(owner)),
                 _ => continue,
             };
-            let bridge = self.bridge(project, network).await?.ok_or_else(|| {
-                DeployError::NotReady {
+            let bridge =
+                self.bridge(project, network)
+                    .await?
+                    .ok_or_else(|| {
+                        DeployError::NotReady {
                     what: "network".into(),
                     name: network.clone(),
                     reason:
                         "its bridge interface is unknown, so its firewall rules cannot be installed"
                             .into(),
                 }
-            })?;
+                    })?;
             let entry = wanted
                 .entry(network.clone())
                 .or_insert_with(|| NetworkRules {
@@ -394,6 +400,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             // Addresses are assigned at start; callers may connect as soon as the name
             // resolves to the new replica, so it is ready only once it is allowed too. The
             // firewall update and the health probes run side by side.
+            if is_job(ctx, &rel.service) {
+                // Nothing calls a job once it is done, and its address goes with it.
+                self.wait_completed(&created, &name).await?;
+                return self.sync_ingress(project, &rel.service, owned).await;
+            }
             let (allowed, ready) = tokio::join!(
                 self.sync_ingress(project, &rel.service, owned),
                 self.wait_ready(&created, &name, spec)
@@ -470,6 +481,35 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     what: "replica".into(),
                     name: name.into(),
                     reason: format!("not healthy after {} s", limit.as_secs()),
+                });
+            }
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
+    }
+
+    /// A job is done when its container exits with code 0; any other exit code fails it.
+    async fn wait_completed(&self, id: &str, name: &str) -> Result<(), DeployError> {
+        let start = Instant::now();
+        loop {
+            let info = self.runtime.inspect_container(id).await?;
+            if info.state == "exited" || info.state == "dead" {
+                return match info.exit_code {
+                    Some(0) => Ok(()),
+                    code => Err(DeployError::NotReady {
+                        what: "job".into(),
+                        name: name.into(),
+                        reason: format!(
+                            "it exited with code {} (a dependant waits for it with service_completed_successfully)",
+                            code.unwrap_or(-1)
+                        ),
+                    }),
+                };
+            }
+            if start.elapsed() > JOB_LIMIT {
+                return Err(DeployError::NotReady {
+                    what: "job".into(),
+                    name: name.into(),
+                    reason: format!("still running after {} s", JOB_LIMIT.as_secs()),
                 });
             }
             tokio::time::sleep(PROBE_EVERY).await;
@@ -582,6 +622,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         self.say(name, "stopped and removed");
         Ok(())
     }
+}
+
+/// True when a dependant waits for `service` to complete (`service_completed_successfully`).
+fn is_job(data: &RunData, service: &str) -> bool {
+    data.releases.values().any(|(_, spec)| {
+        spec.depends_on
+            .iter()
+            .any(|(d, c)| d == service && *c == Condition::ServiceCompletedSuccessfully)
+    })
 }
 
 /// How long a replica may take: its start period plus every retry of its check, at least 60 s.

@@ -100,6 +100,61 @@ fn shop_deploys_serves_is_idempotent_and_goes_down_cleanly() {
 }
 
 #[test]
+fn a_job_runs_to_completion_before_its_dependants_and_only_once() {
+    let shop = Shop::new("j");
+    let job = "\n  seed:\n    build:\n      context: ./image\n    command: [\"help\"]\n    user: \"10001:10001\"\n    read_only: true\n    init: true\n\n  store:\n";
+    shop.edit("\n  store:\n", job);
+    shop.edit(
+        "    command: [\"store\"]\n",
+        "    command: [\"store\"]\n    depends_on:\n      seed:\n        condition: service_completed_successfully\n",
+    );
+    up(&shop);
+    assert_page(&shop);
+    let seed = || {
+        shop.containers()
+            .into_iter()
+            .filter(|c| c["Config"]["Labels"]["dev.bulkhead.service"] == "seed")
+            .collect::<Vec<_>>()
+    };
+    let done = seed();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["State"]["Status"], "exited");
+    assert_eq!(done[0]["State"]["ExitCode"], 0);
+    let store_started = shop
+        .containers()
+        .into_iter()
+        .find(|c| c["Config"]["Labels"]["dev.bulkhead.service"] == "store")
+        .map(|c| {
+            c["State"]["StartedAt"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .expect("store");
+    let seed_finished = done[0]["State"]["FinishedAt"].as_str().unwrap_or_default();
+    assert!(
+        seed_finished < store_started.as_str(),
+        "store started ({store_started}) after the job finished ({seed_finished})"
+    );
+
+    // Completed is done: a second up does not run it again.
+    let again = up(&shop);
+    assert!(again.contains("up to date, nothing changed"), "{again}");
+    assert_eq!(seed()[0]["Id"], done[0]["Id"]);
+
+    // A job that fails stops the deploy, with its exit code; its dependants keep running.
+    shop.edit(
+        "    command: [\"help\"]",
+        "    command: [\"connect\", \"127.0.0.1:1\"]",
+    );
+    let out = shop.bulkhead(&["up", "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("exited with code 1"), "{err}");
+    assert_page(&shop);
+}
+
+#[test]
 fn secrets_are_refused_until_they_can_be_delivered() {
     let shop = Shop::new("s");
     std::fs::write(shop.dir.path().join("pw.txt"), "not-a-real-secret\n")

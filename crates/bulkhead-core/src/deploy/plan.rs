@@ -49,6 +49,9 @@ pub struct ObservedContainer {
     pub spec_hash: Option<String>,
     pub running: bool,
     pub unhealthy: bool,
+    /// The exit code of a container that ran and stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
     /// Address on each network, by network name.
     pub addresses: BTreeMap<String, String>,
 }
@@ -185,7 +188,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             .iter()
             .filter(|c| &c.service == name)
             .collect();
-        let ops = rollout(svc, &mine);
+        let ops = rollout(svc, completes(desired, name), &mine);
         rollouts.insert(
             name.clone(),
             Rollout {
@@ -221,9 +224,22 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     }
 }
 
+/// True when a dependant waits for `service` with `service_completed_successfully`: it is a
+/// job (a migration, a seed) that runs to completion, and a replica that exited with code 0
+/// is done, not down.
+pub fn completes(desired: &Desired, service: &str) -> bool {
+    desired.services.values().any(|s| {
+        s.depends_on
+            .iter()
+            .any(|(d, c)| d == service && *c == Condition::ServiceCompletedSuccessfully)
+    })
+}
+
 /// Ops for one service: half-made and superseded containers go, missing replicas come, one
-/// at a time, each new one ready before the old one it replaces is removed.
-fn rollout(svc: &DesiredService, mine: &[&ObservedContainer]) -> Vec<Op> {
+/// at a time, each new one ready before the old one it replaces is removed. For a job, a
+/// current replica that is running or exited with code 0 is left alone; one that failed runs
+/// again.
+fn rollout(svc: &DesiredService, job: bool, mine: &[&ObservedContainer]) -> Vec<Op> {
     let mut ops = Vec::new();
     let mut used: BTreeSet<&str> = BTreeSet::new();
     let current = |c: &ObservedContainer| {
@@ -231,11 +247,12 @@ fn rollout(svc: &DesiredService, mine: &[&ObservedContainer]) -> Vec<Op> {
     };
     for replica in 1..=svc.replicas {
         let good = mine.iter().find(|c| {
-            current(c)
-                && c.replica == Some(replica)
-                && c.running
-                && !c.unhealthy
-                && !used.contains(c.id.as_str())
+            let fine = if job {
+                c.running || c.exit_code == Some(0)
+            } else {
+                c.running && !c.unhealthy
+            };
+            current(c) && c.replica == Some(replica) && fine && !used.contains(c.id.as_str())
         });
         if let Some(c) = good {
             used.insert(&c.id);
@@ -257,6 +274,8 @@ fn rollout(svc: &DesiredService, mine: &[&ObservedContainer]) -> Vec<Op> {
     for c in mine.iter().filter(|c| !used.contains(c.id.as_str())) {
         let why = if current(c) && c.replica.is_some_and(|r| r > svc.replicas) {
             "scaled down".to_string()
+        } else if current(c) && job {
+            "failed (exit code not 0); runs again".to_string()
         } else if current(c) {
             "not running or unhealthy; replaced".to_string()
         } else {
@@ -357,6 +376,7 @@ mod tests {
             spec_hash: Some(format!("h{release}")),
             running: true,
             unhealthy: false,
+            exit_code: None,
             addresses: BTreeMap::new(),
         }
     }
@@ -536,5 +556,48 @@ mod tests {
         );
         o.ingress.insert("p-api-in".into(), vec!["10.1.0.2".into()]);
         assert!(plan(&d, &o).is_empty());
+    }
+
+    #[test]
+    fn a_job_that_completed_is_done_and_one_that_failed_runs_again() {
+        let mut web = svc("web", 1, 1, &[]);
+        web.depends_on = vec![("migrate".into(), Condition::ServiceCompletedSuccessfully)];
+        let d = desired(&[svc("migrate", 1, 1, &[]), web]);
+        assert!(completes(&d, "migrate"));
+        assert!(!completes(&d, "web"));
+        let mut o = deployed(&d);
+        let job = o
+            .containers
+            .iter_mut()
+            .find(|c| c.service == "migrate")
+            .expect("job");
+        job.running = false;
+        job.exit_code = Some(0);
+        assert!(plan(&d, &o).is_empty(), "exited 0: done");
+        let job = o
+            .containers
+            .iter_mut()
+            .find(|c| c.service == "migrate")
+            .expect("job");
+        job.exit_code = Some(3);
+        assert_eq!(
+            summary(&plan(&d, &o)),
+            ["rm migrate-1-1", "deploy migrate#1 r1"],
+            "failed: removed, then run again"
+        );
+        // The same exited container of a service nobody waits on to complete is down.
+        let mut web = svc("web", 1, 1, &[]);
+        web.depends_on = vec![("migrate".into(), Condition::ServiceHealthy)];
+        let d = desired(&[svc("migrate", 1, 1, &[]), web]);
+        let job = o
+            .containers
+            .iter_mut()
+            .find(|c| c.service == "migrate")
+            .expect("job");
+        job.exit_code = Some(0);
+        assert_eq!(
+            summary(&plan(&d, &o)),
+            ["rm migrate-1-1", "deploy migrate#1 r1"]
+        );
     }
 }
