@@ -10,6 +10,8 @@ pub const STORE_FILE: &str = "bulkhead.redb";
 
 const README: &str = "This is Bulkhead's state directory. Keep it private (mode 0700).\n\n\
 bulkhead.redb   the embedded store: projects, immutable releases, the active release of each service\n\
+tls/            the server's TLS identity: ca.pem (the local CA clients trust), ca.key, server.pem,\n\
+                server.key (keys 0600)\n\
 README          this file\n";
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,8 @@
 //! Bulkhead's pure core: the spec model and its validation, the hardening profile, policy and
 //! security groups. No I/O, no async: every function here is a decision over values.
 
+pub mod audit;
+pub mod auth;
 pub mod clock;
 pub mod deploy;
 pub mod hardening;

@@ -1,14 +1,16 @@
 //! Ports: the narrow traits through which the application reaches the outside world. Adapters
 //! implement them; the application and its tests only see these types.
 
+pub mod audit;
 pub mod firewall;
 pub mod runtime;
 pub mod store;
 
+pub use audit::{AppendFuture, AuditError, AuditSink, Receipt};
 pub use firewall::{Firewall, FirewallError, Installed, NetworkRules};
 pub use runtime::{
     BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, HealthSpec,
     HealthState, ImageInfo, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec, Progress,
     RuntimeError, RuntimeEvent, VolumeInfo,
 };
-pub use store::{ProjectRecord, Release, Store, StoreError};
+pub use store::{ProjectRecord, Release, Store, StoreError, TokenLookup};

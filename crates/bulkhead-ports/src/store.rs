@@ -1,8 +1,9 @@
-//! The store port: projects, immutable releases, and the active release of each service.
-//! Every write is durable when the call returns.
+//! The store port: projects, immutable releases, and the active release of each service;
+//! accounts, their API tokens and role bindings. Every write is durable when the call returns.
 
 use std::future::Future;
 
+use bulkhead_core::auth::{Binding, TokenId, TokenRecord, UserName, UserRecord};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,11 @@ pub enum StoreError {
         service: String,
         number: u64,
     },
+    /// `what` is `user`, `token`...
+    #[error("{what} {name} already exists")]
+    Exists { what: &'static str, name: String },
+    #[error("{what} {name} does not exist")]
+    NotFound { what: &'static str, name: String },
     #[error("the store is corrupt: {reason}")]
     Corrupt { reason: String },
     #[error("store operation {operation} failed: {reason}")]
@@ -63,6 +69,15 @@ pub struct ProjectRecord {
     pub files: Vec<String>,
     /// The project-level desired state that is not per service (network topology etc.), as JSON.
     pub state: String,
+}
+
+/// What authenticating one request needs, read in one transaction: the token's record, its
+/// owner and the owner's bindings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenLookup {
+    pub token: TokenRecord,
+    pub user: UserRecord,
+    pub bindings: Vec<Binding>,
 }
 
 /// The store. Implementations must make each method's effect durable before returning.
@@ -115,4 +130,69 @@ pub trait Store: Send + Sync {
         project: &str,
         service: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Add a user or service account; [`StoreError::Exists`] when the name is taken.
+    fn add_user(&self, user: &UserRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_user(
+        &self,
+        name: &UserName,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+    /// Every account, by name.
+    fn list_users(&self) -> impl Future<Output = Result<Vec<UserRecord>, StoreError>> + Send;
+    /// Disable or re-enable an account; [`StoreError::NotFound`] when there is none.
+    fn set_user_disabled(
+        &self,
+        name: &UserName,
+        disabled: bool,
+    ) -> impl Future<Output = Result<UserRecord, StoreError>> + Send;
+    /// Remove an account with all its tokens and bindings, in one transaction;
+    /// [`StoreError::NotFound`] when there is none.
+    fn delete_user(&self, name: &UserName) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Record a new token. Its owner must exist ([`StoreError::NotFound`]) and its id be new
+    /// ([`StoreError::Exists`]).
+    fn add_token(&self, token: &TokenRecord)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A token by id: one B-tree lookup.
+    fn get_token(
+        &self,
+        id: &TokenId,
+    ) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send;
+    /// A token with its owner and the owner's bindings, in one read transaction: what each
+    /// request's authentication needs. `None` when there is no such token.
+    fn lookup_token(
+        &self,
+        id: &TokenId,
+    ) -> impl Future<Output = Result<Option<TokenLookup>, StoreError>> + Send;
+    /// The tokens of one account (by id), or of every account (by owner, then id); revoked and
+    /// expired ones included.
+    fn list_tokens(
+        &self,
+        owner: Option<&UserName>,
+    ) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
+    /// Revoke a token at `at` (Unix seconds). Revoking a revoked token keeps the first time.
+    /// [`StoreError::NotFound`] when there is no such token.
+    fn revoke_token(
+        &self,
+        id: &TokenId,
+        at: u64,
+    ) -> impl Future<Output = Result<TokenRecord, StoreError>> + Send;
+
+    /// Add a binding; `false` when the account already has it. The account must exist
+    /// ([`StoreError::NotFound`]).
+    fn add_binding(
+        &self,
+        binding: &Binding,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Remove a binding; `false` when the account did not have it.
+    fn remove_binding(
+        &self,
+        binding: &Binding,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The bindings of one account, or of every account: by user, then role name, then scope
+    /// (all projects before any one project).
+    fn list_bindings(
+        &self,
+        user: Option<&UserName>,
+    ) -> impl Future<Output = Result<Vec<Binding>, StoreError>> + Send;
 }

@@ -1,5 +1,7 @@
-//! The embedded store: the `Store` port over one redb file, one durable transaction per call.
+//! The embedded store: the `Store` port over one redb file, one durable transaction per call:
+//! projects and releases (`ops`), accounts, tokens and bindings (`accounts`).
 
+mod accounts;
 mod open;
 mod ops;
 mod store;

@@ -9,11 +9,16 @@ use std::path::{Path, PathBuf};
 use bulkhead_ports::StoreError;
 use redb::{Database, ReadableTable, WriteTransaction};
 
-use crate::tables::{ACTIVE, META, PROJECTS, RELEASES, SCHEMA_VERSION_KEY};
+use crate::tables::{
+    ACTIVE, BINDINGS, META, PROJECTS, RELEASES, SCHEMA_VERSION_KEY, TOKENS, USER_TOKENS, USERS,
+};
 
 /// The schema this code reads and writes. Bump it together with a new migration step (see
 /// `migrate` in this module).
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 1: projects, releases, active pointers. 2: and accounts (users, tokens, their owner index,
+/// bindings).
+pub const SCHEMA_VERSION: u32 = 2;
 
 const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
@@ -157,6 +162,15 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), OpenError> {
     txn.open_table(PROJECTS)?;
     txn.open_table(RELEASES)?;
     txn.open_table(ACTIVE)?;
+    create_account_tables(txn)
+}
+
+/// The tables schema 2 added.
+fn create_account_tables(txn: &WriteTransaction) -> Result<(), OpenError> {
+    txn.open_table(USERS)?;
+    txn.open_table(TOKENS)?;
+    txn.open_table(USER_TOKENS)?;
+    txn.open_table(BINDINGS)?;
     Ok(())
 }
 
@@ -165,8 +179,13 @@ type Step = fn(&WriteTransaction) -> Result<(), OpenError>;
 
 /// `STEPS[n - 1]` migrates schema n to n + 1. To change the schema: write `migrate_1_to_2`, add
 /// it here, and bump [`SCHEMA_VERSION`] (the assertion below keeps the two in step).
-const STEPS: &[Step] = &[];
+const STEPS: &[Step] = &[migrate_1_to_2];
 const _: () = assert!(STEPS.len() + 1 == SCHEMA_VERSION as usize);
+
+/// Schema 2 adds the account tables, empty: a store that had no accounts has none after it.
+fn migrate_1_to_2(txn: &WriteTransaction) -> Result<(), OpenError> {
+    create_account_tables(txn)
+}
 
 /// Migrates a store written at schema `from` to [`SCHEMA_VERSION`], one step at a time, inside
 /// the open's write transaction: a failed migration leaves the store as it was.
@@ -209,6 +228,33 @@ mod tests {
         assert_eq!(read_version(&path)?, Some(SCHEMA_VERSION));
         drop(open_database(&path)?);
         assert_eq!(read_version(&path)?, Some(SCHEMA_VERSION));
+        Ok(())
+    }
+
+    #[test]
+    fn a_version_1_store_gets_the_account_tables() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("store.redb");
+        {
+            let db = Database::create(&path)?;
+            let txn = db.begin_write()?;
+            txn.open_table(META)?.insert(SCHEMA_VERSION_KEY, 1)?;
+            txn.open_table(PROJECTS)?;
+            txn.open_table(RELEASES)?;
+            txn.open_table(ACTIVE)?;
+            txn.commit()?;
+        }
+        let db = open_database(&path)?;
+        {
+            use redb::{ReadableDatabase as _, ReadableTableMetadata as _};
+            let txn = db.begin_read()?;
+            assert!(txn.open_table(USERS)?.is_empty()?);
+            assert!(txn.open_table(TOKENS)?.is_empty()?);
+            assert!(txn.open_table(USER_TOKENS)?.is_empty()?);
+            assert!(txn.open_table(BINDINGS)?.is_empty()?);
+        }
+        drop(db);
+        assert_eq!(read_version(&path)?, Some(2));
         Ok(())
     }
 

@@ -31,6 +31,13 @@ pub(crate) enum OpError {
     },
     #[error("release numbers of {project}/{service} are exhausted")]
     NumbersExhausted { project: String, service: String },
+    #[error("{what} {name} already exists")]
+    Exists { what: &'static str, name: String },
+    #[error("{what} {name} does not exist")]
+    NotFound { what: &'static str, name: String },
+    /// Two tables disagree (an index entry without its record, a token without its owner).
+    #[error("{reason}")]
+    Inconsistent { reason: String },
 }
 
 crate::from_redb_errors!(OpError, |err| OpError::Redb(err));
@@ -47,8 +54,11 @@ impl OpError {
                 service,
                 number,
             },
+            OpError::Exists { what, name } => StoreError::Exists { what, name },
+            OpError::NotFound { what, name } => StoreError::NotFound { what, name },
             OpError::Codec(CodecError::BadValue { .. })
             | OpError::DanglingActive { .. }
+            | OpError::Inconsistent { .. }
             | OpError::Redb(
                 redb::Error::Corrupted(_)
                 | redb::Error::TableTypeMismatch { .. }

@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bulkhead_ports::{ProjectRecord, Release, Store, StoreError};
+use bulkhead_core::auth::{Binding, TokenId, TokenRecord, UserName, UserRecord};
+use bulkhead_ports::{ProjectRecord, Release, Store, StoreError, TokenLookup};
 use redb::Database;
 
+use crate::accounts;
 use crate::open::open_database;
 use crate::ops::{self, OpError};
 
@@ -144,8 +146,101 @@ impl Store for RedbStore {
         })
         .await
     }
+    async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.run("add_user", move |db| accounts::add_user(db, &user))
+            .await
+    }
+
+    async fn get_user(&self, name: &UserName) -> Result<Option<UserRecord>, StoreError> {
+        let name = name.clone();
+        self.run("get_user", move |db| accounts::get_user(db, &name))
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.run("list_users", accounts::list_users).await
+    }
+
+    async fn set_user_disabled(
+        &self,
+        name: &UserName,
+        disabled: bool,
+    ) -> Result<UserRecord, StoreError> {
+        let name = name.clone();
+        self.run("set_user_disabled", move |db| {
+            accounts::set_user_disabled(db, &name, disabled)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, name: &UserName) -> Result<(), StoreError> {
+        let name = name.clone();
+        self.run("delete_user", move |db| accounts::delete_user(db, &name))
+            .await
+    }
+
+    async fn add_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.run("add_token", move |db| accounts::add_token(db, &token))
+            .await
+    }
+
+    async fn get_token(&self, id: &TokenId) -> Result<Option<TokenRecord>, StoreError> {
+        let id = id.clone();
+        self.run("get_token", move |db| accounts::get_token(db, &id))
+            .await
+    }
+
+    async fn lookup_token(&self, id: &TokenId) -> Result<Option<TokenLookup>, StoreError> {
+        let id = id.clone();
+        self.run("lookup_token", move |db| accounts::lookup_token(db, &id))
+            .await
+    }
+
+    async fn list_tokens(&self, owner: Option<&UserName>) -> Result<Vec<TokenRecord>, StoreError> {
+        let owner = owner.cloned();
+        self.run("list_tokens", move |db| {
+            accounts::list_tokens(db, owner.as_ref())
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, id: &TokenId, at: u64) -> Result<TokenRecord, StoreError> {
+        let id = id.clone();
+        self.run("revoke_token", move |db| {
+            accounts::revoke_token(db, &id, at)
+        })
+        .await
+    }
+
+    async fn add_binding(&self, binding: &Binding) -> Result<bool, StoreError> {
+        let binding = binding.clone();
+        self.run("add_binding", move |db| accounts::add_binding(db, &binding))
+            .await
+    }
+
+    async fn remove_binding(&self, binding: &Binding) -> Result<bool, StoreError> {
+        let binding = binding.clone();
+        self.run("remove_binding", move |db| {
+            accounts::remove_binding(db, &binding)
+        })
+        .await
+    }
+
+    async fn list_bindings(&self, user: Option<&UserName>) -> Result<Vec<Binding>, StoreError> {
+        let user = user.cloned();
+        self.run("list_bindings", move |db| {
+            accounts::list_bindings(db, user.as_ref())
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
 #[path = "store_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "store_accounts_tests.rs"]
+mod account_tests;

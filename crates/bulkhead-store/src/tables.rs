@@ -7,6 +7,7 @@ use redb::TableDefinition;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use bulkhead_core::auth::{Binding, Scope};
 use bulkhead_ports::Release;
 
 /// `schema_version` → u32.
@@ -20,6 +21,17 @@ pub(crate) const PROJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 pub(crate) const RELEASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("releases");
 /// (project, service) → number of the active release.
 pub(crate) const ACTIVE: TableDefinition<(&[u8], &[u8]), u64> = TableDefinition::new("active");
+
+/// User name → JSON of `UserRecord` (schema 2).
+pub(crate) const USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("users");
+/// Token id → JSON of `TokenRecord`: the hash, never the secret (schema 2).
+pub(crate) const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
+/// (owner, token id) → nothing: the index of an account's tokens (schema 2).
+pub(crate) const USER_TOKENS: TableDefinition<(&[u8], &[u8]), ()> =
+    TableDefinition::new("user_tokens");
+/// (user, [`binding_key`]) → JSON of `Binding` (schema 2).
+pub(crate) const BINDINGS: TableDefinition<(&[u8], &[u8]), &[u8]> =
+    TableDefinition::new("bindings");
 
 /// Width of the zero-padded release number at the end of a release key.
 const NUMBER_WIDTH: usize = 20;
@@ -100,6 +112,16 @@ pub(crate) fn number_of_key(key: &[u8]) -> Result<u64, CodecError> {
         .ok()
         .and_then(|text| text.parse::<u64>().ok())
         .ok_or_else(|| bad("the key does not end in a release number"))
+}
+
+/// `role\0scope` within a user's bindings, the scope `*` for all projects (no project name
+/// can be `*`, nor hold a NUL).
+pub(crate) fn binding_key(binding: &Binding) -> Vec<u8> {
+    let scope = match &binding.scope {
+        Scope::All => "*",
+        Scope::Project(project) => project.as_str(),
+    };
+    format!("{}\0{scope}", binding.role).into_bytes()
 }
 
 /// A key as text for error messages (NUL shown as `/`).

@@ -1,5 +1,6 @@
-//! Integration tests of `RedbStore` as a file: reopening, schema refusal, locking, permissions,
-//! and surviving a SIGKILL'd writer.
+//! Integration tests of `RedbStore` as a file: reopening, schema refusal and migration, locking,
+//! permissions, surviving a SIGKILL'd writer, and accounts end to end (tokens authenticated
+//! through the core's `authenticate`).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -7,6 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use bulkhead_core::auth::{
+    Binding, Role, Scope, SubjectKind, TokenError, TokenName, TokenRecord, TokenSecret, UserName,
+    UserRecord, authenticate,
+};
 use bulkhead_ports::{ProjectRecord, Release, Store, StoreError};
 use bulkhead_store::{RedbStore, SCHEMA_VERSION};
 
@@ -226,5 +231,178 @@ async fn a_killed_writer_loses_no_committed_release() -> TestResult {
         }
         assert_eq!(store.active("shop").await?.len(), 2);
     }
+    Ok(())
+}
+
+/// Writes a store as bulkhead with schema 1 did: its three tables with one project, two
+/// releases of `web` (the second active), and the version.
+fn write_v1_store(path: &Path) -> TestResult {
+    let meta: redb::TableDefinition<&str, u32> = redb::TableDefinition::new("meta");
+    let projects: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("projects");
+    let releases: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("releases");
+    let active: redb::TableDefinition<(&[u8], &[u8]), u64> = redb::TableDefinition::new("active");
+    let db = redb::Database::create(path)?;
+    let txn = db.begin_write()?;
+    txn.open_table(meta)?.insert("schema_version", 1)?;
+    txn.open_table(projects)?
+        .insert(&b"shop"[..], serde_json::to_vec(&project())?.as_slice())?;
+    {
+        let mut table = txn.open_table(releases)?;
+        for (number, hash) in [(1u64, "w1"), (2, "w2")] {
+            let key = format!("shop\0web\0{number:020}");
+            let value = Release {
+                number,
+                ..release("web", hash)
+            };
+            table.insert(key.as_bytes(), serde_json::to_vec(&value)?.as_slice())?;
+        }
+    }
+    txn.open_table(active)?
+        .insert((&b"shop"[..], &b"web"[..]), 2)?;
+    txn.commit()?;
+    Ok(())
+}
+
+fn read_schema_version(path: &Path) -> Result<Option<u32>, Box<dyn std::error::Error>> {
+    use redb::ReadableTable as _;
+    let meta: redb::TableDefinition<&str, u32> = redb::TableDefinition::new("meta");
+    let db = redb::Database::create(path)?;
+    let txn = db.begin_write()?;
+    let version = txn
+        .open_table(meta)?
+        .get("schema_version")?
+        .map(|v| v.value());
+    Ok(version)
+}
+
+fn user(name: &str) -> Result<UserName, Box<dyn std::error::Error>> {
+    Ok(UserName::new(name)?)
+}
+
+fn account(name: &str) -> Result<UserRecord, Box<dyn std::error::Error>> {
+    Ok(UserRecord {
+        name: user(name)?,
+        kind: SubjectKind::User,
+        created_at: 1_000,
+        disabled: false,
+    })
+}
+
+#[tokio::test]
+async fn a_version_1_store_is_migrated_and_keeps_its_releases() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("store.redb");
+    write_v1_store(&path)?;
+    assert_eq!(SCHEMA_VERSION, 2);
+
+    let store = RedbStore::open(&path)?;
+    assert_eq!(store.list_projects().await?, vec![project()]);
+    let numbers: Vec<u64> = store
+        .releases("shop", "web")
+        .await?
+        .iter()
+        .map(|r| r.number)
+        .collect();
+    assert_eq!(numbers, [1, 2]);
+    assert_eq!(store.active("shop").await?[0].spec_hash, "w2");
+    assert!(store.list_users().await?.is_empty());
+    store.add_user(&account("alice")?).await?;
+    let (next, _) = store.record_release(release("web", "w3")).await?;
+    assert_eq!(next.number, 3);
+    drop(store);
+
+    assert_eq!(read_schema_version(&path)?, Some(2));
+    let store = RedbStore::open(&path)?;
+    assert_eq!(store.list_users().await?, vec![account("alice")?]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn accounts_survive_a_reopen_and_a_deleted_user_takes_everything() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("store.redb");
+    let secret = TokenSecret::from_random([1; 8], [2; 32]);
+    let token = TokenRecord::new(&secret, user("alice")?, TokenName::new("ci")?, 1_000, None)?;
+    let binding = Binding {
+        user: user("alice")?,
+        role: Role::Developer,
+        scope: Scope::All,
+    };
+    {
+        let store = RedbStore::open(&path)?;
+        store.add_user(&account("alice")?).await?;
+        store.add_token(&token).await?;
+        store.add_binding(&binding).await?;
+    }
+    let store = RedbStore::open(&path)?;
+    let found = store.lookup_token(secret.id()).await?.ok_or("token lost")?;
+    let subject = authenticate(&secret, &found.token, &found.user, found.bindings, 2_000)?;
+    assert_eq!(subject.bindings(), [binding]);
+
+    store.delete_user(&user("alice")?).await?;
+    drop(store);
+    let store = RedbStore::open(&path)?;
+    assert_eq!(store.lookup_token(secret.id()).await?, None);
+    assert!(store.list_tokens(None).await?.is_empty());
+    assert!(store.list_bindings(None).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn revoked_and_expired_tokens_are_found_but_do_not_authenticate() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = RedbStore::open(&dir.path().join("store.redb"))?;
+    store.add_user(&account("alice")?).await?;
+    let revoked = TokenSecret::from_random([1; 8], [1; 32]);
+    let expiring = TokenSecret::from_random([2; 8], [2; 32]);
+    let name = TokenName::new("laptop")?;
+    store
+        .add_token(&TokenRecord::new(
+            &revoked,
+            user("alice")?,
+            name.clone(),
+            1_000,
+            None,
+        )?)
+        .await?;
+    store
+        .add_token(&TokenRecord::new(
+            &expiring,
+            user("alice")?,
+            name,
+            1_000,
+            Some(3_000),
+        )?)
+        .await?;
+    store.revoke_token(revoked.id(), 1_500).await?;
+
+    let found = store
+        .lookup_token(revoked.id())
+        .await?
+        .ok_or("token lost")?;
+    assert_eq!(found.token.revoked_at, Some(1_500));
+    assert!(!found.token.is_usable(2_000));
+    let err = authenticate(&revoked, &found.token, &found.user, found.bindings, 2_000);
+    assert!(
+        matches!(err, Err(TokenError::Revoked { at: 1_500, .. })),
+        "{err:?}"
+    );
+
+    let found = store
+        .lookup_token(expiring.id())
+        .await?
+        .ok_or("token lost")?;
+    assert!(found.token.is_usable(2_999) && !found.token.is_usable(3_000));
+    assert!(authenticate(&expiring, &found.token, &found.user, vec![], 2_999).is_ok());
+    let err = authenticate(&expiring, &found.token, &found.user, vec![], 3_000);
+    assert!(
+        matches!(err, Err(TokenError::Expired { at: 3_000, .. })),
+        "{err:?}"
+    );
+
+    // A disabled account's valid token does not authenticate either.
+    let disabled = store.set_user_disabled(&user("alice")?, true).await?;
+    let err = authenticate(&expiring, &found.token, &disabled, vec![], 2_000);
+    assert!(matches!(err, Err(TokenError::Disabled { .. })), "{err:?}");
     Ok(())
 }

@@ -1,0 +1,263 @@
+//! Users, service accounts, their tokens and role bindings; and `init`, which makes the first
+//! administrator. A token's secret is shown once, in the reply that created it, and stored
+//! only as a hash.
+
+use bulkhead_core::audit::{Actor, Outcome, Record};
+use bulkhead_core::auth::{
+    Binding, Role, Scope, SubjectKind, TokenName, TokenRecord, TokenSecret, UserName, UserRecord,
+};
+use bulkhead_ports::Store;
+use serde_json::{Value, json};
+
+use super::command::Command;
+use super::dispatch::{Api, Authenticated, Reply, now_secs};
+use super::error::ApiError;
+
+/// A new token: random id and secret from the operating system.
+pub fn new_token(
+    owner: &UserName,
+    name: TokenName,
+    expires_in: Option<u64>,
+) -> Result<(TokenSecret, TokenRecord), ApiError> {
+    let mut id = [0u8; bulkhead_core::auth::ID_BYTES];
+    let mut secret = [0u8; bulkhead_core::auth::SECRET_BYTES];
+    getrandom::fill(&mut id).map_err(|e| ApiError::internal(e.to_string()))?;
+    getrandom::fill(&mut secret).map_err(|e| ApiError::internal(e.to_string()))?;
+    let token = TokenSecret::from_random(id, secret);
+    let now = now_secs();
+    let record = TokenRecord::new(
+        &token,
+        owner.clone(),
+        name,
+        now,
+        expires_in.map(|s| now.saturating_add(s)),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok((token, record))
+}
+
+fn token_json(t: &TokenRecord) -> Value {
+    json!({
+        "id": t.id.as_str(),
+        "owner": t.owner.as_str(),
+        "name": t.name.as_str(),
+        "created_at": bulkhead_core::clock::rfc3339(t.created_at),
+        "expires_at": t.expires_at.map(bulkhead_core::clock::rfc3339),
+        "revoked_at": t.revoked_at.map(bulkhead_core::clock::rfc3339),
+    })
+}
+
+fn user_json(u: &UserRecord, bindings: &[Binding]) -> Value {
+    json!({
+        "name": u.name.as_str(),
+        "kind": u.kind,
+        "created_at": bulkhead_core::clock::rfc3339(u.created_at),
+        "disabled": u.disabled,
+        "bindings": bindings.iter().filter(|b| b.user == u.name).collect::<Vec<_>>(),
+    })
+}
+
+impl Api {
+    pub(super) async fn accounts(
+        &self,
+        who: &Authenticated,
+        command: Command,
+    ) -> Result<Reply, ApiError> {
+        let store = &self.deployer.store;
+        let json = match command {
+            Command::UserList => {
+                let bindings = store.list_bindings(None).await?;
+                let users: Vec<Value> = store
+                    .list_users()
+                    .await?
+                    .iter()
+                    .map(|u| user_json(u, &bindings))
+                    .collect();
+                json!({ "users": users })
+            }
+            Command::UserAdd { user, kind, role } => {
+                let record = UserRecord {
+                    name: user.clone(),
+                    kind,
+                    created_at: now_secs(),
+                    disabled: false,
+                };
+                let (secret, token) = new_token(&user, first_token_name(), None)?;
+                store.add_user(&record).await?;
+                if let Some((role, scope)) = role {
+                    store
+                        .add_binding(&Binding {
+                            user: user.clone(),
+                            role,
+                            scope,
+                        })
+                        .await?;
+                }
+                store.add_token(&token).await?;
+                let bindings = store.list_bindings(Some(&user)).await?;
+                json!({
+                    "user": user_json(&record, &bindings),
+                    "token": secret.expose().as_str(),
+                    "token_id": token.id.as_str(),
+                })
+            }
+            Command::UserRemove { user } => {
+                if store.get_user(&user).await?.is_none() {
+                    return Err(ApiError::not_found(format!("there is no account {user}")));
+                }
+                self.keep_an_admin(&user, None).await?;
+                store.delete_user(&user).await?;
+                json!({ "removed": user.as_str() })
+            }
+            Command::TokenCreate {
+                user,
+                name,
+                expires_in,
+            } => {
+                if store.get_user(&user).await?.is_none() {
+                    return Err(ApiError::not_found(format!("there is no account {user}")));
+                }
+                let (secret, token) = new_token(&user, name, expires_in)?;
+                store.add_token(&token).await?;
+                json!({ "token": secret.expose().as_str(), "record": token_json(&token) })
+            }
+            Command::TokenList { user } => {
+                let tokens: Vec<Value> = store
+                    .list_tokens(Some(&user))
+                    .await?
+                    .iter()
+                    .map(token_json)
+                    .collect();
+                json!({ "user": user.as_str(), "tokens": tokens })
+            }
+            Command::TokenRevoke { user, id } => {
+                match store.get_token(&id).await? {
+                    Some(t) if t.owner == user => {}
+                    _ => {
+                        return Err(ApiError::not_found(format!(
+                            "account {user} has no token {id}"
+                        )));
+                    }
+                }
+                let token = store.revoke_token(&id, now_secs()).await?;
+                json!({ "revoked": token_json(&token) })
+            }
+            Command::BindingList { user } => {
+                let bindings = store.list_bindings(Some(&user)).await?;
+                json!({ "user": user.as_str(), "bindings": bindings })
+            }
+            Command::BindingBind { binding } => {
+                if store.get_user(&binding.user).await?.is_none() {
+                    return Err(ApiError::not_found(format!(
+                        "there is no account {}",
+                        binding.user
+                    )));
+                }
+                let added = store.add_binding(&binding).await?;
+                json!({ "binding": binding, "added": added })
+            }
+            Command::BindingUnbind { binding } => {
+                self.keep_an_admin(&binding.user, Some(&binding)).await?;
+                let removed = store.remove_binding(&binding).await?;
+                if !removed {
+                    return Err(ApiError::not_found(format!(
+                        "{} has no binding {binding}",
+                        binding.user
+                    )));
+                }
+                json!({ "binding": binding, "removed": removed })
+            }
+            _ => return Err(ApiError::internal("not an account command")),
+        };
+        let _ = who;
+        Ok(Reply::Json(json))
+    }
+
+    /// Refuses to remove the last enabled administrator of every project (the account, or its
+    /// `binding`): nobody could manage users or grant waivers after it.
+    async fn keep_an_admin(
+        &self,
+        user: &UserName,
+        binding: Option<&Binding>,
+    ) -> Result<(), ApiError> {
+        let store = &self.deployer.store;
+        let enabled: std::collections::BTreeSet<UserName> = store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled)
+            .map(|u| u.name)
+            .collect();
+        let admins: Vec<Binding> = store
+            .list_bindings(None)
+            .await?
+            .into_iter()
+            .filter(|b| b.role == Role::Admin && b.scope == Scope::All && enabled.contains(&b.user))
+            .collect();
+        let left = admins
+            .iter()
+            .filter(|b| match binding {
+                Some(gone) => *b != gone,
+                None => &b.user != user,
+            })
+            .count();
+        if left == 0 && admins.iter().any(|b| &b.user == user) {
+            return Err(ApiError::conflict(format!(
+                "{user} is the last administrator of all projects; add another admin first"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn first_token_name() -> TokenName {
+    TokenName::new("first").unwrap_or_else(|_| unreachable_name())
+}
+
+#[allow(clippy::panic)]
+fn unreachable_name() -> TokenName {
+    panic!("`first` is a valid token name")
+}
+
+/// `bulkhead init`: make `admin` the first administrator (all projects) with a first token,
+/// audited as `system`. Refused when any account exists.
+pub async fn init<S: Store>(
+    store: &S,
+    audit: &dyn bulkhead_ports::AuditSink,
+    admin: &UserName,
+) -> Result<TokenSecret, ApiError> {
+    if !store.list_users().await?.is_empty() {
+        return Err(ApiError::conflict(
+            "this state directory already has accounts; ask an admin for `bulkhead user add`",
+        ));
+    }
+    let record = Record {
+        actor: Actor {
+            user: Some("system".into()),
+            token_id: None,
+        },
+        source: "local".into(),
+        action: "user.add".into(),
+        resource: format!("users/{admin}"),
+        outcome: Outcome::new(bulkhead_core::audit::OutcomeKind::Ok, Some("init"), None),
+        body_sha256: None,
+    };
+    audit.append(record).await.map_err(ApiError::audit)?;
+    let user = UserRecord {
+        name: admin.clone(),
+        kind: SubjectKind::User,
+        created_at: now_secs(),
+        disabled: false,
+    };
+    let (secret, token) = new_token(admin, first_token_name(), None)?;
+    store.add_user(&user).await?;
+    store
+        .add_binding(&Binding {
+            user: admin.clone(),
+            role: Role::Admin,
+            scope: Scope::All,
+        })
+        .await?;
+    store.add_token(&token).await?;
+    Ok(secret)
+}

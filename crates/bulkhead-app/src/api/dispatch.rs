@@ -1,0 +1,340 @@
+//! The one dispatcher: every request, from HTTP or from the embedded CLI, is authenticated,
+//! authorized, audited and only then executed. Deny by default; fail closed when the audit log
+//! cannot take the entry.
+//!
+//! Entries: a request that is refused (no credentials, a bad token, a denial) gets one entry
+//! with that outcome. A read gets one entry after it ran (`ok` or `failed`), written before
+//! the reply leaves. A change gets an `ok`/`accepted` entry before it runs — if that entry
+//! cannot be made durable nothing runs — and a second entry with its result (`ok`/`done` or
+//! `failed`) before the reply.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bulkhead_core::audit::{Actor, Outcome, OutcomeKind, Record, Sha256Digest};
+use bulkhead_core::auth::{
+    Binding, Decision, Role, Scope, Subject, SubjectKind, TokenSecret, UserName, authenticate,
+    authorize,
+};
+use bulkhead_ports::{AuditSink, ContainerInfo, Store};
+use serde_json::Value;
+
+use super::command::Command;
+use super::error::ApiError;
+use crate::root::Local;
+
+/// Who is calling, as the transport saw it.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    /// `Authorization: Bearer ...` as sent (parsed and checked here, never logged).
+    Bearer(String),
+    /// No credentials were sent.
+    Missing,
+    /// The embedded CLI: the local administrator of this host's state directory.
+    Local,
+}
+
+/// One request's context.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub credentials: Credentials,
+    /// The peer address (`127.0.0.1:50412`), or `local`.
+    pub source: String,
+    /// SHA-256 of the request body, when there was one (the body itself is never logged).
+    pub body_sha256: Option<Sha256Digest>,
+}
+
+impl Caller {
+    pub fn local() -> Caller {
+        Caller {
+            credentials: Credentials::Local,
+            source: "local".into(),
+            body_sha256: None,
+        }
+    }
+}
+
+/// What a command returns.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    Json(Value),
+    /// `application/x-ndjson` (the audit export).
+    Lines(Vec<u8>),
+}
+
+/// Failed authentications allowed per source address within [`FAILURE_WINDOW`].
+pub const MAX_FAILURES: u32 = 20;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The application behind the API.
+pub struct Api {
+    pub deployer: Arc<Local>,
+    pub audit: Arc<dyn AuditSink>,
+    pub state_dir: PathBuf,
+    /// The containers each project had when the reconciler last looked.
+    pub observed: RwLock<BTreeMap<String, Vec<ContainerInfo>>>,
+    /// One change at a time per project (requests and the reconciler alike).
+    locks: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    failures: Mutex<BTreeMap<IpAddr, (Instant, u32)>>,
+}
+
+/// The authenticated caller: the subject and how it appears in the audit log.
+pub(super) struct Authenticated {
+    pub subject: Subject,
+    pub actor: Actor,
+}
+
+pub(super) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Api {
+    pub fn new(deployer: Arc<Local>, audit: Arc<dyn AuditSink>, state_dir: PathBuf) -> Api {
+        Api {
+            deployer,
+            audit,
+            state_dir,
+            observed: RwLock::new(BTreeMap::new()),
+            locks: Mutex::new(BTreeMap::new()),
+            failures: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The lock serialising changes to `project`.
+    pub fn project_lock(&self, project: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(locks.entry(project.to_string()).or_default())
+    }
+
+    /// Authenticate, authorize, audit, execute.
+    pub async fn execute(
+        self: &Arc<Self>,
+        caller: Caller,
+        command: Command,
+    ) -> Result<Reply, ApiError> {
+        let action = command.action();
+        let base = |actor: Actor, outcome: Outcome| Record {
+            actor,
+            source: caller.source.clone(),
+            action: action.name().to_string(),
+            resource: command.audit_resource(),
+            outcome,
+            body_sha256: caller.body_sha256,
+        };
+        let who = match self.authenticate(&caller).await {
+            Ok(who) => who,
+            Err((actor, err)) => {
+                let code = if err.status == 429 {
+                    "rate_limited"
+                } else {
+                    "unauthenticated"
+                };
+                let outcome = Outcome::new(OutcomeKind::Unauthenticated, Some(code), None);
+                self.append(base(actor, outcome)).await?;
+                return Err(err);
+            }
+        };
+        if let Decision::Deny { reason } = authorize(&who.subject, action, &command.resource()) {
+            let outcome = Outcome::new(OutcomeKind::Denied, Some("forbidden"), Some(&reason));
+            self.append(base(who.actor, outcome)).await?;
+            return Err(ApiError::forbidden(reason));
+        }
+        // Work that must happen before the decision is final (a deploy's spec decides whether
+        // it needs waivers): no side effects.
+        let prepared = match self.prepare(&who, &command).await {
+            Ok(p) => p,
+            Err(e) => {
+                let kind = if e.status == 403 {
+                    OutcomeKind::Denied
+                } else {
+                    OutcomeKind::Failed
+                };
+                let outcome = Outcome::new(kind, Some(e.code), Some(&short(&e.message)));
+                self.append(base(who.actor, outcome)).await?;
+                return Err(e);
+            }
+        };
+        if command.mutates() {
+            let accepted = Outcome::new(OutcomeKind::Ok, Some("accepted"), None);
+            self.append(base(who.actor.clone(), accepted)).await?;
+        }
+        let result = self.run(&who, command.clone(), prepared).await;
+        let outcome = match &result {
+            Ok(_) if command.mutates() => Outcome::new(OutcomeKind::Ok, Some("done"), None),
+            Ok(_) => Outcome::ok(),
+            Err(e) => Outcome::new(OutcomeKind::Failed, Some(e.code), Some(&short(&e.message))),
+        };
+        self.append(base(who.actor, outcome)).await?;
+        result
+    }
+
+    /// Record a request that never became a command (bad input, unknown route) and return
+    /// its error: as `unauthenticated` when the caller is not, else as `failed`.
+    pub async fn refuse(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        err: ApiError,
+    ) -> Result<Reply, ApiError> {
+        let resource: String = resource.chars().take(512).collect();
+        let record = |actor: Actor, outcome: Outcome| Record {
+            actor,
+            source: caller.source.clone(),
+            action: action.to_string(),
+            resource: resource.clone(),
+            outcome,
+            body_sha256: caller.body_sha256,
+        };
+        match self.authenticate(caller).await {
+            Err((actor, auth)) => {
+                let outcome = Outcome::new(OutcomeKind::Unauthenticated, Some(auth.code), None);
+                self.append(record(actor, outcome)).await?;
+                Err(auth)
+            }
+            Ok(who) => {
+                let outcome = Outcome::new(
+                    OutcomeKind::Failed,
+                    Some(err.code),
+                    Some(&short(&err.message)),
+                );
+                self.append(record(who.actor, outcome)).await?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Record an unauthenticated read of a public document (the OpenAPI description).
+    pub async fn public(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), ApiError> {
+        self.append(Record {
+            actor: Actor::default(),
+            source: caller.source.clone(),
+            action: action.to_string(),
+            resource: resource.to_string(),
+            outcome: Outcome::ok(),
+            body_sha256: caller.body_sha256,
+        })
+        .await
+    }
+
+    async fn append(&self, record: Record) -> Result<(), ApiError> {
+        self.audit
+            .append(record)
+            .await
+            .map(|_| ())
+            .map_err(ApiError::audit)
+    }
+
+    async fn authenticate(&self, caller: &Caller) -> Result<Authenticated, (Actor, ApiError)> {
+        let anonymous = Actor::default();
+        let token = match &caller.credentials {
+            Credentials::Local => {
+                let name = UserName::local();
+                let admin = Binding {
+                    user: name.clone(),
+                    role: Role::Admin,
+                    scope: Scope::All,
+                };
+                let subject = Subject::new(name.clone(), SubjectKind::User, vec![admin])
+                    .map_err(|e| (anonymous.clone(), ApiError::internal(e.to_string())))?;
+                return Ok(Authenticated {
+                    subject,
+                    actor: Actor {
+                        user: Some(name.to_string()),
+                        token_id: None,
+                    },
+                });
+            }
+            Credentials::Missing => return Err((anonymous, ApiError::unauthenticated())),
+            Credentials::Bearer(token) => token,
+        };
+        let ip = caller
+            .source
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .map(|a| a.ip());
+        if let Some(ip) = ip
+            && self.blocked(ip)
+        {
+            return Err((
+                anonymous,
+                ApiError::too_many(format!(
+                    "too many failed authentications from {ip}; wait a minute"
+                )),
+            ));
+        }
+        let Ok(secret) = TokenSecret::parse(token) else {
+            self.failed(ip);
+            return Err((anonymous, ApiError::unauthenticated()));
+        };
+        let actor = Actor {
+            user: None,
+            token_id: Some(secret.id().to_string()),
+        };
+        let found = match self.deployer.store.lookup_token(secret.id()).await {
+            Ok(found) => found,
+            Err(e) => return Err((actor, ApiError::internal(e.to_string()))),
+        };
+        let Some(found) = found else {
+            self.failed(ip);
+            return Err((actor, ApiError::unauthenticated()));
+        };
+        match authenticate(
+            &secret,
+            &found.token,
+            &found.user,
+            found.bindings,
+            now_secs(),
+        ) {
+            Ok(subject) => Ok(Authenticated {
+                actor: Actor {
+                    user: Some(subject.name().to_string()),
+                    token_id: Some(secret.id().to_string()),
+                },
+                subject,
+            }),
+            Err(e) => {
+                tracing::info!(token = %secret.id(), reason = %e, "authentication failed");
+                self.failed(ip);
+                Err((actor, ApiError::unauthenticated()))
+            }
+        }
+    }
+
+    fn blocked(&self, ip: IpAddr) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures
+            .get(&ip)
+            .is_some_and(|(since, n)| since.elapsed() < FAILURE_WINDOW && *n >= MAX_FAILURES)
+    }
+
+    fn failed(&self, ip: Option<IpAddr>) {
+        let Some(ip) = ip else { return };
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.len() > 100_000 {
+            failures.retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
+        }
+        let entry = failures.entry(ip).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= FAILURE_WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+    }
+}
+
+/// An audit reason: one line, bounded.
+fn short(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    line.chars().take(400).collect()
+}

@@ -1,0 +1,422 @@
+//! Executing commands once the dispatcher has allowed them: the deploy operations under the
+//! project's lock (run as tasks of their own, so a client that goes away cannot cut a deploy
+//! in half), reads from the store and the reconciler's last look, the audit log.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bulkhead_core::auth::{ProjectName, authorize_waivers, waiver_granters};
+use bulkhead_core::hardening::Outcome as Finding;
+use bulkhead_core::spec::Project;
+use bulkhead_core::verdict::Verdict;
+use bulkhead_ports::{ContainerInfo, ContainerRuntime, LabelFilter, Store};
+use serde_json::{Value, json};
+
+use super::bundle::Upload;
+use super::command::{AuditQuery, Command, Source};
+use super::dispatch::{Api, Authenticated, Reply};
+use super::error::ApiError;
+use super::render;
+use crate::deploy::DeployError;
+use crate::deploy::ops::checked;
+use crate::project::ProjectOptions;
+
+/// What a command needed before its decision was final.
+pub(super) enum Prepared {
+    None,
+    /// An opened, checked, deployable project (and the upload it came from, removed on drop).
+    Deploy {
+        project: Box<Project>,
+        verdict: Box<Verdict>,
+        _upload: Option<Upload>,
+    },
+    /// `plan` works from options (it resolves images itself).
+    Plan {
+        options: Box<ProjectOptions>,
+        _upload: Option<Upload>,
+    },
+}
+
+impl Api {
+    /// Side-effect-free work before the decision is final: open and check a deploy, and refuse
+    /// one that needs waivers its caller may not grant.
+    pub(super) async fn prepare(
+        &self,
+        who: &Authenticated,
+        command: &Command,
+    ) -> Result<Prepared, ApiError> {
+        match command {
+            Command::ProjectUp { project, source } => {
+                let (options, upload) = self.options(project, source)?;
+                let (opened, verdict) = checked(&options)?;
+                if opened.name != project.as_str() {
+                    return Err(ApiError::bad_request(format!(
+                        "the files describe project {}, not {project}",
+                        opened.name
+                    )));
+                }
+                self.check_waivers(who, project, &verdict).await?;
+                Ok(Prepared::Deploy {
+                    project: Box::new(opened),
+                    verdict: Box::new(verdict),
+                    _upload: upload,
+                })
+            }
+            Command::ProjectPlan { project, source } => {
+                let (options, upload) = self.options(project, source)?;
+                Ok(Prepared::Plan {
+                    options: Box::new(options),
+                    _upload: upload,
+                })
+            }
+            _ => Ok(Prepared::None),
+        }
+    }
+
+    fn options(
+        &self,
+        project: &ProjectName,
+        source: &Source,
+    ) -> Result<(ProjectOptions, Option<Upload>), ApiError> {
+        match source {
+            Source::Local(options) => Ok((options.clone(), None)),
+            Source::Bundle(bundle) => {
+                let upload = Upload::extract(&self.state_dir, &bundle.archive)?;
+                let files = bundle
+                    .files
+                    .iter()
+                    .map(|f| upload.path_of(f))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let options = ProjectOptions {
+                    files,
+                    project_name: Some(project.to_string()),
+                    project_dir: Some(upload.dir().to_path_buf()),
+                    profiles: Vec::new(),
+                    env_file: None,
+                    env: bundle.env.clone(),
+                    cwd: upload.dir().to_path_buf(),
+                };
+                Ok((options, Some(upload)))
+            }
+        }
+    }
+
+    /// A spec that carries waivers deploys only for a caller who may grant them.
+    async fn check_waivers(
+        &self,
+        who: &Authenticated,
+        project: &ProjectName,
+        verdict: &Verdict,
+    ) -> Result<(), ApiError> {
+        let rules: BTreeSet<_> = verdict
+            .services
+            .iter()
+            .flat_map(|s| s.findings.iter())
+            .filter(|f| f.outcome == Finding::Waived)
+            .map(|f| f.rule)
+            .collect();
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let store = &self.deployer.store;
+        let enabled: BTreeSet<_> = store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled)
+            .map(|u| u.name)
+            .collect();
+        let bindings: Vec<_> = store
+            .list_bindings(None)
+            .await?
+            .into_iter()
+            .filter(|b| enabled.contains(&b.user))
+            .collect();
+        let granters = waiver_granters(&bindings, project);
+        let rules: Vec<_> = rules.into_iter().collect();
+        match authorize_waivers(&who.subject, project, &rules, &granters) {
+            Some(bulkhead_core::auth::Decision::Deny { reason }) => {
+                Err(ApiError::forbidden(reason))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) async fn run(
+        self: &Arc<Self>,
+        who: &Authenticated,
+        command: Command,
+        prepared: Prepared,
+    ) -> Result<Reply, ApiError> {
+        let d = &self.deployer;
+        let json = match command {
+            Command::ProjectList => self.project_list(who).await?,
+            Command::ProjectGet { project } => self.project_get(&project).await?,
+            Command::ProjectUp { project, .. } => {
+                let Prepared::Deploy {
+                    project: opened,
+                    verdict,
+                    _upload,
+                } = prepared
+                else {
+                    return Err(ApiError::internal("deploy was not prepared"));
+                };
+                let actor = who.subject.name().to_string();
+                let report = self
+                    .locked(&project, move |d| async move {
+                        d.up_checked(&opened, *verdict, &actor).await
+                    })
+                    .await?;
+                self.refresh(&project).await;
+                render::up(&report)
+            }
+            Command::ProjectPlan { .. } => {
+                let Prepared::Plan { options, _upload } = prepared else {
+                    return Err(ApiError::internal("plan was not prepared"));
+                };
+                let (verdict, plan) = d.plan_only(&options).await?;
+                json!({ "project": verdict.project, "plan": plan })
+            }
+            Command::ProjectDown { project, volumes } => {
+                let p = project.to_string();
+                let outcome = self
+                    .locked(&project, move |d| async move { d.down(&p, volumes).await })
+                    .await?;
+                self.refresh(&project).await;
+                json!({
+                    "project": project.as_str(),
+                    "removed": outcome.removed,
+                    "networks_removed": outcome.networks_removed,
+                })
+            }
+            Command::ServiceList { project } => self.service_list(&project).await?,
+            Command::ServiceScale {
+                project,
+                service,
+                replicas,
+            } => {
+                let (p, s) = (project.to_string(), service.clone());
+                let changed = self
+                    .locked(&project, move |d| async move {
+                        let changed = d.scale(&p, &s, replicas).await?;
+                        if changed {
+                            d.reconcile(&p).await?;
+                        }
+                        Ok(changed)
+                    })
+                    .await?;
+                if changed {
+                    self.refresh(&project).await;
+                }
+                json!({
+                    "project": project.as_str(),
+                    "service": service,
+                    "replicas": replicas,
+                    "changed": changed,
+                })
+            }
+            Command::ServiceRollback {
+                project,
+                service,
+                to,
+            } => {
+                let (p, s) = (project.to_string(), service.clone());
+                let (number, plan, _) = self
+                    .locked(
+                        &project,
+                        move |d| async move { d.rollback(&p, &s, to).await },
+                    )
+                    .await?;
+                self.refresh(&project).await;
+                json!({
+                    "project": project.as_str(),
+                    "service": service,
+                    "release": number,
+                    "plan": plan,
+                })
+            }
+            Command::ServiceLogs {
+                project,
+                service,
+                tail,
+            } => {
+                let logs = d.logs(project.as_str(), &service, tail).await?;
+                let containers: Vec<Value> = logs
+                    .into_iter()
+                    .map(|(name, lines)| json!({ "container": name, "lines": lines }))
+                    .collect();
+                json!({ "project": project.as_str(), "service": service, "containers": containers })
+            }
+            Command::ReleaseList { project, service } => {
+                let (all, active) = d.releases(project.as_str(), &service).await?;
+                render::releases(project.as_str(), &service, &all, active)
+            }
+            Command::AuditRead { query } => self.audit_read(&query).await?,
+            Command::AuditExport => return self.audit_export().await,
+            other => return self.accounts(who, other).await,
+        };
+        Ok(Reply::Json(json))
+    }
+
+    /// Run `f` on the deployer under the project's lock, as a task of its own.
+    async fn locked<T, F, Fut>(&self, project: &ProjectName, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<crate::root::Local>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, DeployError>> + Send + 'static,
+    {
+        let lock = self.project_lock(project.as_str());
+        let deployer = Arc::clone(&self.deployer);
+        tokio::spawn(async move {
+            let _held = lock.lock().await;
+            f(deployer).await
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("the operation stopped: {e}")))?
+        .map_err(ApiError::from)
+    }
+
+    /// Look at the project's containers again (after a change, or for the reconciler).
+    pub async fn refresh(&self, project: &ProjectName) {
+        let filter = LabelFilter::project(project.as_str());
+        if let Ok(list) = self.deployer.runtime.list_containers(&filter).await {
+            self.observed
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(project.to_string(), list);
+        }
+    }
+
+    async fn project_list(&self, who: &Authenticated) -> Result<Value, ApiError> {
+        let mut names = Vec::new();
+        for p in self.deployer.store.list_projects().await? {
+            let Ok(name) = ProjectName::new(&p.name) else {
+                continue;
+            };
+            let resource = bulkhead_core::auth::Resource::Project(name);
+            let may = bulkhead_core::auth::authorize(
+                &who.subject,
+                bulkhead_core::auth::Action::ProjectGet,
+                &resource,
+            );
+            if may.is_allow() {
+                names.push(json!({ "name": p.name }));
+            }
+        }
+        Ok(json!({ "projects": names }))
+    }
+
+    async fn project_get(&self, project: &ProjectName) -> Result<Value, ApiError> {
+        let store = &self.deployer.store;
+        if store.get_project(project.as_str()).await?.is_none() {
+            return Err(ApiError::not_found(format!(
+                "project {project} does not exist"
+            )));
+        }
+        let mut services = Vec::new();
+        for r in store.active(project.as_str()).await? {
+            services.push(json!({
+                "service": r.service,
+                "release": r.number,
+                "image": r.image,
+                "created_at": r.created_at,
+                "created_by": r.created_by,
+            }));
+        }
+        Ok(json!({ "project": project.as_str(), "services": services }))
+    }
+
+    /// Services from the store, containers from the reconciler's last look (the engine is
+    /// asked only when the project was never looked at).
+    async fn service_list(&self, project: &ProjectName) -> Result<Value, ApiError> {
+        let (desired, _) = match self.deployer.desired(project.as_str()).await {
+            Ok(d) => d,
+            Err(DeployError::UnknownProject(_)) => {
+                return Err(ApiError::not_found(format!(
+                    "project {project} does not exist"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let cached = self
+            .observed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(project.as_str())
+            .cloned();
+        let containers = match cached {
+            Some(c) => c,
+            None => {
+                self.refresh(project).await;
+                self.observed
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(project.as_str())
+                    .cloned()
+                    .unwrap_or_default()
+            }
+        };
+        Ok(render::services(project.as_str(), &desired, &containers))
+    }
+
+    async fn audit_read(&self, query: &AuditQuery) -> Result<Value, ApiError> {
+        let since = match &query.since {
+            Some(t) => Some(bulkhead_core::clock::parse_rfc3339(t).ok_or_else(|| {
+                ApiError::bad_request(format!("since {t:?} is not an RFC 3339 time"))
+            })?),
+            None => None,
+        };
+        let filter = bulkhead_audit::Filter {
+            since,
+            actor: query.actor.clone(),
+            action: query.action.clone(),
+        };
+        let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+        let after = query.cursor.unwrap_or(0);
+        let dir = self.state_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let mut more = false;
+            bulkhead_audit::entries(&dir, &filter, |e| {
+                if e.seq <= after {
+                    return;
+                }
+                if out.len() < limit {
+                    out.push(e);
+                } else {
+                    more = true;
+                }
+            })
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+            let next = if more {
+                out.last().map(|e| e.seq)
+            } else {
+                None
+            };
+            Ok(json!({ "entries": out, "next_cursor": next }))
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    }
+
+    async fn audit_export(&self) -> Result<Reply, ApiError> {
+        let dir = self.state_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            bulkhead_audit::export(&dir, &mut out)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(Reply::Lines(out))
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    }
+}
+
+/// The containers of `project` as `ps` lists them (used by the embedded CLI too).
+pub fn containers_json(project: &str, list: &[ContainerInfo]) -> Value {
+    let rows: Vec<_> = list
+        .iter()
+        .map(|c| json!({"name": c.name, "id": c.id, "labels": c.labels, "state": c.state, "health": c.health, "published": c.published}))
+        .collect();
+    json!({ "project": project, "containers": rows })
+}

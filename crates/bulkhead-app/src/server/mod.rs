@@ -1,0 +1,8 @@
+//! `bulkhead server`, the long-running control plane: its HTTPS plumbing (TLS identity,
+//! listener); the API and its dispatcher live beside these modules.
+
+pub mod http;
+pub mod listen;
+pub mod openapi;
+pub mod routes;
+pub mod tls;

@@ -1,0 +1,531 @@
+//! The API's routes as data: method, path, the RBAC action each one executes, its summary, and
+//! how a request becomes a typed `Command`. The router, the OpenAPI document and the route
+//! matrix test are all built from this one table.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use bulkhead_core::auth::{
+    Action, Binding, ProjectName, Role, Scope, SubjectKind, TokenId, TokenName, UserName,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+
+use crate::api::{ApiError, AuditQuery, Bundle, Command, Source};
+
+/// What a handler has to parse.
+pub struct Parts<'a> {
+    pub path: &'a HashMap<String, String>,
+    pub query: &'a HashMap<String, String>,
+    pub body: &'a [u8],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// One route of the API.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub action: Action,
+    /// The JSON body's schema name (components/schemas), if the route takes one.
+    pub body: Option<&'static str>,
+    /// Query parameters: name, JSON type, description.
+    pub query: &'static [(&'static str, &'static str, &'static str)],
+    /// Largest body accepted (bytes).
+    pub max_body: usize,
+    pub parse: fn(&Parts<'_>) -> Result<Command, ApiError>,
+}
+
+/// Ordinary requests.
+pub const SMALL_BODY: usize = 1 << 20;
+/// Deploys and plans carry the project's files.
+pub const UPLOAD_BODY: usize = 64 << 20;
+
+/// Body of `POST .../deploys` and `.../plans`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployBody {
+    /// The Compose files, relative to the archive's root, in `-f` order (empty: discovery).
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Variables the files interpolate.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// The project directory as a tar archive, base64 (standard alphabet).
+    pub bundle: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleBody {
+    pub replicas: u32,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackBody {
+    /// The release to re-activate (default: the one before the active one).
+    #[serde(default)]
+    pub to: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    pub name: String,
+    /// `user` (default) or `service-account`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// A first role binding.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The binding's project (default: all projects).
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    pub name: String,
+    /// Seconds until it expires (default: never).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindingBody {
+    pub role: String,
+    /// Default: all projects.
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+fn body<T: DeserializeOwned>(p: &Parts<'_>) -> Result<T, ApiError> {
+    if p.body.is_empty() {
+        return Err(ApiError::bad_request("this request needs a JSON body"));
+    }
+    serde_json::from_slice(p.body)
+        .map_err(|e| ApiError::bad_request(format!("the JSON body is not valid: {e}")))
+}
+
+fn optional_body<T: DeserializeOwned + Default>(p: &Parts<'_>) -> Result<T, ApiError> {
+    if p.body.is_empty() {
+        return Ok(T::default());
+    }
+    body(p)
+}
+
+fn segment<'a>(p: &'a Parts<'_>, name: &str) -> Result<&'a str, ApiError> {
+    p.path
+        .get(name)
+        .map(String::as_str)
+        .ok_or_else(|| ApiError::bad_request(format!("the path lacks {name}")))
+}
+
+fn project(p: &Parts<'_>) -> Result<ProjectName, ApiError> {
+    ProjectName::new(segment(p, "project")?).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn user(p: &Parts<'_>) -> Result<UserName, ApiError> {
+    UserName::new(segment(p, "user")?).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn service(p: &Parts<'_>) -> Result<String, ApiError> {
+    let s = segment(p, "service")?;
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if !ok {
+        return Err(ApiError::bad_request(format!(
+            "service name {s:?} is not valid (lowercase letters, digits, `-`, `_`, `.`)"
+        )));
+    }
+    Ok(s.to_string())
+}
+
+fn query<T: std::str::FromStr>(p: &Parts<'_>, name: &str) -> Result<Option<T>, ApiError> {
+    match p.query.get(name) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            ApiError::bad_request(format!("query parameter {name}={v:?} is not valid"))
+        }),
+    }
+}
+
+fn scope(project: Option<&str>) -> Result<Scope, ApiError> {
+    match project {
+        None => Ok(Scope::All),
+        Some(p) => ProjectName::new(p)
+            .map(Scope::Project)
+            .map_err(|e| ApiError::bad_request(e.to_string())),
+    }
+}
+
+fn role(name: &str) -> Result<Role, ApiError> {
+    name.parse()
+        .map_err(|e: bulkhead_core::auth::IdentityError| ApiError::bad_request(e.to_string()))
+}
+
+fn deploy_source(p: &Parts<'_>) -> Result<Source, ApiError> {
+    let b: DeployBody = body(p)?;
+    let archive = base64::engine::general_purpose::STANDARD
+        .decode(b.bundle.as_bytes())
+        .map_err(|e| ApiError::bad_request(format!("bundle is not base64: {e}")))?;
+    Ok(Source::Bundle(Bundle {
+        files: b.files,
+        env: b.env,
+        archive,
+    }))
+}
+
+/// True when `path` (a request path) matches the route pattern (`{name}` is one segment).
+pub fn matches(pattern: &str, path: &str) -> bool {
+    let (a, b): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s)
+}
+
+/// Every route. A new route needs its row here and in the route test of `server::http`.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: Method::Get,
+        path: "/v1/projects",
+        action: Action::ProjectList,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |_| Ok(Command::ProjectList),
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/projects/{project}",
+        action: Action::ProjectGet,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            Ok(Command::ProjectGet {
+                project: project(p)?,
+            })
+        },
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/projects/{project}/deploys",
+        action: Action::ProjectUp,
+        body: Some("DeployBody"),
+        query: &[],
+        max_body: UPLOAD_BODY,
+        parse: |p| {
+            Ok(Command::ProjectUp {
+                project: project(p)?,
+                source: deploy_source(p)?,
+            })
+        },
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/projects/{project}/plans",
+        action: Action::ProjectPlan,
+        body: Some("DeployBody"),
+        query: &[],
+        max_body: UPLOAD_BODY,
+        parse: |p| {
+            Ok(Command::ProjectPlan {
+                project: project(p)?,
+                source: deploy_source(p)?,
+            })
+        },
+    },
+    Route {
+        method: Method::Delete,
+        path: "/v1/projects/{project}",
+        action: Action::ProjectDown,
+        body: None,
+        query: &[("volumes", "boolean", "also remove the project's volumes")],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            Ok(Command::ProjectDown {
+                project: project(p)?,
+                volumes: query(p, "volumes")?.unwrap_or(false),
+            })
+        },
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/projects/{project}/services",
+        action: Action::ServiceList,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            Ok(Command::ServiceList {
+                project: project(p)?,
+            })
+        },
+    },
+    Route {
+        method: Method::Put,
+        path: "/v1/projects/{project}/services/{service}/replicas",
+        action: Action::ServiceScale,
+        body: Some("ScaleBody"),
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            let b: ScaleBody = body(p)?;
+            if b.replicas > 100 {
+                return Err(ApiError::bad_request("replicas must be between 0 and 100"));
+            }
+            Ok(Command::ServiceScale {
+                project: project(p)?,
+                service: service(p)?,
+                replicas: b.replicas,
+            })
+        },
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/projects/{project}/services/{service}/rollbacks",
+        action: Action::ServiceRollback,
+        body: Some("RollbackBody"),
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            let b: RollbackBody = optional_body(p)?;
+            Ok(Command::ServiceRollback {
+                project: project(p)?,
+                service: service(p)?,
+                to: b.to,
+            })
+        },
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/projects/{project}/services/{service}/logs",
+        action: Action::ServiceLogs,
+        body: None,
+        query: &[("tail", "integer", "only the last N lines of each replica")],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            Ok(Command::ServiceLogs {
+                project: project(p)?,
+                service: service(p)?,
+                tail: query(p, "tail")?,
+            })
+        },
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/projects/{project}/services/{service}/releases",
+        action: Action::ReleaseList,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            Ok(Command::ReleaseList {
+                project: project(p)?,
+                service: service(p)?,
+            })
+        },
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/audit",
+        action: Action::AuditRead,
+        body: None,
+        query: &[
+            ("since", "string", "entries at or after this RFC 3339 time"),
+            ("actor", "string", "entries of this user or token id"),
+            ("action", "string", "entries of this action (or its prefix)"),
+            (
+                "limit",
+                "integer",
+                "at most this many entries (default 100, at most 1000)",
+            ),
+            ("cursor", "integer", "entries after this sequence number"),
+        ],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            Ok(Command::AuditRead {
+                query: AuditQuery {
+                    since: p.query.get("since").cloned(),
+                    actor: p.query.get("actor").cloned(),
+                    action: p.query.get("action").cloned(),
+                    limit: query(p, "limit")?,
+                    cursor: query(p, "cursor")?,
+                },
+            })
+        },
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/audit/export",
+        action: Action::AuditExport,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |_| Ok(Command::AuditExport),
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/users",
+        action: Action::UserList,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |_| Ok(Command::UserList),
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/users",
+        action: Action::UserAdd,
+        body: Some("UserBody"),
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            let b: UserBody = body(p)?;
+            let user = UserName::new(&b.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let kind = match b.kind.as_deref() {
+                None => SubjectKind::User,
+                Some(k) => k.parse().map_err(|e: bulkhead_core::auth::IdentityError| {
+                    ApiError::bad_request(e.to_string())
+                })?,
+            };
+            let role = match b.role.as_deref() {
+                None if b.project.is_some() => {
+                    return Err(ApiError::bad_request("project needs a role"));
+                }
+                None => None,
+                Some(r) => Some((role(r)?, scope(b.project.as_deref())?)),
+            };
+            Ok(Command::UserAdd { user, kind, role })
+        },
+    },
+    Route {
+        method: Method::Delete,
+        path: "/v1/users/{user}",
+        action: Action::UserRemove,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| Ok(Command::UserRemove { user: user(p)? }),
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/users/{user}/tokens",
+        action: Action::TokenList,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| Ok(Command::TokenList { user: user(p)? }),
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/users/{user}/tokens",
+        action: Action::TokenCreate,
+        body: Some("TokenBody"),
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            let b: TokenBody = body(p)?;
+            Ok(Command::TokenCreate {
+                user: user(p)?,
+                name: TokenName::new(&b.name).map_err(|e| ApiError::bad_request(e.to_string()))?,
+                expires_in: b.expires_in,
+            })
+        },
+    },
+    Route {
+        method: Method::Delete,
+        path: "/v1/users/{user}/tokens/{id}",
+        action: Action::TokenRevoke,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            Ok(Command::TokenRevoke {
+                user: user(p)?,
+                id: TokenId::parse(segment(p, "id")?)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            })
+        },
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/users/{user}/bindings",
+        action: Action::BindingList,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| Ok(Command::BindingList { user: user(p)? }),
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/users/{user}/bindings",
+        action: Action::BindingBind,
+        body: Some("BindingBody"),
+        query: &[],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            let b: BindingBody = body(p)?;
+            Ok(Command::BindingBind {
+                binding: Binding {
+                    user: user(p)?,
+                    role: role(&b.role)?,
+                    scope: scope(b.project.as_deref())?,
+                },
+            })
+        },
+    },
+    Route {
+        method: Method::Delete,
+        path: "/v1/users/{user}/bindings",
+        action: Action::BindingUnbind,
+        body: None,
+        query: &[
+            ("role", "string", "the role to unbind"),
+            (
+                "project",
+                "string",
+                "the binding's project (default: all projects)",
+            ),
+        ],
+        max_body: SMALL_BODY,
+        parse: |p| {
+            let r = p
+                .query
+                .get("role")
+                .ok_or_else(|| ApiError::bad_request("query parameter role is required"))?;
+            Ok(Command::BindingUnbind {
+                binding: Binding {
+                    user: user(p)?,
+                    role: role(r)?,
+                    scope: scope(p.query.get("project").map(String::as_str))?,
+                },
+            })
+        },
+    },
+];
