@@ -40,7 +40,7 @@ pub fn router(api: Arc<Api>) -> Router {
                 Method::Delete => methods.merge(delete(h)),
             };
         }
-        router = router.route(path, methods);
+        router = router.route(path, methods.fallback(fallback));
     }
     router
         .route("/v1/openapi.json", get(openapi_handler))

@@ -1,0 +1,120 @@
+//! The reconciler as a background loop, level-triggered: every few seconds, and soon after
+//! any engine event about a Bulkhead container, each project with active releases is observed
+//! and planned again; what differs is put right (a container removed or killed by hand comes
+//! back). One reconcile per project at a time (the project's lock); failures back off.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bulkhead_core::auth::ProjectName;
+use bulkhead_ports::runtime::LABEL_PROJECT;
+use bulkhead_ports::{ContainerRuntime, LabelFilter, Store};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use crate::api::Api;
+
+/// Events are gathered this long before the projects they name are reconciled.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+/// Longest wait after a failed reconcile of one project.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+pub async fn run(api: Arc<Api>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let watcher = tokio::spawn(watch_events(Arc::clone(&api), tx));
+    let mut backoff: BTreeMap<String, (Instant, Duration)> = BTreeMap::new();
+    let mut next_full = Instant::now();
+    loop {
+        let mut due: BTreeSet<String> = BTreeSet::new();
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep_until(next_full.into()) => {
+                next_full = Instant::now() + every;
+                match api.deployer.store.list_projects().await {
+                    Ok(all) => due.extend(all.into_iter().map(|p| p.name)),
+                    Err(e) => tracing::warn!("reconciler: cannot list projects: {e}"),
+                }
+            }
+            Some(project) = rx.recv() => {
+                due.insert(project);
+                tokio::time::sleep(DEBOUNCE).await;
+                while let Ok(p) = rx.try_recv() {
+                    due.insert(p);
+                }
+            }
+        }
+        for project in due {
+            if *stop.borrow() {
+                break;
+            }
+            if let Some((at, _)) = backoff.get(&project)
+                && Instant::now() < *at
+            {
+                continue;
+            }
+            match reconcile(&api, &project).await {
+                Ok(()) => {
+                    backoff.remove(&project);
+                }
+                Err(e) => {
+                    let wait = backoff
+                        .get(&project)
+                        .map_or(Duration::from_secs(1), |(_, w)| (*w * 2).min(MAX_BACKOFF));
+                    tracing::warn!(project = %project, "reconcile failed (retry in {} s): {e}", wait.as_secs());
+                    backoff.insert(project, (Instant::now() + wait, wait));
+                }
+            }
+        }
+    }
+    watcher.abort();
+}
+
+/// One pass over one project, under its lock. A project without active releases (never
+/// deployed, or down) is left alone.
+async fn reconcile(api: &Arc<Api>, project: &str) -> Result<(), String> {
+    let d = &api.deployer;
+    let active = d.store.active(project).await.map_err(|e| e.to_string())?;
+    if active.is_empty() {
+        return Ok(());
+    }
+    let lock = api.project_lock(project);
+    let _held = lock.lock().await;
+    let (plan, outcome) = d.reconcile(project).await.map_err(|e| e.to_string())?;
+    if !plan.is_empty() {
+        tracing::info!(
+            project = %project,
+            created = outcome.created.len(),
+            removed = outcome.removed.len(),
+            "reconciled drift"
+        );
+    }
+    if let Ok(name) = ProjectName::new(project) {
+        api.refresh(&name).await;
+    }
+    Ok(())
+}
+
+/// Feed the names of projects whose containers the engine reports on; re-subscribe when the
+/// feed ends.
+async fn watch_events(api: Arc<Api>, tx: tokio::sync::mpsc::UnboundedSender<String>) {
+    loop {
+        let mut feed = api.deployer.runtime.events(&LabelFilter::default());
+        while let Some(event) = feed.next().await {
+            match event {
+                Ok(e) => {
+                    if let Some(p) = e.attributes.get(LABEL_PROJECT)
+                        && tx.send(p.clone()).is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("engine events: {e}");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

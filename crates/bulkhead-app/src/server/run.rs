@@ -1,0 +1,123 @@
+//! `bulkhead server`: open the state directory (store, audit log, TLS identity), start the
+//! reconciler, serve the API over HTTPS until asked to stop, then drain, stop the reconciler
+//! and close the audit log with a final signed checkpoint.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bulkhead_audit::AuditLog;
+use tokio::sync::watch;
+
+use super::listen::{self, Limits};
+use super::{controller, http, routes, tls};
+use crate::api::Api;
+
+/// How `bulkhead server` runs. The `Default` listens on 127.0.0.1:7443.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// `host:port` (port 0 picks a free one; the address is printed).
+    pub listen: String,
+    pub state_dir: Option<PathBuf>,
+    /// A certificate chain and key (PEM) to serve instead of the local CA's.
+    pub cert: Option<(PathBuf, PathBuf)>,
+    /// How often the reconciler looks at every project even without engine events.
+    pub reconcile_every: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            listen: "127.0.0.1:7443".into(),
+            state_dir: None,
+            cert: None,
+            reconcile_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a started server tells its operator (printed by the CLI).
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub url: String,
+    pub fingerprint: String,
+    pub ca_file: Option<PathBuf>,
+    pub state_dir: PathBuf,
+}
+
+/// Run the server until `shutdown` resolves. `started` is called once it is listening.
+pub async fn run(
+    opts: ServerOptions,
+    env: &BTreeMap<String, String>,
+    started: impl FnOnce(&Started),
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let dir = crate::state::resolve(opts.state_dir.as_deref(), env)?;
+    let progress: Arc<dyn Fn(bulkhead_ports::Progress) + Send + Sync> =
+        Arc::new(|p: bulkhead_ports::Progress| tracing::info!(subject = %p.subject, "{}", p.line));
+    let deployer = crate::root::local(Some(&dir), env, progress).await?;
+    let audit_dir = dir.clone();
+    let audit = tokio::task::spawn_blocking(move || {
+        AuditLog::open(&audit_dir, bulkhead_audit::Options::default())
+    })
+    .await
+    .context("opening the audit log")?
+    .with_context(|| format!("cannot open the audit log in {}", dir.display()))?;
+    let audit = Arc::new(audit);
+    let host = opts
+        .listen
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_matches(|c| c == '[' || c == ']').to_string())
+        .unwrap_or_default();
+    let material = match &opts.cert {
+        Some((cert, key)) => tls::load_user(cert, key)?,
+        None => tls::load_or_create(&dir, &[host])?,
+    };
+    let config = material.server_config()?;
+    let listener = listen::bind(&opts.listen).await?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    let api = Arc::new(Api::new(
+        deployer,
+        Arc::clone(&audit) as Arc<dyn bulkhead_ports::AuditSink>,
+        dir.clone(),
+    ));
+    started(&Started {
+        url: format!("https://{addr}"),
+        fingerprint: material.fingerprint(),
+        ca_file: material.ca_file(),
+        state_dir: dir.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let reconciler = tokio::spawn(controller::run(
+        Arc::clone(&api),
+        opts.reconcile_every,
+        stop_rx,
+    ));
+    let limits = Limits {
+        max_body_bytes: routes::UPLOAD_BODY + (1 << 20),
+        // Deploys build images and wait for health; they run as tasks of their own.
+        request_timeout: Duration::from_secs(30 * 60),
+        ..Limits::default()
+    };
+    let served = listen::serve(
+        listener,
+        config,
+        http::router(Arc::clone(&api)),
+        shutdown,
+        limits,
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = reconciler.await;
+    let closed = tokio::task::spawn_blocking(move || audit.close()).await;
+    served?;
+    closed
+        .context("closing the audit log")?
+        .context("closing the audit log")?;
+    Ok(())
+}
