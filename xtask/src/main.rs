@@ -2,6 +2,7 @@
 //! Debian's docker-compose, measured in the same run; prints medians and ratios and, with
 //! `--write`, records them in docs/BENCHMARKS.md.
 
+mod api;
 mod raw;
 
 use std::path::{Path, PathBuf};
@@ -17,10 +18,17 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("bench")
+        && argv.get(1).map(String::as_str) == Some("api")
+    {
+        return bench_api_args(&argv[2..]);
+    }
     if argv.first().map(String::as_str) != Some("bench")
         || argv.get(1).map(String::as_str) != Some("deploy")
     {
-        bail!("usage: cargo run --release -p xtask -- bench deploy [--runs N] [--write]");
+        bail!(
+            "usage: cargo run --release -p xtask -- bench deploy [--runs N] [--write]\n       cargo run --release -p xtask -- bench api [--seconds N] [--connections N] [--write]"
+        );
     }
     let mut args = Args {
         runs: 5,
@@ -40,6 +48,29 @@ fn main() -> anyhow::Result<()> {
         }
     }
     bench_deploy(&args)
+}
+
+fn bench_api_args(argv: &[String]) -> anyhow::Result<()> {
+    let mut args = api::ApiArgs {
+        seconds: 5,
+        connections: 64,
+        write: false,
+    };
+    let mut rest = argv.iter();
+    while let Some(a) = rest.next() {
+        let mut number = |what: &str| -> anyhow::Result<u64> {
+            rest.next()
+                .and_then(|n| n.parse().ok())
+                .with_context(|| format!("{what} needs a number"))
+        };
+        match a.as_str() {
+            "--seconds" => args.seconds = number("--seconds")?,
+            "--connections" => args.connections = number("--connections")? as usize,
+            "--write" => args.write = true,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    api::bench_api(&args)
 }
 
 fn root() -> PathBuf {
@@ -252,11 +283,23 @@ fn wait_compose_healthy(services: usize) -> anyhow::Result<()> {
 }
 
 fn write_benchmarks(table: &str, runs: usize) -> anyhow::Result<()> {
+    write_section(
+        "deploy",
+        &format!("Medians of {runs} runs, {}.\n\n{table}", machine()),
+    )
+}
+
+/// Replace the text between `<!-- bench NAME: begin -->` and its end marker in
+/// docs/BENCHMARKS.md (appended when the markers are missing).
+fn write_section(name: &str, body: &str) -> anyhow::Result<()> {
     let path = root().join("docs/BENCHMARKS.md");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let (begin, end) = ("<!-- bench deploy: begin -->", "<!-- bench deploy: end -->");
-    let machine = machine();
-    let section = format!("{begin}\nMedians of {runs} runs, {machine}.\n\n{table}{end}");
+    let (begin, end) = (
+        format!("<!-- bench {name}: begin -->"),
+        format!("<!-- bench {name}: end -->"),
+    );
+    let (begin, end) = (begin.as_str(), end.as_str());
+    let section = format!("{begin}\n{body}{end}");
     let new = match (text.find(begin), text.find(end)) {
         (Some(a), Some(b)) if b > a => format!("{}{section}{}", &text[..a], &text[b + end.len()..]),
         _ => format!("{text}\n{section}\n"),

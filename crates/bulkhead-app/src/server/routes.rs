@@ -529,3 +529,46 @@ pub const ROUTES: &[Route] = &[
         },
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_api_md_lists_every_route() {
+        let doc = include_str!("../../../../docs/api.md");
+        let table: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("| ") && l.contains("`/v1"))
+            .collect();
+        assert_eq!(table.len(), ROUTES.len(), "docs/api.md has a row per route");
+        for r in ROUTES {
+            let row = format!(
+                "| {} | `{}` | `{}` | {} |",
+                r.method.name(),
+                r.path,
+                r.action.name(),
+                r.action.summary()
+            );
+            assert!(table.contains(&row.as_str()), "docs/api.md lacks {row}");
+        }
+    }
+
+    #[test]
+    fn every_route_is_unique_and_its_path_parameters_parse() {
+        for (i, r) in ROUTES.iter().enumerate() {
+            assert!(r.path.starts_with("/v1/"), "{}", r.path);
+            assert!(
+                !ROUTES[..i]
+                    .iter()
+                    .any(|o| o.method == r.method && o.path == r.path),
+                "{} {} twice",
+                r.method.name(),
+                r.path
+            );
+        }
+        assert!(matches("/v1/users/{user}", "/v1/users/ana"));
+        assert!(!matches("/v1/users/{user}", "/v1/users/"));
+        assert!(!matches("/v1/users/{user}", "/v1/users/ana/tokens"));
+    }
+}
