@@ -2,7 +2,8 @@
 //! engine and host firewall. The authorization matrix runs every route × every role × own /
 //! other project (or own / other account) through HTTP handling; the security suite covers
 //! unauthenticated and forged callers, rate limiting, waivers, and failing closed when the
-//! audit log cannot be written.
+//! audit log cannot be written; and the reconciler loop putting right what was changed by
+//! hand.
 
 #[path = "api/support.rs"]
 mod support;
@@ -12,3 +13,6 @@ mod matrix;
 
 #[path = "api/security.rs"]
 mod security;
+
+#[path = "api/reconciler.rs"]
+mod reconciler;
