@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod client;
+pub mod digest;
 pub mod http;
 pub mod json;
 pub mod roles;

@@ -71,9 +71,33 @@ pub fn route(role: Role, upstream: &str, req: &Request) -> Response {
         }
         (Role::Api, "/items") => api_items(upstream),
         (Role::Web, "/") => web_index(upstream),
+        (_, path) if path.starts_with("/secret-digest/") => secret_digest(&path[15..]),
         _ => Response::text(404, "not found"),
     };
     resp.with_header("X-Served-By", role.name())
+}
+
+/// Where Bulkhead (like Docker Swarm) delivers secrets.
+const SECRETS_DIR: &str = "/run/secrets";
+
+/// `GET /secret-digest/NAME`: the SHA-256 of `/run/secrets/NAME`, proving the service can read
+/// its secret without ever sending it.
+fn secret_digest(name: &str) -> Response {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !valid {
+        return Response::text(400, "bad secret name");
+    }
+    match std::fs::read(format!("{SECRETS_DIR}/{name}")) {
+        Ok(bytes) => Response::text(200, &crate::digest::sha256_hex(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Response::text(404, "no such secret"),
+        Err(_) => Response::text(403, "cannot read the secret"),
+    }
 }
 
 /// Joins a base URL and an absolute path without doubling the slash.
@@ -167,5 +191,27 @@ mod tests {
         assert_eq!(Role::parse("API"), None);
         assert_eq!(Role::Store.upstream_env(), None);
         assert_eq!(Role::Web.default_listen(), "0.0.0.0:8080");
+    }
+
+    #[test]
+    fn secret_digest_refuses_paths_and_reports_missing_files() {
+        for bad in [
+            "/secret-digest/../etc/passwd",
+            "/secret-digest/",
+            "/secret-digest/a/b",
+            "/secret-digest/..",
+        ] {
+            assert_eq!(
+                route(Role::Store, "", &req("GET", bad)).status,
+                400,
+                "{bad}"
+            );
+        }
+        let missing = route(
+            Role::Store,
+            "",
+            &req("GET", "/secret-digest/bulkhead-test-none"),
+        );
+        assert_eq!(missing.status, 404);
     }
 }
