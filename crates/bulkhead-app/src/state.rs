@@ -9,7 +9,12 @@ use std::path::{Path, PathBuf};
 pub const STORE_FILE: &str = "bulkhead.redb";
 
 const README: &str = "This is Bulkhead's state directory. Keep it private (mode 0700).\n\n\
-bulkhead.redb   the embedded store: projects, immutable releases, the active release of each service\n\
+bulkhead.redb   the embedded store: projects, immutable releases, the active release of each\n\
+                service, accounts (tokens only as hashes), role bindings, sealed secrets\n\
+audit/          the tamper-evident audit log: audit-NNNNNN.jsonl segments, head.json (the latest\n\
+                signed checkpoint), writer.lock\n\
+keys/           audit-ed25519.key signs audit checkpoints (0600; export the .pub and keep it\n\
+                elsewhere); kek-*.key encrypt secrets' data keys (0600)\n\
 tls/            the server's TLS identity: ca.pem (the local CA clients trust), ca.key, server.pem,\n\
                 server.key (keys 0600)\n\
 README          this file\n";

@@ -1,6 +1,7 @@
 //! An uploaded project directory: a tar archive from the network, so hostile until proven
 //! otherwise. Only plain files and directories with relative, `..`-free paths are unpacked,
-//! within bounds on entries and bytes, into a private directory removed when done.
+//! within bounds on entries and bytes, into a private directory removed when done — on a tmpfs
+//! (`/run/bulkhead/uploads`), since an upload may carry the files of `file:` secrets.
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -12,8 +13,6 @@ use super::error::ApiError;
 pub const MAX_ENTRIES: usize = 10_000;
 /// The most bytes its files may hold, unpacked.
 pub const MAX_BYTES: u64 = 256 << 20;
-/// Where uploads are unpacked, under the state directory.
-pub const UPLOADS_DIR: &str = "uploads";
 
 /// An unpacked upload; the directory is removed on drop.
 #[derive(Debug)]
@@ -32,12 +31,12 @@ fn bad(message: String) -> ApiError {
 }
 
 impl Upload {
-    /// Unpack `archive` under `<state_dir>/uploads/<random>/`.
-    pub fn extract(state_dir: &Path, archive: &[u8]) -> Result<Upload, ApiError> {
-        let root = state_dir.join(UPLOADS_DIR);
+    /// Unpack `archive` under `<root>/<random>/` (`root`: the uploads tmpfs, see
+    /// [`SecretFiles::uploads`](crate::deploy::secret_files::SecretFiles::uploads)).
+    pub fn extract(root: &Path, archive: &[u8]) -> Result<Upload, ApiError> {
         let io = |e: std::io::Error| ApiError::internal(format!("cannot unpack the upload: {e}"));
-        std::fs::create_dir_all(&root).map_err(io)?;
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        std::fs::create_dir_all(root).map_err(io)?;
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         let mut id = [0u8; 12];
         getrandom::fill(&mut id).map_err(|e| ApiError::internal(e.to_string()))?;
         let dir = root.join(hex::encode(id));
@@ -218,9 +217,7 @@ mod tests {
             assert!(err.message.contains(want), "{name}: {}", err.message);
             assert!(!state.path().join("escape").exists());
         }
-        let leftovers = std::fs::read_dir(state.path().join(UPLOADS_DIR))
-            .expect("uploads")
-            .count();
+        let leftovers = std::fs::read_dir(state.path()).expect("uploads").count();
         assert_eq!(leftovers, 0, "a refused upload leaves nothing behind");
         let err =
             Upload::extract(state.path(), b"not a tar archive at all, surely").expect_err("junk");

@@ -81,7 +81,11 @@ impl Api {
         match source {
             Source::Local(options) => Ok((options.clone(), None)),
             Source::Bundle(bundle) => {
-                let upload = Upload::extract(&self.state_dir, &bundle.archive)?;
+                let uploads = crate::deploy::secret_files::SecretFiles::uploads();
+                uploads
+                    .ensure()
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                let upload = Upload::extract(uploads.root(), &bundle.archive)?;
                 let files = bundle
                     .files
                     .iter()

@@ -8,6 +8,7 @@ pub mod images;
 mod observe;
 pub mod ops;
 mod runner;
+pub mod secret_files;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
