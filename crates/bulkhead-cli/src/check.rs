@@ -41,7 +41,7 @@ pub fn run(opts: &ProjectOptions, as_json: bool) -> ExitCode {
     }
 }
 
-fn report_error(e: &OpenError, as_json: bool) {
+pub fn report_error(e: &OpenError, as_json: bool) {
     if as_json {
         let errors = match e {
             OpenError::Spec(list) => serde_json::to_value(&list.0).unwrap_or_default(),

@@ -1,307 +1,227 @@
-//! The deploying commands: up, plan, ps, logs, releases, rollback, down — argument handling
-//! and what they print; the work is in `bulkhead_app::deploy`.
+//! The deploying commands: up, plan, ps, logs, releases, rollback, down, scale — each one
+//! request to a server or to the embedded dispatcher (`backend`), printed from its JSON reply.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use bulkhead_app::deploy::{DeployError, UpReport};
+use bulkhead_app::api::{Command, Source};
 use bulkhead_app::project::ProjectOptions;
-use bulkhead_app::root::{self, Local};
-use bulkhead_core::deploy::{Op, Plan};
-use bulkhead_core::hardening::Outcome as Finding;
+use bulkhead_client::Method;
+use bulkhead_core::auth::ProjectName;
 use bulkhead_core::verdict::{Verdict, waiver_hint};
 
+use crate::backend::{Backend, Request, encode, query};
+use crate::failure::{ApiFailure, Failure};
 use crate::output::{emit, emit_json};
-use crate::progress;
+use crate::render::{self, list, text};
 
 /// Shared flags of the deploying commands.
 pub struct Common<'a> {
     pub project: ProjectOptions,
-    pub state_dir: Option<&'a std::path::Path>,
+    pub state_dir: Option<&'a Path>,
     pub quiet: bool,
     pub json: bool,
 }
 
-async fn deployer(c: &Common<'_>) -> anyhow::Result<(Arc<Local>, Option<indicatif::ProgressBar>)> {
-    deployer_with(c, c.quiet || c.json).await
+/// How often `logs -f` asks again.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+async fn backend(c: &Common<'_>, quiet: bool) -> anyhow::Result<Backend> {
+    Backend::open(c.state_dir, &c.project.env, quiet).await
 }
 
-async fn deployer_with(
-    c: &Common<'_>,
-    quiet: bool,
-) -> anyhow::Result<(Arc<Local>, Option<indicatif::ProgressBar>)> {
-    let (report, bar) = progress::reporter(quiet);
-    let d = root::local(c.state_dir, &c.project.env, report).await?;
-    Ok((d, bar))
+/// A project name as the API takes it.
+fn project_of(name: &str) -> anyhow::Result<ProjectName> {
+    ProjectName::new(name).map_err(|e| Failure::usage(e.to_string()).into())
 }
 
 /// The project name: `-p`, else the spec's.
-pub fn project_name(c: &Common<'_>) -> anyhow::Result<String> {
+fn project_name(c: &Common<'_>) -> anyhow::Result<ProjectName> {
     if let Some(p) = &c.project.project_name {
-        return Ok(p.clone());
+        return project_of(p);
     }
     let project = bulkhead_app::project::open(&c.project)
         .context("cannot tell which project; pass -p NAME or run beside its compose.yaml")?;
-    Ok(project.name)
+    project_of(&project.name)
 }
 
-/// Map a deploy error to its exit code, printing it (policy refusals get the full story).
-pub fn fail(e: &DeployError) -> ExitCode {
-    match e {
-        DeployError::Refused { verdict, .. } => {
-            eprintln!("error: {e}");
-            print_refusals(verdict);
-            ExitCode::from(1)
-        }
-        DeployError::Unsupported { hint, .. } => {
-            eprintln!("error: {e}\n  hint: {hint}");
-            ExitCode::from(1)
-        }
-        DeployError::Policy { hint, .. } => {
-            eprintln!("error: {e}\n  hint: {hint}");
-            ExitCode::from(1)
-        }
-        DeployError::Open(inner) => {
-            eprintln!("error: {inner}");
-            ExitCode::from(2)
-        }
-        other => {
-            eprintln!("error: {other}");
-            ExitCode::from(1)
+/// A service name as the API takes it.
+fn service_of(s: &str) -> anyhow::Result<String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if !ok {
+        return Err(Failure::usage(format!(
+            "service name {s:?} is not valid (lowercase letters, digits, `-`, `_`, `.`)"
+        ))
+        .into());
+    }
+    Ok(s.to_string())
+}
+
+/// Open and check the project locally: its name, and the verdict that explains a refusal.
+/// A spec that cannot be read stops here (exit 2), as `check` reports it.
+fn open_checked(c: &Common<'_>) -> Result<(ProjectName, Verdict), ExitCode> {
+    match bulkhead_app::check::check(&c.project) {
+        Ok((project, verdict)) => match project_of(&project.name) {
+            Ok(name) => Ok((name, verdict)),
+            Err(e) => Err(crate::failure::report(&e)),
+        },
+        Err(e) => {
+            crate::check::report_error(&e, false);
+            Err(ExitCode::from(2))
         }
     }
 }
 
-fn print_refusals(v: &Verdict) {
-    for (s, f) in v.refusals() {
-        let at = f.at.as_ref().map(|a| format!(" ({a})")).unwrap_or_default();
+/// A deploy or plan request: the local files for the dispatcher, the packed project for a
+/// server.
+fn deploy_request(
+    b: &Backend,
+    c: &Common<'_>,
+    project: ProjectName,
+    plan: bool,
+) -> anyhow::Result<Request> {
+    let source = Source::Local(c.project.clone());
+    let (route, command) = if plan {
+        (
+            "plans",
+            Command::ProjectPlan {
+                project: project.clone(),
+                source,
+            },
+        )
+    } else {
+        (
+            "deploys",
+            Command::ProjectUp {
+                project: project.clone(),
+                source,
+            },
+        )
+    };
+    let path = format!("/v1/projects/{}/{route}", encode(project.as_str()));
+    let mut request = Request::new(Method::POST, path, command).slow();
+    if let Backend::Remote(remote) = b {
+        let state = bulkhead_app::state::resolve(None, &c.project.env).ok();
+        let packed = crate::bundle::pack(&c.project, state.as_deref())?;
+        if !(c.quiet || c.json) {
+            eprintln!(
+                "uploading {} ({} KiB) to {}",
+                packed.dir.display(),
+                packed.archive.len().div_ceil(1024),
+                remote.url
+            );
+        }
+        request = request.body(packed.body());
+    }
+    Ok(request)
+}
+
+/// A refused spec gets the full story from the local verdict: each rule, where, the way out.
+fn explain(e: anyhow::Error, verdict: &Verdict) -> anyhow::Result<ExitCode> {
+    let refused = e
+        .downcast_ref::<ApiFailure>()
+        .filter(|f| f.code == "refused" && !verdict.deployable);
+    let Some(f) = refused else {
+        return Err(e);
+    };
+    let head = f
+        .message
+        .split_once(": service `")
+        .map_or(f.message.as_str(), |(head, _)| head);
+    eprintln!("error: {head}");
+    for (s, finding) in verdict.refusals() {
+        let at = finding
+            .at
+            .as_ref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default();
         eprintln!(
             "  service `{}`: rule {}: {}{at}\n    hint: {}",
             s.name,
-            f.rule.id(),
-            f.message,
-            waiver_hint(s, f)
+            finding.rule.id(),
+            finding.message,
+            waiver_hint(s, finding)
         );
     }
+    Ok(ExitCode::from(1))
+}
+
+/// Run one request and close the backend, whatever the outcome.
+async fn once(b: Backend, request: Request) -> anyhow::Result<Value> {
+    let result = b.call(request).await;
+    b.close().await;
+    result
 }
 
 pub async fn up(c: &Common<'_>) -> anyhow::Result<ExitCode> {
-    let (d, bar) = deployer(c).await?;
-    let result = d.up(&c.project).await;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    let (project, verdict) = match open_checked(c) {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
+    };
+    let b = backend(c, c.quiet || c.json).await?;
+    let request = deploy_request(&b, c, project, false)?;
+    match once(b, request).await {
+        Ok(reply) if c.json => emit_json(&reply)?,
+        Ok(reply) => emit(&render::up(&reply))?,
+        Err(e) => return explain(e, &verdict),
     }
-    match result {
-        Ok(report) => {
-            if c.json {
-                emit_json(&up_json(&report))?;
-            } else {
-                emit(&up_summary(&report))?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => Ok(fail(&e)),
-    }
-}
-
-fn up_json(r: &UpReport) -> serde_json::Value {
-    json!({
-        "project": r.verdict.project,
-        "changed": !r.plan.is_empty(),
-        "releases": r.releases.iter().map(|(s, n, new)| json!({"service": s, "release": n, "new": new})).collect::<Vec<_>>(),
-        "plan": r.plan,
-        "created": r.outcome.created,
-        "removed": r.outcome.removed,
-        "verdict": r.verdict,
-    })
-}
-
-fn up_summary(r: &UpReport) -> String {
-    let mut out = String::new();
-    if r.plan.is_empty() {
-        let _ = writeln!(
-            out,
-            "project {}: up to date, nothing changed",
-            r.verdict.project
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "project {}: {} container(s) started, {} removed",
-            r.verdict.project,
-            r.outcome.created.len(),
-            r.outcome.removed.len()
-        );
-    }
-    for s in &r.verdict.services {
-        let (n, new) = r
-            .releases
-            .iter()
-            .find(|(name, _, _)| name == &s.name)
-            .map(|(_, n, new)| (*n, *new))
-            .unwrap_or((0, false));
-        let hardened = s
-            .findings
-            .iter()
-            .filter(|f| matches!(f.outcome, Finding::Hardened | Finding::Enforced))
-            .count();
-        let waived: Vec<&str> = s
-            .findings
-            .iter()
-            .filter(|f| f.outcome == Finding::Waived)
-            .map(|f| f.rule.id())
-            .collect();
-        let waivers = if waived.is_empty() {
-            String::new()
-        } else {
-            format!(", waived: {}", waived.join(", "))
-        };
-        let release = if new {
-            format!("release {n} (new)")
-        } else {
-            format!("release {n}")
-        };
-        let _ = writeln!(
-            out,
-            "  {:<14} {release}, {} replica(s), {hardened} hardening rules in force{waivers}",
-            s.name, s.replicas
-        );
-        for p in &s.effective.ports {
-            if let Some((h, _)) = p.host_ports {
-                let _ = writeln!(out, "  {:<14} http://{}:{h}/", "", p.host_ip);
-            }
-        }
-    }
-    let _ = writeln!(out, "security groups:");
-    for g in &r.verdict.topology.groups {
-        let from = if g.allow_from.is_empty() {
-            "nobody".to_string()
-        } else {
-            g.allow_from.join(", ")
-        };
-        let _ = writeln!(
-            out,
-            "  {:<14} <- {from}; egress {}",
-            g.service,
-            if g.egress == bulkhead_core::spec::extension::Egress::Internet {
-                "internet"
-            } else {
-                "none"
-            }
-        );
-    }
-    if !r.verdict.topology.caveats.is_empty() {
-        let _ = writeln!(out, "not closed by the security groups:");
-        for c in &r.verdict.topology.caveats {
-            let _ = writeln!(out, "  - {c}");
-        }
-    }
-    out
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn plan(c: &Common<'_>) -> anyhow::Result<ExitCode> {
-    let (d, bar) = deployer(c).await?;
-    let result = d.plan_only(&c.project).await;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    let (project, verdict) = match open_checked(c) {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
+    };
+    let b = backend(c, c.quiet || c.json).await?;
+    let request = deploy_request(&b, c, project, true)?;
+    let reply = match once(b, request).await {
+        Ok(r) => r,
+        Err(e) => return explain(e, &verdict),
+    };
+    let ops = render::ops(&reply["plan"]).len();
+    if c.json {
+        emit_json(&json!({
+            "project": reply["project"],
+            "plan": reply["plan"],
+            "empty": ops == 0,
+        }))?;
+    } else {
+        emit(&render::plan(text(&reply, "project"), &reply["plan"]))?;
     }
-    match result {
-        Ok((_, plan)) if c.json => {
-            emit_json(&json!({ "plan": plan, "empty": plan.is_empty() }))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Ok((v, plan)) => {
-            emit(&render_plan(&v.project, &plan))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => Ok(fail(&e)),
-    }
-}
-
-pub fn render_plan(project: &str, plan: &Plan) -> String {
-    if plan.is_empty() {
-        return format!("project {project}: nothing to do\n");
-    }
-    let mut out = format!("project {project}: plan\n");
-    for op in plan.ops() {
-        let line = match op {
-            Op::CreateNetwork { name, internal } => format!(
-                "create network {name}{}",
-                if *internal { " (internal)" } else { "" }
-            ),
-            Op::BlockEgress { network } => format!("drop outbound connections from {network}"),
-            Op::RestrictIngress { network, owner } => {
-                format!("allow connections inside {network} only to {owner}")
-            }
-            Op::CreateVolume { name } => format!("create volume {name}"),
-            Op::Deploy {
-                service,
-                release,
-                replica,
-                replaces,
-            } => {
-                let then = replaces
-                    .as_ref()
-                    .map(|(_, n)| format!(", then remove {n}"))
-                    .unwrap_or_default();
-                format!(
-                    "start {service} replica {replica} at release {release}, wait until ready{then}"
-                )
-            }
-            Op::Remove { name, why, .. } => format!("remove {name} ({why})"),
-            Op::RemoveNetwork { name } => format!("remove network {name}"),
-        };
-        let _ = writeln!(out, "  {line}");
-    }
-    out
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn ps(c: &Common<'_>) -> anyhow::Result<ExitCode> {
-    let name = project_name(c)?;
-    let (d, _) = deployer_with(c, true).await?;
-    let list = match d.ps(&name).await {
-        Ok(l) => l,
-        Err(e) => return Ok(fail(&e)),
+    let project = project_name(c)?;
+    let path = format!("/v1/projects/{}/services", encode(project.as_str()));
+    let command = Command::ServiceList {
+        project: project.clone(),
     };
+    let reply = once(
+        backend(c, true).await?,
+        Request::new(Method::GET, path, command),
+    )
+    .await?;
+    let containers = render::containers(&reply);
     if c.json {
-        let rows: Vec<_> = list
-            .iter()
-            .map(|c| json!({"name": c.name, "id": c.id, "labels": c.labels, "state": c.state, "health": c.health, "published": c.published}))
-            .collect();
-        emit_json(&json!({ "project": name, "containers": rows }))?;
-        return Ok(ExitCode::SUCCESS);
+        emit_json(&json!({
+            "project": project.as_str(),
+            "services": reply["services"],
+            "containers": containers,
+        }))?;
+    } else {
+        emit(&render::ps(&containers))?;
     }
-    let mut out = format!(
-        "{:<28} {:<12} {:<8} {:<10} {:<10} PORTS\n",
-        "NAME", "SERVICE", "RELEASE", "STATE", "HEALTH"
-    );
-    for c in &list {
-        let label = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
-        let ports: Vec<String> = c
-            .published
-            .iter()
-            .map(|(cp, ip, hp)| format!("{ip}:{hp}->{cp}"))
-            .collect();
-        let health = serde_json::to_value(c.health)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{:<28} {:<12} {:<8} {:<10} {:<10} {}",
-            c.name,
-            label(bulkhead_ports::runtime::LABEL_SERVICE),
-            label(bulkhead_ports::runtime::LABEL_RELEASE),
-            c.state,
-            health,
-            ports.join(", ")
-        );
-    }
-    emit(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -311,18 +231,52 @@ pub async fn logs(
     follow: bool,
     tail: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
-    let name = project_name(c)?;
-    let (d, _) = deployer_with(c, true).await?;
-    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
-    let mut tail = tail;
+    let project = project_name(c)?;
+    let service = service_of(service)?;
+    let b = backend(c, true).await?;
+    let result = print_logs(&b, &project, &service, follow, tail).await;
+    b.close().await;
+    result
+}
+
+/// Print the logs; with `follow`, ask again every second and print the lines not seen yet
+/// (best effort: lines are counted per container).
+async fn print_logs(
+    b: &Backend,
+    project: &ProjectName,
+    service: &str,
+    follow: bool,
+    tail: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first = true;
     loop {
-        let batches = match d.logs(&name, service, tail).await {
-            Ok(b) => b,
-            Err(e) => return Ok(fail(&e)),
+        // Following counts every line, so it asks for all of them; the first batch is cut to
+        // `tail` here.
+        let ask = if follow { None } else { tail };
+        let path = format!(
+            "/v1/projects/{}/services/{}/logs{}",
+            encode(project.as_str()),
+            encode(service),
+            query(&[("tail", ask.map(|n| n.to_string()))])
+        );
+        let command = Command::ServiceLogs {
+            project: project.clone(),
+            service: service.to_string(),
+            tail: ask,
         };
+        let reply = b.call(Request::new(Method::GET, path, command)).await?;
         let mut out = String::new();
-        for (container, lines) in batches {
-            let skip = seen.get(&container).copied().unwrap_or(0).min(lines.len());
+        for batch in list(&reply, "containers") {
+            let container = text(batch, "container").to_string();
+            let lines: Vec<&str> = list(batch, "lines")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            let mut skip = seen.get(&container).copied().unwrap_or(0).min(lines.len());
+            if first && let Some(n) = tail {
+                skip = skip.max(lines.len().saturating_sub(n));
+            }
             for l in &lines[skip..] {
                 let _ = writeln!(out, "{container} | {l}");
             }
@@ -332,85 +286,133 @@ pub async fn logs(
         if !follow {
             return Ok(ExitCode::SUCCESS);
         }
-        tail = None;
-        tokio::time::sleep(bulkhead_app::deploy::ops::FOLLOW_EVERY).await;
+        first = false;
+        tokio::time::sleep(FOLLOW_EVERY).await;
     }
 }
 
 pub async fn releases(c: &Common<'_>, service: &str) -> anyhow::Result<ExitCode> {
-    let name = project_name(c)?;
-    let (d, _) = deployer_with(c, true).await?;
-    let (all, active) = match d.releases(&name, service).await {
-        Ok(r) => r,
-        Err(e) => return Ok(fail(&e)),
+    let project = project_name(c)?;
+    let service = service_of(service)?;
+    let path = format!(
+        "/v1/projects/{}/services/{}/releases",
+        encode(project.as_str()),
+        encode(&service)
+    );
+    let command = Command::ReleaseList {
+        project: project.clone(),
+        service: service.clone(),
     };
-    if all.is_empty() {
-        eprintln!(
-            "error: service `{service}` of project {name} has no releases\n  hint: run `bulkhead up` first"
-        );
-        return Ok(ExitCode::from(1));
+    let reply = once(
+        backend(c, true).await?,
+        Request::new(Method::GET, path, command),
+    )
+    .await?;
+    if list(&reply, "releases").is_empty() {
+        return Err(Failure::refused(format!(
+            "service `{service}` of project {project} has no releases"
+        ))
+        .hint("run `bulkhead up` first")
+        .into());
     }
     if c.json {
-        let rows: Vec<_> = all
-            .iter()
-            .map(|r| json!({"release": r.number, "active": Some(r.number) == active, "image": r.image, "spec_hash": r.spec_hash, "waivers": r.waivers, "created_at": r.created_at, "created_by": r.created_by}))
-            .collect();
-        emit_json(&json!({ "project": name, "service": service, "releases": rows }))?;
-        return Ok(ExitCode::SUCCESS);
+        emit_json(&reply)?;
+    } else {
+        emit(&render::releases(&reply))?;
     }
-    let mut out = format!(
-        "{:<3} {:<8} {:<22} {:<12} {:<16} IMAGE\n",
-        "", "RELEASE", "CREATED", "BY", "SPEC"
-    );
-    for r in &all {
-        let mark = if Some(r.number) == active { "*" } else { "" };
-        let spec: String = r.spec_hash.chars().take(12).collect();
-        let image: String = r.image.chars().take(19).collect();
-        let _ = writeln!(
-            out,
-            "{mark:<3} {:<8} {:<22} {:<12} {spec:<16} {image}",
-            r.number, r.created_at, r.created_by
-        );
-    }
-    emit(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn rollback(c: &Common<'_>, service: &str, to: Option<u64>) -> anyhow::Result<ExitCode> {
-    let name = project_name(c)?;
-    let (d, bar) = deployer(c).await?;
-    let result = d.rollback(&name, service, to).await;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    let project = project_name(c)?;
+    let service = service_of(service)?;
+    let path = format!(
+        "/v1/projects/{}/services/{}/rollbacks",
+        encode(project.as_str()),
+        encode(&service)
+    );
+    let command = Command::ServiceRollback {
+        project: project.clone(),
+        service: service.clone(),
+        to,
+    };
+    let request = Request::new(Method::POST, path, command)
+        .body(json!({ "to": to }))
+        .slow();
+    let reply = once(backend(c, c.quiet || c.json).await?, request).await?;
+    if c.json {
+        emit_json(&reply)?;
+    } else {
+        emit(&format!(
+            "service {service} rolled back to release {}\n{}",
+            render::scalar(&reply["release"]),
+            render::plan(project.as_str(), &reply["plan"])
+        ))?;
     }
-    match result {
-        Ok((n, plan, _)) => {
-            emit(&format!(
-                "service {service} rolled back to release {n}\n{}",
-                render_plan(&name, &plan)
-            ))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => Ok(fail(&e)),
-    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn down(c: &Common<'_>, volumes: bool) -> anyhow::Result<ExitCode> {
-    let name = project_name(c)?;
-    let (d, bar) = deployer(c).await?;
-    let result = d.down(&name, volumes).await;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    let project = project_name(c)?;
+    let path = format!(
+        "/v1/projects/{}{}",
+        encode(project.as_str()),
+        query(&[("volumes", volumes.then(|| "true".to_string()))])
+    );
+    let command = Command::ProjectDown {
+        project: project.clone(),
+        volumes,
+    };
+    let request = Request::new(Method::DELETE, path, command).slow();
+    let reply = once(backend(c, c.quiet || c.json).await?, request).await?;
+    if c.json {
+        emit_json(&reply)?;
+    } else {
+        emit(&format!(
+            "project {project}: {} container(s) and {} network(s) removed\n",
+            list(&reply, "removed").len(),
+            list(&reply, "networks_removed").len()
+        ))?;
     }
-    match result {
-        Ok(o) => {
-            emit(&format!(
-                "project {name}: {} container(s) and {} network(s) removed\n",
-                o.removed.len(),
-                o.networks_removed.len()
-            ))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => Ok(fail(&e)),
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The most replicas one service may have (the API's bound).
+const MAX_REPLICAS: u32 = 100;
+
+pub async fn scale(c: &Common<'_>, service: &str, replicas: u32) -> anyhow::Result<ExitCode> {
+    let project = project_name(c)?;
+    let service = service_of(service)?;
+    if replicas > MAX_REPLICAS {
+        return Err(Failure::usage(format!(
+            "replicas must be between 0 and {MAX_REPLICAS} (got {replicas})"
+        ))
+        .into());
     }
+    let path = format!(
+        "/v1/projects/{}/services/{}/replicas",
+        encode(project.as_str()),
+        encode(&service)
+    );
+    let command = Command::ServiceScale {
+        project: project.clone(),
+        service: service.clone(),
+        replicas,
+    };
+    let request = Request::new(Method::PUT, path, command)
+        .body(json!({ "replicas": replicas }))
+        .slow();
+    let reply = once(backend(c, c.quiet || c.json).await?, request).await?;
+    if c.json {
+        emit_json(&reply)?;
+    } else if reply["changed"] == Value::Bool(true) {
+        emit(&format!(
+            "service {service} of project {project}: scaled to {replicas} replica(s)\n"
+        ))?;
+    } else {
+        emit(&format!(
+            "service {service} of project {project}: already {replicas} replica(s), nothing changed\n"
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,4 +3,6 @@
 
 mod check;
 mod deploy;
+mod network;
+mod server;
 mod support;

@@ -43,6 +43,20 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// The `bulkhead` binary, embedded whatever the environment of the tests: no server variables,
+/// and a login context that does not exist (a test that wants a server sets them again).
+pub fn bulkhead() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulkhead"));
+    cmd.env_remove("BULKHEAD_URL")
+        .env_remove("BULKHEAD_TOKEN")
+        .env_remove("BULKHEAD_CA")
+        .env(
+            "XDG_CONFIG_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-login-context"),
+        );
+    cmd
+}
+
 /// The shop demo, copied to a temporary directory, deployed as its own project.
 pub struct Shop {
     pub dir: tempfile::TempDir,
@@ -84,7 +98,7 @@ impl Shop {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulkhead"));
+        let mut cmd = bulkhead();
         cmd.args(args)
             .arg("--file")
             .arg(self.compose())

@@ -1,0 +1,350 @@
+//! Accounts: `init` (the first admin of a state directory), `user`, `token` and `role`. A new
+//! token is printed alone on stdout, once; everything else about it goes to stderr.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use bulkhead_app::api::Command;
+use bulkhead_client::Method;
+use bulkhead_core::auth::{
+    Binding, ProjectName, Role, Scope, SubjectKind, TokenId, TokenName, UserName,
+};
+use bulkhead_store::RedbStore;
+
+use crate::backend::{Backend, Request, encode, query};
+use crate::failure::Failure;
+use crate::output::{emit, emit_json};
+use crate::render::{list, scalar, text};
+
+fn user_of(name: &str) -> anyhow::Result<UserName> {
+    UserName::new(name).map_err(|e| Failure::usage(e.to_string()).into())
+}
+
+fn role_of(name: &str) -> anyhow::Result<Role> {
+    name.parse()
+        .map_err(|e: bulkhead_core::auth::IdentityError| Failure::usage(e.to_string()).into())
+}
+
+fn scope_of(project: Option<&str>) -> anyhow::Result<Scope> {
+    match project {
+        None => Ok(Scope::All),
+        Some(p) => ProjectName::new(p)
+            .map(Scope::Project)
+            .map_err(|e| Failure::usage(e.to_string()).into()),
+    }
+}
+
+/// Where account commands run, and how they print.
+pub struct Target<'a> {
+    pub state_dir: Option<&'a Path>,
+    pub json: bool,
+}
+
+async fn call(t: &Target<'_>, request: Request) -> anyhow::Result<Value> {
+    let env = crate::args::environment();
+    let b = Backend::open(t.state_dir, &env, true).await?;
+    let result = b.call(request).await;
+    b.close().await;
+    result
+}
+
+/// Print a new token alone on stdout (or the whole reply with `--json`), and the note.
+fn show_token(reply: &Value, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        emit_json(reply)?;
+    } else {
+        emit(&format!("{}\n", text(reply, "token")))?;
+    }
+    eprintln!("note: the token is shown once; keep it secret (it is stored only as a hash)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bulkhead init`: the first administrator of a state directory, with its first token.
+pub async fn init(state_dir: Option<&Path>, admin: &str) -> anyhow::Result<ExitCode> {
+    let admin = user_of(admin)?;
+    let env = crate::args::environment();
+    let dir = bulkhead_app::state::resolve(state_dir, &env)?;
+    bulkhead_app::state::prepare(&dir)?;
+    let audit = crate::backend::open_audit(
+        &dir,
+        "init runs once, before the server starts; stop the other process and run it again",
+    )
+    .await?;
+    let store = RedbStore::open(&dir.join(bulkhead_app::state::STORE_FILE))
+        .map_err(|e| Failure::refused(e.to_string()))?;
+    let result = bulkhead_app::api::init(&store, &audit, &admin).await;
+    let closed = tokio::task::spawn_blocking(move || audit.close()).await;
+    let secret = match result {
+        Ok(s) => s,
+        Err(e) if e.status == 409 => {
+            return Err(Failure::refused(format!(
+                "{} already has accounts, so it has its first admin",
+                dir.display()
+            ))
+            .hint("ask an admin for an account: `bulkhead user add NAME --role ROLE`")
+            .into());
+        }
+        Err(e) => return Err(Failure::refused(e.message).into()),
+    };
+    if let Ok(Err(e)) = closed {
+        eprintln!("warning: closing the audit log: {e}");
+    }
+    // Straight from the zeroizing buffer: no other copy of the secret is made.
+    emit(secret.expose().as_str())?;
+    emit("\n")?;
+    eprintln!(
+        "made {admin} the first admin of {}; its token (on stdout) is shown once: keep it secret",
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn user_add(
+    t: &Target<'_>,
+    name: &str,
+    role: &str,
+    project: Option<&str>,
+    service_account: bool,
+) -> anyhow::Result<ExitCode> {
+    let user = user_of(name)?;
+    let role = role_of(role)?;
+    let scope = scope_of(project)?;
+    let kind = if service_account {
+        SubjectKind::ServiceAccount
+    } else {
+        SubjectKind::User
+    };
+    let body = json!({
+        "name": user.as_str(),
+        "kind": kind.name(),
+        "role": role.name(),
+        "project": project,
+    });
+    let command = Command::UserAdd {
+        user,
+        kind,
+        role: Some((role, scope)),
+    };
+    let reply = call(
+        t,
+        Request::new(Method::POST, "/v1/users", command).body(body),
+    )
+    .await?;
+    show_token(&reply, t.json)
+}
+
+pub async fn user_list(t: &Target<'_>) -> anyhow::Result<ExitCode> {
+    let reply = call(t, Request::new(Method::GET, "/v1/users", Command::UserList)).await?;
+    if t.json {
+        emit_json(&reply)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = format!(
+        "{:<24} {:<16} {:<22} {:<9} BINDINGS\n",
+        "NAME", "KIND", "CREATED", "DISABLED"
+    );
+    for u in list(&reply, "users") {
+        let _ = writeln!(
+            out,
+            "{:<24} {:<16} {:<22} {:<9} {}",
+            text(u, "name"),
+            text(u, "kind"),
+            text(u, "created_at"),
+            if u["disabled"] == Value::Bool(true) {
+                "yes"
+            } else {
+                "no"
+            },
+            bindings(list(u, "bindings"))
+        );
+    }
+    emit(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `admin in all projects, viewer in project shop`.
+fn bindings(list: &[Value]) -> String {
+    let shown: Vec<String> = list
+        .iter()
+        .map(|b| {
+            serde_json::from_value::<Binding>(b.clone())
+                .map(|b| b.to_string())
+                .unwrap_or_else(|_| b.to_string())
+        })
+        .collect();
+    if shown.is_empty() {
+        "-".into()
+    } else {
+        shown.join(", ")
+    }
+}
+
+pub async fn user_remove(t: &Target<'_>, name: &str) -> anyhow::Result<ExitCode> {
+    let user = user_of(name)?;
+    let path = format!("/v1/users/{}", encode(user.as_str()));
+    let reply = call(
+        t,
+        Request::new(
+            Method::DELETE,
+            path,
+            Command::UserRemove { user: user.clone() },
+        ),
+    )
+    .await?;
+    if t.json {
+        emit_json(&reply)?;
+    } else {
+        emit(&format!("removed {user} with its tokens and bindings\n"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn token_create(
+    t: &Target<'_>,
+    user: &str,
+    name: Option<&str>,
+    expires_in: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let user = user_of(user)?;
+    let name = TokenName::new(name.unwrap_or("cli")).map_err(|e| Failure::usage(e.to_string()))?;
+    let path = format!("/v1/users/{}/tokens", encode(user.as_str()));
+    let body = json!({ "name": name.as_str(), "expires_in": expires_in });
+    let command = Command::TokenCreate {
+        user,
+        name,
+        expires_in,
+    };
+    let reply = call(t, Request::new(Method::POST, path, command).body(body)).await?;
+    show_token(&reply, t.json)
+}
+
+pub async fn token_list(t: &Target<'_>, user: &str) -> anyhow::Result<ExitCode> {
+    let user = user_of(user)?;
+    let path = format!("/v1/users/{}/tokens", encode(user.as_str()));
+    let reply = call(
+        t,
+        Request::new(Method::GET, path, Command::TokenList { user }),
+    )
+    .await?;
+    if t.json {
+        emit_json(&reply)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = format!(
+        "{:<18} {:<20} {:<22} {:<22} REVOKED\n",
+        "ID", "NAME", "CREATED", "EXPIRES"
+    );
+    for tok in list(&reply, "tokens") {
+        let or_dash = |v: &Value| {
+            let s = scalar(v);
+            if s.is_empty() { "-".to_string() } else { s }
+        };
+        let _ = writeln!(
+            out,
+            "{:<18} {:<20} {:<22} {:<22} {}",
+            text(tok, "id"),
+            text(tok, "name"),
+            text(tok, "created_at"),
+            or_dash(&tok["expires_at"]),
+            or_dash(&tok["revoked_at"])
+        );
+    }
+    emit(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn token_revoke(t: &Target<'_>, id: &str, user: &str) -> anyhow::Result<ExitCode> {
+    let user = user_of(user)?;
+    let id = TokenId::parse(id).map_err(|e| Failure::usage(e.to_string()))?;
+    let path = format!(
+        "/v1/users/{}/tokens/{}",
+        encode(user.as_str()),
+        encode(id.as_str())
+    );
+    let command = Command::TokenRevoke {
+        user: user.clone(),
+        id: id.clone(),
+    };
+    let reply = call(t, Request::new(Method::DELETE, path, command)).await?;
+    if t.json {
+        emit_json(&reply)?;
+    } else {
+        emit(&format!("revoked token {id} of {user}\n"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `role bind` (`bind` true) or `role unbind`.
+pub async fn role(
+    t: &Target<'_>,
+    bind: bool,
+    user: &str,
+    role: &str,
+    project: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let binding = Binding {
+        user: user_of(user)?,
+        role: role_of(role)?,
+        scope: scope_of(project)?,
+    };
+    let base = format!("/v1/users/{}/bindings", encode(binding.user.as_str()));
+    let request = if bind {
+        let body = json!({ "role": binding.role.name(), "project": project });
+        Request::new(
+            Method::POST,
+            base,
+            Command::BindingBind {
+                binding: binding.clone(),
+            },
+        )
+        .body(body)
+    } else {
+        let q = query(&[
+            ("role", Some(binding.role.name().to_string())),
+            ("project", project.map(str::to_string)),
+        ]);
+        Request::new(
+            Method::DELETE,
+            format!("{base}{q}"),
+            Command::BindingUnbind {
+                binding: binding.clone(),
+            },
+        )
+    };
+    let reply = call(t, request).await?;
+    if t.json {
+        emit_json(&reply)?;
+    } else if bind && reply["added"] == Value::Bool(false) {
+        emit(&format!(
+            "{} already has {binding}; nothing changed\n",
+            binding.user
+        ))?;
+    } else {
+        let verb = if bind { "now has" } else { "no longer has" };
+        emit(&format!("{} {verb} {binding}\n", binding.user))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn role_list(t: &Target<'_>, user: &str) -> anyhow::Result<ExitCode> {
+    let user = user_of(user)?;
+    let path = format!("/v1/users/{}/bindings", encode(user.as_str()));
+    let reply = call(
+        t,
+        Request::new(
+            Method::GET,
+            path,
+            Command::BindingList { user: user.clone() },
+        ),
+    )
+    .await?;
+    if t.json {
+        emit_json(&reply)?;
+    } else {
+        emit(&format!("{user}: {}\n", bindings(list(&reply, "bindings"))))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

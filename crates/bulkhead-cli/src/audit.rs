@@ -1,0 +1,253 @@
+//! `bulkhead audit`: `log` and `export` read through the API (a server's, or the embedded
+//! dispatcher, so that reading is itself audited); `verify` and `pubkey` read the state
+//! directory directly, offline, and never through a server.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use bulkhead_app::api::{AuditQuery, Command};
+use bulkhead_audit::{KeyError, ReadError};
+use bulkhead_client::Method;
+
+use crate::accounts::Target;
+use crate::backend::{Backend, Request, query};
+use crate::failure::Failure;
+use crate::output::{emit, emit_json};
+use crate::render::{scalar, text};
+
+/// Entries asked for per page.
+const PAGE: usize = 1000;
+
+/// Which entries `audit log` shows.
+pub struct LogFilter<'a> {
+    pub since: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub action: Option<&'a str>,
+}
+
+pub async fn log(t: &Target<'_>, filter: &LogFilter<'_>) -> anyhow::Result<ExitCode> {
+    if let Some(since) = filter.since
+        && bulkhead_core::clock::parse_rfc3339(since).is_none()
+    {
+        return Err(Failure::usage(format!(
+            "--since {since:?} is not an RFC 3339 time (like 2026-11-27T03:32:05Z)"
+        ))
+        .into());
+    }
+    let env = crate::args::environment();
+    let b = Backend::open(t.state_dir, &env, true).await?;
+    let result = pages(&b, filter, t.json).await;
+    b.close().await;
+    let entries = result?;
+    if t.json {
+        emit_json(&json!({ "entries": entries }))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every page of matching entries, following `next_cursor`. Text is printed page by page;
+/// for JSON the entries are gathered and returned.
+async fn pages(b: &Backend, filter: &LogFilter<'_>, json: bool) -> anyhow::Result<Vec<Value>> {
+    let own = |v: Option<&str>| v.map(str::to_string);
+    let mut cursor: Option<u64> = None;
+    let mut gathered = Vec::new();
+    let mut header = !json;
+    loop {
+        let q = AuditQuery {
+            since: own(filter.since),
+            actor: own(filter.actor),
+            action: own(filter.action),
+            limit: Some(PAGE),
+            cursor,
+        };
+        let path = format!(
+            "/v1/audit{}",
+            query(&[
+                ("since", q.since.clone()),
+                ("actor", q.actor.clone()),
+                ("action", q.action.clone()),
+                ("limit", Some(PAGE.to_string())),
+                ("cursor", cursor.map(|c| c.to_string())),
+            ])
+        );
+        let reply = b
+            .call(Request::new(
+                Method::GET,
+                path,
+                Command::AuditRead { query: q },
+            ))
+            .await?;
+        let entries = reply["entries"].as_array().cloned().unwrap_or_default();
+        if json {
+            gathered.extend(entries);
+        } else {
+            emit(&lines(&entries, header))?;
+            header = false;
+        }
+        match reply["next_cursor"].as_u64() {
+            Some(next) if Some(next) != cursor => cursor = Some(next),
+            _ => return Ok(gathered),
+        }
+    }
+}
+
+/// Entries as text, one a line.
+fn lines(entries: &[Value], header: bool) -> String {
+    let mut out = String::new();
+    if header {
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<24} {:<14} {:<18} {:<36} OUTCOME",
+            "SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE"
+        );
+    }
+    for e in entries {
+        let actor = &e["actor"];
+        let who = match (actor["user"].as_str(), actor["token_id"].as_str()) {
+            (Some(user), _) => user.to_string(),
+            (None, Some(token)) => format!("token {token}"),
+            (None, None) => "-".to_string(),
+        };
+        let outcome = &e["outcome"];
+        let mut result = text(outcome, "kind").to_string();
+        if let Some(code) = outcome["code"].as_str() {
+            let _ = write!(result, " ({code})");
+        }
+        if let Some(reason) = outcome["reason"].as_str() {
+            let _ = write!(result, ": {reason}");
+        }
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<24} {:<14} {:<18} {:<36} {result}",
+            scalar(&e["seq"]),
+            text(e, "time"),
+            who,
+            text(e, "action"),
+            text(e, "resource")
+        );
+    }
+    out
+}
+
+/// `audit verify`: offline, against the state directory's key or `pubkey`.
+pub fn verify(
+    state_dir: Option<&Path>,
+    pubkey: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let env = crate::args::environment();
+    let dir = bulkhead_app::state::resolve(state_dir, &env)?;
+    let key = match pubkey {
+        Some(p) => {
+            Some(bulkhead_audit::read_public_key(p).map_err(|e| Failure::usage(e.to_string()))?)
+        }
+        None => None,
+    };
+    match bulkhead_audit::verify(&dir, key.as_ref()) {
+        Ok(summary) => {
+            if json {
+                let mut doc = serde_json::to_value(&summary).context("encoding the summary")?;
+                if let Some(map) = doc.as_object_mut() {
+                    map.insert("intact".into(), Value::Bool(true));
+                }
+                emit_json(&doc)?;
+            } else {
+                let mut line = format!(
+                    "intact: {} entries, {} checkpoints, last seq {}",
+                    summary.entries, summary.checkpoints, summary.last_seq
+                );
+                if summary.unsigned > 0 {
+                    let _ = write!(
+                        line,
+                        " ({} after the last signed checkpoint)",
+                        summary.unsigned
+                    );
+                }
+                if summary.torn_tail > 0 {
+                    let _ = write!(
+                        line,
+                        "; a torn final line of {} bytes (cut off when the log is next opened)",
+                        summary.torn_tail
+                    );
+                }
+                emit(&format!("{line}\n"))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ReadError::Failed(f)) => {
+            if json {
+                emit_json(&json!({
+                    "intact": false,
+                    "failure": {"file": f.file, "line": f.line, "seq": f.seq, "reason": f.reason.to_string()},
+                }))?;
+            }
+            Err(Failure::refused(format!("the audit log in {} does not verify: {f}", dir.display()))
+                .hint("keep the directory as evidence; compare with a copy kept elsewhere (a SIEM, an export)")
+                .into())
+        }
+        Err(e) => Err(Failure::usage(format!(
+            "cannot verify the audit log in {}: {e}",
+            dir.display()
+        ))
+        .into()),
+    }
+}
+
+pub async fn export(t: &Target<'_>, output: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let env = crate::args::environment();
+    let b = Backend::open(t.state_dir, &env, true).await?;
+    let request = Request::new(Method::GET, "/v1/audit/export", Command::AuditExport).slow();
+    let result = b.lines(request).await;
+    b.close().await;
+    let bytes = result?;
+    match output {
+        None => emit(&String::from_utf8_lossy(&bytes))?,
+        Some(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.write_all(&bytes)
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let lines = bytes.iter().filter(|b| **b == b'\n').count();
+            eprintln!("exported {lines} lines to {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit pubkey`: the key checkpoints are verified with, to keep away from this host.
+pub fn pubkey(state_dir: Option<&Path>, output: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let env = crate::args::environment();
+    let dir = bulkhead_app::state::resolve(state_dir, &env)?;
+    let missing = |e: KeyError| {
+        Failure::usage(e.to_string()).hint(
+            "the key is made when the audit log is first written (`bulkhead init`, the server, or any embedded command)",
+        )
+    };
+    match output {
+        None => {
+            let key = bulkhead_audit::state_public_key(&dir).map_err(missing)?;
+            emit(&bulkhead_audit::public_key_text(&key))?;
+        }
+        Some(path) => {
+            bulkhead_audit::export_public_key(&dir, path).map_err(missing)?;
+            eprintln!(
+                "wrote the audit public key to {}; keep a copy away from this host and check the log with `bulkhead audit verify --pubkey {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,395 @@
+//! Where a command runs: against a server (BULKHEAD_URL and BULKHEAD_TOKEN, else the login
+//! context) or embedded — the same dispatcher in-process over the local state directory, so
+//! that both authenticate, authorize and audit alike. A request carries both halves: the route
+//! (method, path, JSON body) for a server and the typed `Command` for the dispatcher.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use bulkhead_app::api::{Api, ApiError, Caller, Command, Reply};
+use bulkhead_audit::{AuditLog, OpenError};
+use bulkhead_client::{Client, ClientError, ClientOptions, Method};
+
+use crate::failure::{ApiFailure, Failure};
+use crate::progress;
+
+/// Deploys build images and wait for health checks: a long deadline.
+const SLOW_REQUEST: Duration = Duration::from_secs(30 * 60);
+/// Largest reply of a slow request (the audit export, long logs).
+const SLOW_REPLY: usize = 512 << 20;
+
+/// A server to talk to, and where that came from (for messages).
+pub struct RemoteConfig {
+    pub url: String,
+    token: String,
+    pub ca: Option<PathBuf>,
+    pub origin: &'static str,
+}
+
+/// Environment > login context > embedded (`None`). An explicit `--state-dir` with a server
+/// configured is ambiguous and refused.
+pub fn select(
+    state_dir: Option<&Path>,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<Option<RemoteConfig>> {
+    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+    let remote = match (get("BULKHEAD_URL"), get("BULKHEAD_TOKEN")) {
+        (Some(url), Some(token)) => Some(RemoteConfig {
+            url,
+            token,
+            ca: get("BULKHEAD_CA").map(PathBuf::from),
+            origin: "BULKHEAD_URL",
+        }),
+        (Some(_), None) | (None, Some(_)) => {
+            let (set, missing) = if get("BULKHEAD_URL").is_some() {
+                ("BULKHEAD_URL", "BULKHEAD_TOKEN")
+            } else {
+                ("BULKHEAD_TOKEN", "BULKHEAD_URL")
+            };
+            return Err(Failure::usage(format!("{set} is set but {missing} is not"))
+                .hint("set both to talk to a server, or neither to run embedded")
+                .into());
+        }
+        (None, None) => crate::context::load(env)?.map(|c| RemoteConfig {
+            url: c.url,
+            token: c.token,
+            ca: c.ca,
+            origin: "the login context",
+        }),
+    };
+    if let (Some(r), Some(dir)) = (&remote, state_dir) {
+        return Err(Failure::usage(format!(
+            "--state-dir {} is for running without a server, but {} points at {}",
+            dir.display(),
+            r.origin,
+            r.url
+        ))
+        .hint("drop --state-dir to use the server, or unset BULKHEAD_URL and BULKHEAD_TOKEN (or `bulkhead logout`) to use the state directory")
+        .into());
+    }
+    Ok(remote)
+}
+
+/// One request, in both forms.
+pub struct Request {
+    pub method: Method,
+    /// Path and query, percent-encoded.
+    pub path: String,
+    pub body: Option<Value>,
+    pub command: Command,
+    /// Deploys, rollbacks, exports: the long deadline.
+    pub slow: bool,
+}
+
+impl Request {
+    pub fn new(method: Method, path: impl Into<String>, command: Command) -> Request {
+        Request {
+            method,
+            path: path.into(),
+            body: None,
+            command,
+            slow: false,
+        }
+    }
+
+    pub fn body(mut self, body: Value) -> Request {
+        self.body = Some(body);
+        self
+    }
+
+    pub fn slow(mut self) -> Request {
+        self.slow = true;
+        self
+    }
+}
+
+pub struct Remote {
+    quick: Client,
+    slow: Client,
+    pub url: String,
+}
+
+pub struct Embedded {
+    api: Arc<Api>,
+    audit: Arc<AuditLog>,
+    /// The progress spinner (terminal only), cleared when the command is done.
+    bar: Option<indicatif::ProgressBar>,
+}
+
+/// What a command talks to.
+pub enum Backend {
+    Remote(Remote),
+    Embedded(Embedded),
+}
+
+impl Backend {
+    /// Connect to the configured server, or open the state directory. `quiet` silences the
+    /// embedded deploy progress.
+    pub async fn open(
+        state_dir: Option<&Path>,
+        env: &BTreeMap<String, String>,
+        quiet: bool,
+    ) -> anyhow::Result<Backend> {
+        match select(state_dir, env)? {
+            Some(config) => Ok(Backend::Remote(Remote::new(&config)?)),
+            None => Ok(Backend::Embedded(
+                Embedded::open(state_dir, env, quiet).await?,
+            )),
+        }
+    }
+
+    /// Execute `request`; its JSON reply, or why not (`ApiFailure`, `Failure`).
+    pub async fn call(&self, request: Request) -> anyhow::Result<Value> {
+        match self {
+            Backend::Remote(r) => {
+                let client = if request.slow { &r.slow } else { &r.quick };
+                client
+                    .request(request.method, &request.path, request.body.as_ref())
+                    .await
+                    .map_err(client_failure)
+            }
+            Backend::Embedded(e) => match e.execute(request.command).await? {
+                Reply::Json(v) => Ok(v),
+                Reply::Lines(_) => Err(anyhow::anyhow!("the reply is not a JSON document")),
+            },
+        }
+    }
+
+    /// Execute `request`, whose reply is JSON lines (the audit export).
+    pub async fn lines(&self, request: Request) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Backend::Remote(r) => {
+                let mut connection = r.slow.connect().await.map_err(client_failure)?;
+                let reply = connection
+                    .send(request.method.clone(), &request.path, None)
+                    .await
+                    .map_err(client_failure)?;
+                if (200..300).contains(&reply.status) {
+                    return Ok(reply.body.to_vec());
+                }
+                match reply.into_json(&request.method, &request.path) {
+                    Ok(_) => Err(anyhow::anyhow!("unexpected reply")),
+                    Err(e) => Err(client_failure(e)),
+                }
+            }
+            Backend::Embedded(e) => match e.execute(request.command).await? {
+                Reply::Lines(bytes) => Ok(bytes),
+                Reply::Json(v) => Ok(format!("{v}\n").into_bytes()),
+            },
+        }
+    }
+
+    /// Clear the progress spinner and close the audit log with a final checkpoint.
+    pub async fn close(self) {
+        if let Backend::Embedded(e) = self {
+            if let Some(bar) = &e.bar {
+                bar.finish_and_clear();
+            }
+            let audit = e.audit;
+            drop(e.api);
+            let closed = tokio::task::spawn_blocking(move || audit.close()).await;
+            if let Ok(Err(err)) = closed {
+                eprintln!("warning: closing the audit log: {err}");
+            }
+        }
+    }
+}
+
+impl Remote {
+    fn new(config: &RemoteConfig) -> anyhow::Result<Remote> {
+        let quick = Client::new(&config.url, &config.token, config.ca.clone())
+            .map_err(client_failure)
+            .with_context(|| format!("talking to the server from {}", config.origin))?;
+        let options = ClientOptions {
+            request_timeout: SLOW_REQUEST,
+            max_response_bytes: SLOW_REPLY,
+            ..ClientOptions::default()
+        };
+        let slow = Client::with_options(&config.url, &config.token, config.ca.clone(), options)
+            .map_err(client_failure)?;
+        Ok(Remote {
+            url: quick.base_url(),
+            quick,
+            slow,
+        })
+    }
+}
+
+impl Embedded {
+    /// Open the state directory: the audit log first (its lock tells a running server apart
+    /// from a free directory), then the store and the engine.
+    pub async fn open(
+        state_dir: Option<&Path>,
+        env: &BTreeMap<String, String>,
+        quiet: bool,
+    ) -> anyhow::Result<Embedded> {
+        let dir = bulkhead_app::state::resolve(state_dir, env)?;
+        bulkhead_app::state::prepare(&dir)?;
+        let audit = Arc::new(open_audit(&dir, SERVER_HINT).await?);
+        let (report, bar) = progress::reporter(quiet);
+        let deployer = bulkhead_app::root::local(Some(&dir), env, report).await?;
+        let api = Arc::new(Api::new(
+            deployer,
+            Arc::clone(&audit) as Arc<dyn bulkhead_ports::AuditSink>,
+            dir,
+        ));
+        Ok(Embedded { api, audit, bar })
+    }
+
+    async fn execute(&self, command: Command) -> anyhow::Result<Reply> {
+        self.api
+            .execute(Caller::local(), command)
+            .await
+            .map_err(|e| api_failure(e).into())
+    }
+}
+
+/// What to do when the state directory is held by another process.
+pub const SERVER_HINT: &str = "wait for the other command to finish; if a `bulkhead server` runs \
+     there, talk to it instead: set BULKHEAD_URL and BULKHEAD_TOKEN (and BULKHEAD_CA), or \
+     `bulkhead login URL --token-stdin`";
+
+/// Open the audit log of `dir` (blocking work, off the runtime's threads).
+pub async fn open_audit(dir: &Path, hint: &str) -> anyhow::Result<AuditLog> {
+    let at = dir.to_path_buf();
+    let opened = tokio::task::spawn_blocking(move || {
+        AuditLog::open(&at, bulkhead_audit::Options::default())
+    })
+    .await
+    .context("opening the audit log")?;
+    match opened {
+        Ok(log) => Ok(log),
+        Err(OpenError::Locked { .. }) => Err(Failure::refused(format!(
+            "the state directory {} is in use by another Bulkhead process (a running server, or another command)",
+            dir.display()
+        ))
+        .hint(hint)
+        .into()),
+        Err(e) => Err(Failure::refused(e.to_string()).into()),
+    }
+}
+
+/// The dispatcher's error as the CLI reports it.
+pub fn api_failure(e: ApiError) -> ApiFailure {
+    ApiFailure {
+        status: e.status,
+        code: e.code.to_string(),
+        message: e.message,
+        remote: false,
+    }
+}
+
+/// A client error as the CLI reports it: the server's refusals are `ApiFailure`s (exit 1);
+/// a bad URL, token or CA file is bad input (exit 2); not reaching the server is a failure (1).
+pub fn client_failure(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Api {
+            status,
+            code,
+            message,
+        } => ApiFailure {
+            status,
+            code,
+            message,
+            remote: true,
+        }
+        .into(),
+        ClientError::NotHttps { .. }
+        | ClientError::Url { .. }
+        | ClientError::Env { .. }
+        | ClientError::Token
+        | ClientError::CaFile { .. } => Failure::usage(e.to_string()).into(),
+        other => Failure::refused(other.to_string()).into(),
+    }
+}
+
+/// Percent-encode one path segment or query value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `?a=1&b=2` from the pairs that have a value (empty when none has).
+pub fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_environment_wins_and_needs_both_variables() {
+        let e = env(&[
+            ("BULKHEAD_URL", "https://127.0.0.1:7443"),
+            ("BULKHEAD_TOKEN", "t"),
+            ("HOME", "/nonexistent"),
+        ]);
+        let r = select(None, &e).ok().flatten().map(|r| r.url);
+        assert_eq!(r.as_deref(), Some("https://127.0.0.1:7443"));
+        assert!(select(None, &env(&[("BULKHEAD_URL", "https://x")])).is_err());
+        assert!(select(Some(Path::new("/s")), &e).is_err(), "ambiguous");
+        let none = select(None, &env(&[("HOME", "/nonexistent")]));
+        assert!(matches!(none, Ok(None)));
+    }
+
+    #[test]
+    fn queries_are_percent_encoded() {
+        assert_eq!(
+            query(&[
+                ("since", Some("2026-01-01T00:00:00Z".into())),
+                ("actor", None),
+                ("action", Some("a b&c".into())),
+            ]),
+            "?since=2026-01-01T00%3A00%3A00Z&action=a%20b%26c"
+        );
+        assert_eq!(query(&[("x", None)]), "");
+    }
+
+    #[test]
+    fn inline_hints_become_hint_lines() {
+        let f = ApiFailure {
+            status: 422,
+            code: "unsupported".into(),
+            message: "service `a`: no (hint: do this)".into(),
+            remote: true,
+        };
+        assert_eq!(f.to_string(), "service `a`: no");
+        assert_eq!(f.hint().as_deref(), Some("do this"));
+        let denied = ApiFailure {
+            status: 403,
+            code: "forbidden".into(),
+            message: "user dev may not".into(),
+            remote: true,
+        };
+        assert_eq!(denied.to_string(), "forbidden: user dev may not");
+        assert_eq!(denied.exit_code(), 1);
+    }
+}
