@@ -12,7 +12,6 @@ use bulkhead_client::Method;
 use bulkhead_core::auth::{
     Binding, ProjectName, Role, Scope, SubjectKind, TokenId, TokenName, UserName,
 };
-use bulkhead_store::RedbStore;
 
 use crate::backend::{Backend, Request, encode, query};
 use crate::failure::Failure;
@@ -73,9 +72,7 @@ pub async fn init(state_dir: Option<&Path>, admin: &str) -> anyhow::Result<ExitC
         "init runs once, before the server starts; stop the other process and run it again",
     )
     .await?;
-    let store = RedbStore::open(&dir.join(bulkhead_app::state::STORE_FILE))
-        .map_err(|e| Failure::refused(e.to_string()))?;
-    let result = bulkhead_app::api::init(&store, &audit, &admin).await;
+    let result = bulkhead_app::api::init_dir(&dir, &audit, &admin).await;
     let closed = tokio::task::spawn_blocking(move || audit.close()).await;
     let secret = match result {
         Ok(s) => s,

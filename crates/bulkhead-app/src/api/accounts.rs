@@ -219,6 +219,17 @@ fn unreachable_name() -> TokenName {
     panic!("`first` is a valid token name")
 }
 
+/// [`init`] on the store of the state directory `dir` (the embedded CLI's way in: it never
+/// opens the store itself).
+pub async fn init_dir(
+    dir: &std::path::Path,
+    audit: &dyn bulkhead_ports::AuditSink,
+    admin: &UserName,
+) -> Result<TokenSecret, ApiError> {
+    let store = bulkhead_store::RedbStore::open(&dir.join(crate::state::STORE_FILE))?;
+    init(&store, audit, admin).await
+}
+
 /// `bulkhead init`: make `admin` the first administrator (all projects) with a first token,
 /// audited as `system`. Refused when any account exists.
 pub async fn init<S: Store>(

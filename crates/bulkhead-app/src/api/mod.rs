@@ -10,7 +10,7 @@ pub mod error;
 mod exec;
 pub mod render;
 
-pub use accounts::{init, new_token};
+pub use accounts::{init, init_dir, new_token};
 pub use command::{AuditQuery, Bundle, Command, Source};
 pub use dispatch::{Api, Caller, Credentials, Reply};
 pub use error::ApiError;

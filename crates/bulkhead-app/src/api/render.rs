@@ -41,9 +41,11 @@ pub fn services(project: &str, desired: &Desired, containers: &[ContainerInfo]) 
                 .map(|c| {
                     json!({
                         "name": c.name,
+                        "id": c.id,
                         "release": c.labels.get(LABEL_RELEASE),
                         "state": c.state,
                         "health": c.health,
+                        "published": c.published,
                     })
                 })
                 .collect();

@@ -74,12 +74,13 @@ pub async fn run(api: Arc<Api>, every: Duration, mut stop: watch::Receiver<bool>
 /// deployed, or down) is left alone.
 async fn reconcile(api: &Arc<Api>, project: &str) -> Result<(), String> {
     let d = &api.deployer;
+    // Lock first, then look: a `down` that held the lock has deactivated everything by now.
+    let lock = api.project_lock(project);
+    let _held = lock.lock().await;
     let active = d.store.active(project).await.map_err(|e| e.to_string())?;
     if active.is_empty() {
         return Ok(());
     }
-    let lock = api.project_lock(project);
-    let _held = lock.lock().await;
     let (plan, outcome) = d.reconcile(project).await.map_err(|e| e.to_string())?;
     if !plan.is_empty() {
         tracing::info!(

@@ -65,6 +65,8 @@ async fn a_container_removed_by_hand_is_replaced() {
             for n in nets.lines() {
                 docker(&["network", "rm", n]);
             }
+            use bulkhead_ports::Firewall as _;
+            let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(&self.0);
         }
     }
     let _down = Down(project.clone());
