@@ -7,5 +7,6 @@ pub mod deploy;
 pub mod firewall;
 pub mod project;
 pub mod root;
+pub mod secrets;
 pub mod server;
 pub mod state;

@@ -23,11 +23,13 @@ pub async fn local(
 ) -> anyhow::Result<Arc<Local>> {
     let dir = state::resolve(state_dir, env)?;
     state::prepare(&dir)?;
-    let store = RedbStore::open(&dir.join(state::STORE_FILE))?;
+    let store = Arc::new(RedbStore::open(&dir.join(state::STORE_FILE))?);
+    let keys = crate::secrets::key_provider(&dir, env)?;
+    let secrets = Arc::new(crate::secrets::Secrets::new(Arc::clone(&store), keys));
     let runtime = DockerRuntime::connect().await?;
     Ok(Arc::new(Deployer {
         runtime: Arc::new(runtime),
-        store: Arc::new(store),
+        store,
         firewall: Arc::new(HostFirewall::new()),
         progress,
         actor: env
@@ -36,5 +38,7 @@ pub async fn local(
             .unwrap_or_else(|| "local".to_string()),
         env: env.clone(),
         bridges: Default::default(),
+        secrets: Some(secrets),
+        secret_files: Default::default(),
     }))
 }

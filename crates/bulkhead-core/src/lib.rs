@@ -1,5 +1,6 @@
-//! Bulkhead's pure core: the spec model and its validation, the hardening profile, policy and
-//! security groups. No I/O, no async: every function here is a decision over values.
+//! Bulkhead's pure core: the spec model and its validation, the hardening profile, policy,
+//! security groups, and secrets at rest (the envelope). No I/O, no async: every function here
+//! is a decision over values.
 
 pub mod audit;
 pub mod auth;
@@ -7,5 +8,6 @@ pub mod clock;
 pub mod deploy;
 pub mod hardening;
 pub mod secgroups;
+pub mod secrets;
 pub mod spec;
 pub mod verdict;

@@ -3,14 +3,16 @@
 
 pub mod audit;
 pub mod firewall;
+pub mod keys;
 pub mod runtime;
 pub mod store;
 
 pub use audit::{AppendFuture, AuditError, AuditSink, Receipt};
 pub use firewall::{Firewall, FirewallError, Installed, NetworkRules};
+pub use keys::{KeyError, KeyFuture, KeyProvider};
 pub use runtime::{
     BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, HealthSpec,
     HealthState, ImageInfo, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec, Progress,
     RuntimeError, RuntimeEvent, VolumeInfo,
 };
-pub use store::{ProjectRecord, Release, Store, StoreError, TokenLookup};
+pub use store::{ProjectRecord, Release, Rewrapped, Store, StoreError, TokenLookup};

@@ -1,9 +1,14 @@
 //! The store port: projects, immutable releases, and the active release of each service;
-//! accounts, their API tokens and role bindings. Every write is durable when the call returns.
+//! accounts, their API tokens and role bindings; sealed secret versions. Every write is durable
+//! when the call returns.
 
 use std::future::Future;
 
-use bulkhead_core::auth::{Binding, TokenId, TokenRecord, UserName, UserRecord};
+use bulkhead_core::auth::{Binding, ProjectName, TokenId, TokenRecord, UserName, UserRecord};
+use bulkhead_core::secrets::{
+    KekId, SecretName, SecretRef, SecretSummary, SecretVersion, SecretVersionInfo, WrappedDek,
+    WrappedVersion,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +34,13 @@ pub enum StoreError {
     Exists { what: &'static str, name: String },
     #[error("{what} {name} does not exist")]
     NotFound { what: &'static str, name: String },
+    /// A compare-and-set lost: the record changed since the caller read it (re-read, retry).
+    #[error("{what} {name} changed meanwhile: {reason}")]
+    Conflict {
+        what: &'static str,
+        name: String,
+        reason: String,
+    },
     #[error("the store is corrupt: {reason}")]
     Corrupt { reason: String },
     #[error("store operation {operation} failed: {reason}")]
@@ -78,6 +90,18 @@ pub struct TokenLookup {
     pub token: TokenRecord,
     pub user: UserRecord,
     pub bindings: Vec<Binding>,
+}
+
+/// What [`Store::rewrap_secret`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rewrapped {
+    /// The new wrapped data key is stored.
+    Replaced,
+    /// The version's data key is no longer under the expected key (someone re-wrapped it
+    /// first); nothing was written.
+    NotUnder { found: KekId },
+    /// The version no longer exists (the secret was removed); nothing was written.
+    Gone,
 }
 
 /// The store. Implementations must make each method's effect durable before returning.
@@ -195,4 +219,62 @@ pub trait Store: Send + Sync {
         &self,
         user: Option<&UserName>,
     ) -> impl Future<Output = Result<Vec<Binding>, StoreError>> + Send;
+
+    /// Record a new version of a secret. Its number must be the next of (project, name): one
+    /// more than the highest ever recorded, removed versions included (numbers are never
+    /// reused), else [`StoreError::Conflict`] and nothing is written.
+    fn put_secret(
+        &self,
+        secret: &SecretVersion,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The number the next version of (project, name) gets (1 for a name never set).
+    fn next_secret_version(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// One version, with its sealed value.
+    fn secret(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+        version: u64,
+    ) -> impl Future<Output = Result<Option<SecretVersion>, StoreError>> + Send;
+    /// The highest version that exists, with its sealed value.
+    fn latest_secret(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<Option<SecretVersion>, StoreError>> + Send;
+    /// The versions of one secret, ascending, without their values.
+    fn secret_versions(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<Vec<SecretVersionInfo>, StoreError>> + Send;
+    /// The secrets of a project, by name, without their values.
+    fn list_secrets(
+        &self,
+        project: &ProjectName,
+    ) -> impl Future<Output = Result<Vec<SecretSummary>, StoreError>> + Send;
+    /// Remove every version of a secret in one transaction; returns how many there were (0:
+    /// no such secret). Its numbers stay used.
+    fn remove_secret(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// The wrapped data key of every version of every secret (no ciphertexts): what key
+    /// rotation re-wraps.
+    fn wrapped_secret_keys(
+        &self,
+    ) -> impl Future<Output = Result<Vec<WrappedVersion>, StoreError>> + Send;
+    /// Replace one version's wrapped data key, if it is still under `expected` (compare and
+    /// set), in one durable transaction; the ciphertext is untouched.
+    fn rewrap_secret(
+        &self,
+        target: &SecretRef,
+        expected: &KekId,
+        dek: &WrappedDek,
+    ) -> impl Future<Output = Result<Rewrapped, StoreError>> + Send;
 }

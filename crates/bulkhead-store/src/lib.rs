@@ -1,9 +1,11 @@
 //! The embedded store: the `Store` port over one redb file, one durable transaction per call:
-//! projects and releases (`ops`), accounts, tokens and bindings (`accounts`).
+//! projects and releases (`ops`), accounts, tokens and bindings (`accounts`), sealed secret
+//! versions (`secrets`).
 
 mod accounts;
 mod open;
 mod ops;
+mod secrets;
 mod store;
 mod tables;
 

@@ -10,15 +10,16 @@ use bulkhead_ports::StoreError;
 use redb::{Database, ReadableTable, WriteTransaction};
 
 use crate::tables::{
-    ACTIVE, BINDINGS, META, PROJECTS, RELEASES, SCHEMA_VERSION_KEY, TOKENS, USER_TOKENS, USERS,
+    ACTIVE, BINDINGS, META, PROJECTS, RELEASES, SCHEMA_VERSION_KEY, SECRET_HEADS, SECRETS, TOKENS,
+    USER_TOKENS, USERS,
 };
 
 /// The schema this code reads and writes. Bump it together with a new migration step (see
 /// `migrate` in this module).
 ///
 /// 1: projects, releases, active pointers. 2: and accounts (users, tokens, their owner index,
-/// bindings).
-pub const SCHEMA_VERSION: u32 = 2;
+/// bindings). 3: and sealed secrets (their versions, the highest number of each).
+pub const SCHEMA_VERSION: u32 = 3;
 
 const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
@@ -162,7 +163,8 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), OpenError> {
     txn.open_table(PROJECTS)?;
     txn.open_table(RELEASES)?;
     txn.open_table(ACTIVE)?;
-    create_account_tables(txn)
+    create_account_tables(txn)?;
+    create_secret_tables(txn)
 }
 
 /// The tables schema 2 added.
@@ -174,17 +176,29 @@ fn create_account_tables(txn: &WriteTransaction) -> Result<(), OpenError> {
     Ok(())
 }
 
+/// The tables schema 3 added.
+fn create_secret_tables(txn: &WriteTransaction) -> Result<(), OpenError> {
+    txn.open_table(SECRETS)?;
+    txn.open_table(SECRET_HEADS)?;
+    Ok(())
+}
+
 /// One migration step, from schema N to N + 1, run inside the open's write transaction.
 type Step = fn(&WriteTransaction) -> Result<(), OpenError>;
 
 /// `STEPS[n - 1]` migrates schema n to n + 1. To change the schema: write `migrate_1_to_2`, add
 /// it here, and bump [`SCHEMA_VERSION`] (the assertion below keeps the two in step).
-const STEPS: &[Step] = &[migrate_1_to_2];
+const STEPS: &[Step] = &[migrate_1_to_2, migrate_2_to_3];
 const _: () = assert!(STEPS.len() + 1 == SCHEMA_VERSION as usize);
 
 /// Schema 2 adds the account tables, empty: a store that had no accounts has none after it.
 fn migrate_1_to_2(txn: &WriteTransaction) -> Result<(), OpenError> {
     create_account_tables(txn)
+}
+
+/// Schema 3 adds the secret tables, empty.
+fn migrate_2_to_3(txn: &WriteTransaction) -> Result<(), OpenError> {
+    create_secret_tables(txn)
 }
 
 /// Migrates a store written at schema `from` to [`SCHEMA_VERSION`], one step at a time, inside
@@ -232,7 +246,8 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_store_gets_the_account_tables() -> Result<(), Box<dyn std::error::Error>> {
+    fn a_version_1_store_gets_the_account_and_secret_tables()
+    -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("store.redb");
         {
@@ -252,9 +267,11 @@ mod tests {
             assert!(txn.open_table(TOKENS)?.is_empty()?);
             assert!(txn.open_table(USER_TOKENS)?.is_empty()?);
             assert!(txn.open_table(BINDINGS)?.is_empty()?);
+            assert!(txn.open_table(SECRETS)?.is_empty()?);
+            assert!(txn.open_table(SECRET_HEADS)?.is_empty()?);
         }
         drop(db);
-        assert_eq!(read_version(&path)?, Some(2));
+        assert_eq!(read_version(&path)?, Some(SCHEMA_VERSION));
         Ok(())
     }
 

@@ -35,6 +35,13 @@ pub(crate) enum OpError {
     Exists { what: &'static str, name: String },
     #[error("{what} {name} does not exist")]
     NotFound { what: &'static str, name: String },
+    /// A compare-and-set lost (a secret version recorded meanwhile).
+    #[error("{what} {name} changed meanwhile: {reason}")]
+    Conflict {
+        what: &'static str,
+        name: String,
+        reason: String,
+    },
     /// Two tables disagree (an index entry without its record, a token without its owner).
     #[error("{reason}")]
     Inconsistent { reason: String },
@@ -56,6 +63,7 @@ impl OpError {
             },
             OpError::Exists { what, name } => StoreError::Exists { what, name },
             OpError::NotFound { what, name } => StoreError::NotFound { what, name },
+            OpError::Conflict { what, name, reason } => StoreError::Conflict { what, name, reason },
             OpError::Codec(CodecError::BadValue { .. })
             | OpError::DanglingActive { .. }
             | OpError::Inconsistent { .. }

@@ -4,13 +4,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bulkhead_core::auth::{Binding, TokenId, TokenRecord, UserName, UserRecord};
-use bulkhead_ports::{ProjectRecord, Release, Store, StoreError, TokenLookup};
+use bulkhead_core::auth::{Binding, ProjectName, TokenId, TokenRecord, UserName, UserRecord};
+use bulkhead_core::secrets::{
+    KekId, SecretName, SecretRef, SecretSummary, SecretVersion, SecretVersionInfo, WrappedDek,
+    WrappedVersion,
+};
+use bulkhead_ports::{ProjectRecord, Release, Rewrapped, Store, StoreError, TokenLookup};
 use redb::Database;
 
 use crate::accounts;
 use crate::open::open_database;
 use crate::ops::{self, OpError};
+use crate::secrets;
 
 /// The embedded store. Cheap to clone; all clones share one database handle.
 ///
@@ -232,6 +237,99 @@ impl Store for RedbStore {
         let user = user.cloned();
         self.run("list_bindings", move |db| {
             accounts::list_bindings(db, user.as_ref())
+        })
+        .await
+    }
+
+    async fn put_secret(&self, secret: &SecretVersion) -> Result<(), StoreError> {
+        let secret = secret.clone();
+        self.run("put_secret", move |db| secrets::put_secret(db, &secret))
+            .await
+    }
+
+    async fn next_secret_version(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+    ) -> Result<u64, StoreError> {
+        let (project, name) = (project.clone(), name.clone());
+        self.run("next_secret_version", move |db| {
+            secrets::next_secret_version(db, &project, &name)
+        })
+        .await
+    }
+
+    async fn secret(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+        version: u64,
+    ) -> Result<Option<SecretVersion>, StoreError> {
+        let (project, name) = (project.clone(), name.clone());
+        self.run("secret", move |db| {
+            secrets::secret(db, &project, &name, version)
+        })
+        .await
+    }
+
+    async fn latest_secret(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+    ) -> Result<Option<SecretVersion>, StoreError> {
+        let (project, name) = (project.clone(), name.clone());
+        self.run("latest_secret", move |db| {
+            secrets::latest_secret(db, &project, &name)
+        })
+        .await
+    }
+
+    async fn secret_versions(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+    ) -> Result<Vec<SecretVersionInfo>, StoreError> {
+        let (project, name) = (project.clone(), name.clone());
+        self.run("secret_versions", move |db| {
+            secrets::secret_versions(db, &project, &name)
+        })
+        .await
+    }
+
+    async fn list_secrets(&self, project: &ProjectName) -> Result<Vec<SecretSummary>, StoreError> {
+        let project = project.clone();
+        self.run("list_secrets", move |db| {
+            secrets::list_secrets(db, &project)
+        })
+        .await
+    }
+
+    async fn remove_secret(
+        &self,
+        project: &ProjectName,
+        name: &SecretName,
+    ) -> Result<u64, StoreError> {
+        let (project, name) = (project.clone(), name.clone());
+        self.run("remove_secret", move |db| {
+            secrets::remove_secret(db, &project, &name)
+        })
+        .await
+    }
+
+    async fn wrapped_secret_keys(&self) -> Result<Vec<WrappedVersion>, StoreError> {
+        self.run("wrapped_secret_keys", secrets::wrapped_secret_keys)
+            .await
+    }
+
+    async fn rewrap_secret(
+        &self,
+        target: &SecretRef,
+        expected: &KekId,
+        dek: &WrappedDek,
+    ) -> Result<Rewrapped, StoreError> {
+        let (target, expected, dek) = (target.clone(), expected.clone(), dek.clone());
+        self.run("rewrap_secret", move |db| {
+            secrets::rewrap_secret(db, &target, &expected, &dek)
         })
         .await
     }

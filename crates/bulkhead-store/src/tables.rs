@@ -33,6 +33,14 @@ pub(crate) const USER_TOKENS: TableDefinition<(&[u8], &[u8]), ()> =
 pub(crate) const BINDINGS: TableDefinition<(&[u8], &[u8]), &[u8]> =
     TableDefinition::new("bindings");
 
+/// `project\0name\0{version:020}` → JSON of `SecretVersion`: the sealed value, never a
+/// plaintext (schema 3). A range scan lists a secret's versions in order.
+pub(crate) const SECRETS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("secrets");
+/// (project, name) → the highest version ever recorded, kept after the secret is removed so
+/// that numbers are never reused (schema 3).
+pub(crate) const SECRET_HEADS: TableDefinition<(&[u8], &[u8]), u64> =
+    TableDefinition::new("secret_heads");
+
 /// Width of the zero-padded release number at the end of a release key.
 const NUMBER_WIDTH: usize = 20;
 

@@ -1,6 +1,7 @@
-//! Integration tests of `RedbStore` as a file: reopening, schema refusal and migration, locking,
-//! permissions, surviving a SIGKILL'd writer, and accounts end to end (tokens authenticated
-//! through the core's `authenticate`).
+//! Integration tests of `RedbStore` as a file: reopening, locking, permissions, surviving a
+//! SIGKILL'd writer, accounts end to end (tokens authenticated through the core's
+//! `authenticate`); schema refusal and migration (from schema 1, and from a real schema-2
+//! file) in `migration`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -13,7 +14,7 @@ use bulkhead_core::auth::{
     UserRecord, authenticate,
 };
 use bulkhead_ports::{ProjectRecord, Release, Store, StoreError};
-use bulkhead_store::{RedbStore, SCHEMA_VERSION};
+use bulkhead_store::RedbStore;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -74,30 +75,6 @@ async fn reopening_after_drop_keeps_everything() -> TestResult {
     assert_eq!(active, [("db".to_owned(), 1), ("web".to_owned(), 2)]);
     let (next, _) = store.record_release(release("web", "w4")).await?;
     assert_eq!(next.number, 4);
-    Ok(())
-}
-
-#[test]
-fn a_newer_schema_is_refused() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("store.redb");
-    drop(RedbStore::open(&path)?);
-    {
-        // The documented layout: table `meta`, key `schema_version`, value u32.
-        let meta: redb::TableDefinition<&str, u32> = redb::TableDefinition::new("meta");
-        let db = redb::Database::create(&path)?;
-        let txn = db.begin_write()?;
-        txn.open_table(meta)?
-            .insert("schema_version", SCHEMA_VERSION + 1)?;
-        txn.commit()?;
-    }
-    let err = RedbStore::open(&path).err();
-    let Some(StoreError::Schema { found, known, .. }) = &err else {
-        panic!("expected a schema error, got {err:?}");
-    };
-    assert_eq!((*found, *known), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
-    let message = err.map(|e| e.to_string()).unwrap_or_default();
-    assert!(message.contains("upgrade bulkhead"), "{message}");
     Ok(())
 }
 
@@ -234,47 +211,6 @@ async fn a_killed_writer_loses_no_committed_release() -> TestResult {
     Ok(())
 }
 
-/// Writes a store as bulkhead with schema 1 did: its three tables with one project, two
-/// releases of `web` (the second active), and the version.
-fn write_v1_store(path: &Path) -> TestResult {
-    let meta: redb::TableDefinition<&str, u32> = redb::TableDefinition::new("meta");
-    let projects: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("projects");
-    let releases: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("releases");
-    let active: redb::TableDefinition<(&[u8], &[u8]), u64> = redb::TableDefinition::new("active");
-    let db = redb::Database::create(path)?;
-    let txn = db.begin_write()?;
-    txn.open_table(meta)?.insert("schema_version", 1)?;
-    txn.open_table(projects)?
-        .insert(&b"shop"[..], serde_json::to_vec(&project())?.as_slice())?;
-    {
-        let mut table = txn.open_table(releases)?;
-        for (number, hash) in [(1u64, "w1"), (2, "w2")] {
-            let key = format!("shop\0web\0{number:020}");
-            let value = Release {
-                number,
-                ..release("web", hash)
-            };
-            table.insert(key.as_bytes(), serde_json::to_vec(&value)?.as_slice())?;
-        }
-    }
-    txn.open_table(active)?
-        .insert((&b"shop"[..], &b"web"[..]), 2)?;
-    txn.commit()?;
-    Ok(())
-}
-
-fn read_schema_version(path: &Path) -> Result<Option<u32>, Box<dyn std::error::Error>> {
-    use redb::ReadableTable as _;
-    let meta: redb::TableDefinition<&str, u32> = redb::TableDefinition::new("meta");
-    let db = redb::Database::create(path)?;
-    let txn = db.begin_write()?;
-    let version = txn
-        .open_table(meta)?
-        .get("schema_version")?
-        .map(|v| v.value());
-    Ok(version)
-}
-
 fn user(name: &str) -> Result<UserName, Box<dyn std::error::Error>> {
     Ok(UserName::new(name)?)
 }
@@ -286,35 +222,6 @@ fn account(name: &str) -> Result<UserRecord, Box<dyn std::error::Error>> {
         created_at: 1_000,
         disabled: false,
     })
-}
-
-#[tokio::test]
-async fn a_version_1_store_is_migrated_and_keeps_its_releases() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("store.redb");
-    write_v1_store(&path)?;
-    assert_eq!(SCHEMA_VERSION, 2);
-
-    let store = RedbStore::open(&path)?;
-    assert_eq!(store.list_projects().await?, vec![project()]);
-    let numbers: Vec<u64> = store
-        .releases("shop", "web")
-        .await?
-        .iter()
-        .map(|r| r.number)
-        .collect();
-    assert_eq!(numbers, [1, 2]);
-    assert_eq!(store.active("shop").await?[0].spec_hash, "w2");
-    assert!(store.list_users().await?.is_empty());
-    store.add_user(&account("alice")?).await?;
-    let (next, _) = store.record_release(release("web", "w3")).await?;
-    assert_eq!(next.number, 3);
-    drop(store);
-
-    assert_eq!(read_schema_version(&path)?, Some(2));
-    let store = RedbStore::open(&path)?;
-    assert_eq!(store.list_users().await?, vec![account("alice")?]);
-    Ok(())
 }
 
 #[tokio::test]
@@ -406,3 +313,6 @@ async fn revoked_and_expired_tokens_are_found_but_do_not_authenticate() -> TestR
     assert!(matches!(err, Err(TokenError::Disabled { .. })), "{err:?}");
     Ok(())
 }
+
+#[path = "store/migration.rs"]
+mod migration;

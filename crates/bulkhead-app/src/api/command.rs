@@ -9,7 +9,20 @@ use bulkhead_core::auth::{
 };
 use serde::Deserialize;
 
+use bulkhead_core::secrets::SecretName;
+use zeroize::Zeroizing;
+
 use crate::project::ProjectOptions;
+
+/// A secret's value on its way in: zeroed when dropped, never shown by `Debug`.
+#[derive(Clone)]
+pub struct SecretValue(pub Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretValue(<{} bytes, redacted>)", self.0.len())
+    }
+}
 
 /// Where the files of a deploy come from.
 #[derive(Clone, Debug)]
@@ -121,6 +134,23 @@ pub enum Command {
     BindingUnbind {
         binding: Binding,
     },
+    SecretSet {
+        project: ProjectName,
+        name: SecretName,
+        value: SecretValue,
+    },
+    SecretList {
+        project: ProjectName,
+    },
+    SecretVersions {
+        project: ProjectName,
+        name: SecretName,
+    },
+    SecretRemove {
+        project: ProjectName,
+        name: SecretName,
+    },
+    KeyRotate,
 }
 
 impl Command {
@@ -147,6 +177,11 @@ impl Command {
             Command::BindingList { .. } => Action::BindingList,
             Command::BindingBind { .. } => Action::BindingBind,
             Command::BindingUnbind { .. } => Action::BindingUnbind,
+            Command::SecretSet { .. } => Action::SecretSet,
+            Command::SecretList { .. } => Action::SecretList,
+            Command::SecretVersions { .. } => Action::SecretVersions,
+            Command::SecretRemove { .. } => Action::SecretRemove,
+            Command::KeyRotate => Action::KeyRotate,
         }
     }
 
@@ -155,7 +190,8 @@ impl Command {
             Command::ProjectList
             | Command::AuditRead { .. }
             | Command::AuditExport
-            | Command::UserList => Resource::Global,
+            | Command::UserList
+            | Command::KeyRotate => Resource::Global,
             Command::ProjectGet { project }
             | Command::ProjectUp { project, .. }
             | Command::ProjectPlan { project, .. }
@@ -164,7 +200,11 @@ impl Command {
             | Command::ServiceScale { project, .. }
             | Command::ServiceRollback { project, .. }
             | Command::ServiceLogs { project, .. }
-            | Command::ReleaseList { project, .. } => Resource::Project(project.clone()),
+            | Command::ReleaseList { project, .. }
+            | Command::SecretSet { project, .. }
+            | Command::SecretList { project }
+            | Command::SecretVersions { project, .. }
+            | Command::SecretRemove { project, .. } => Resource::Project(project.clone()),
             Command::UserAdd { user, .. }
             | Command::UserRemove { user }
             | Command::TokenCreate { user, .. }
@@ -183,6 +223,13 @@ impl Command {
             Command::ProjectList => "projects".into(),
             Command::AuditRead { .. } | Command::AuditExport => "audit".into(),
             Command::UserList => "users".into(),
+            Command::KeyRotate => "keys".into(),
+            Command::SecretList { project } => format!("projects/{project}/secrets"),
+            Command::SecretSet { project, name, .. }
+            | Command::SecretVersions { project, name }
+            | Command::SecretRemove { project, name } => {
+                format!("projects/{project}/secrets/{name}")
+            }
             Command::ProjectGet { project }
             | Command::ProjectUp { project, .. }
             | Command::ProjectPlan { project, .. }
@@ -228,6 +275,8 @@ impl Command {
                 | Command::UserList
                 | Command::TokenList { .. }
                 | Command::BindingList { .. }
+                | Command::SecretList { .. }
+                | Command::SecretVersions { .. }
         )
     }
 }

@@ -103,7 +103,9 @@ impl From<bulkhead_ports::StoreError> for ApiError {
     fn from(e: bulkhead_ports::StoreError) -> ApiError {
         use bulkhead_ports::StoreError;
         match e {
-            StoreError::Exists { .. } => ApiError::conflict(e.to_string()),
+            StoreError::Exists { .. } | StoreError::Conflict { .. } => {
+                ApiError::conflict(e.to_string())
+            }
             StoreError::NotFound { .. } | StoreError::NoSuchRelease { .. } => {
                 ApiError::not_found(e.to_string())
             }

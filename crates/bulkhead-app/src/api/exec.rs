@@ -28,6 +28,7 @@ pub(super) enum Prepared {
     Deploy {
         project: Box<Project>,
         verdict: Box<Verdict>,
+        env: std::collections::BTreeMap<String, String>,
         _upload: Option<Upload>,
     },
     /// `plan` works from options (it resolves images itself).
@@ -59,6 +60,7 @@ impl Api {
                 Ok(Prepared::Deploy {
                     project: Box::new(opened),
                     verdict: Box::new(verdict),
+                    env: options.env,
                     _upload: upload,
                 })
             }
@@ -160,6 +162,7 @@ impl Api {
                 let Prepared::Deploy {
                     project: opened,
                     verdict,
+                    env,
                     _upload,
                 } = prepared
                 else {
@@ -168,7 +171,7 @@ impl Api {
                 let actor = who.subject.name().to_string();
                 let report = self
                     .locked(&project, move |d| async move {
-                        d.up_checked(&opened, *verdict, &actor).await
+                        d.up_checked(&opened, *verdict, &actor, &env).await
                     })
                     .await?;
                 self.refresh(&project).await;
@@ -257,13 +260,18 @@ impl Api {
             }
             Command::AuditRead { query } => self.audit_read(&query).await?,
             Command::AuditExport => return self.audit_export().await,
+            c @ (Command::SecretSet { .. }
+            | Command::SecretList { .. }
+            | Command::SecretVersions { .. }
+            | Command::SecretRemove { .. }
+            | Command::KeyRotate) => return self.secrets(who, c).await,
             other => return self.accounts(who, other).await,
         };
         Ok(Reply::Json(json))
     }
 
     /// Run `f` on the deployer under the project's lock, as a task of its own.
-    async fn locked<T, F, Fut>(&self, project: &ProjectName, f: F) -> Result<T, ApiError>
+    pub(super) async fn locked<T, F, Fut>(&self, project: &ProjectName, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(Arc<crate::root::Local>) -> Fut + Send + 'static,

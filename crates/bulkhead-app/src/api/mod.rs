@@ -9,9 +9,10 @@ pub mod dispatch;
 pub mod error;
 mod exec;
 pub mod render;
+mod secrets;
 
 pub use accounts::{init, init_dir, new_token};
-pub use command::{AuditQuery, Bundle, Command, Source};
+pub use command::{AuditQuery, Bundle, Command, SecretValue, Source};
 pub use dispatch::{Api, Caller, Credentials, Reply};
 pub use error::ApiError;
 pub use exec::containers_json;

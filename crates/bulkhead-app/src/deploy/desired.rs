@@ -32,6 +32,21 @@ pub struct Prepared {
     pub state: ProjectState,
 }
 
+/// The release's hash: the template's, and the secret versions it delivers when it has any
+/// (so a service without secrets keeps the hash it always had).
+pub(super) fn spec_hash(spec: &StoredSpec, image: &str) -> String {
+    let template = spec.template.hash(image);
+    if spec.secrets.is_empty() {
+        return template;
+    }
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(template.as_bytes());
+    h.update(b"\nsecrets:");
+    h.update(serde_json::to_vec(&spec.secrets).unwrap_or_default());
+    hex::encode(h.finalize())
+}
+
 /// The exec-form probe for a health test: the test run directly for fast readiness.
 pub fn probe_of(test: &[String]) -> Option<Vec<String>> {
     match test.split_first() {
@@ -78,10 +93,14 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
 {
     /// Resolve images and compute every service's candidate release. Builds images; creates
     /// nothing else. Refuses a root image user here, before anything is deployed.
+    /// With `actor`, changed `file:`/`environment:` secrets are imported as new versions (see
+    /// `secret_use`); `env` is the deploying environment (pass-through variables, secrets).
     pub async fn prepare(
         &self,
         project: &Project,
         verdict: &Verdict,
+        actor: Option<&str>,
+        env: &BTreeMap<String, String>,
     ) -> Result<Prepared, DeployError> {
         let active = self.baseline(project).await?;
         let mut built = images::BuildCache::default();
@@ -90,13 +109,25 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             let Some(service) = project.services.get(&sv.name) else {
                 continue;
             };
-            if !service.secrets.is_empty() || !service.configs.is_empty() {
+            if !service.configs.is_empty() {
                 return Err(DeployError::Unsupported {
                     service: sv.name.clone(),
-                    what: "`secrets:` and `configs:` cannot be delivered to containers yet".into(),
-                    hint: "remove them for now; Bulkhead delivers secrets as tmpfs files from its encrypted store in a coming release".into(),
+                    what: "`configs:` cannot be delivered to containers yet".into(),
+                    hint: "deliver the file as a secret (`secrets:`), or bake it into the image"
+                        .into(),
                 });
             }
+            let secret_uses = super::secret_use::resolve(
+                self.secrets.as_deref(),
+                project,
+                &sv.name,
+                service,
+                sv.effective.user.as_deref(),
+                env,
+                actor,
+                super::ops::now_secs(),
+            )
+            .await?;
             let previous: Option<StoredSpec> = active
                 .get(&sv.name)
                 .and_then(|r| serde_json::from_str(&r.spec).ok());
@@ -120,7 +151,7 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 &resolved.info.user,
                 sv,
             )?;
-            let env = env::resolve(service, &project.dir, &self.env).map_err(|reason| {
+            let env = env::resolve(service, &project.dir, env).map_err(|reason| {
                 DeployError::Environment {
                     service: sv.name.clone(),
                     reason,
@@ -161,8 +192,9 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                     .collect(),
                 probe,
                 build_key: resolved.build_key.clone(),
+                secrets: secret_uses,
             };
-            let spec_hash = spec.template.hash(&resolved.image);
+            let spec_hash = spec_hash(&spec, &resolved.image);
             let waivers = sv
                 .findings
                 .iter()

@@ -9,6 +9,7 @@ mod observe;
 pub mod ops;
 mod runner;
 pub mod secret_files;
+mod secret_use;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -101,6 +102,9 @@ pub struct StoredSpec {
     /// Exec-form readiness probe (the health test run directly, for fast readiness).
     pub probe: Option<Vec<String>>,
     pub build_key: Option<String>,
+    /// The secrets its containers get, each at a recorded version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretUse>,
 }
 
 /// The project-level desired state kept in the store.
@@ -126,6 +130,10 @@ pub struct Deployer<R, S, F> {
     pub env: BTreeMap<String, String>,
     /// Bridge interface by network name, filled as networks are looked up.
     pub bridges: std::sync::Mutex<BTreeMap<String, String>>,
+    /// The encrypted secret store (`None`: secrets cannot be delivered).
+    pub secrets: Option<Arc<crate::secrets::Secrets<S>>>,
+    /// Where decrypted secret files live while their containers do (a tmpfs).
+    pub secret_files: secret_files::SecretFiles,
 }
 
 /// What `up` did.
@@ -148,3 +156,4 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 }
 
 pub use desired::probe_of;
+pub use secret_use::{SECRETS_DIR, SecretUse};

@@ -15,7 +15,7 @@ use bulkhead_ports::{ContainerInfo, ContainerRuntime, Firewall, LabelFilter, Rel
 use super::{DeployError, Deployer, UpReport};
 use crate::project::ProjectOptions;
 
-fn now_secs() -> u64 {
+pub(super) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -40,7 +40,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     pub async fn up(self: &Arc<Self>, opts: &ProjectOptions) -> Result<UpReport, DeployError> {
         let (project, verdict) = checked(opts)?;
         let actor = self.actor.clone();
-        self.up_checked(&project, verdict, &actor).await
+        self.up_checked(&project, verdict, &actor, &opts.env).await
     }
 
     /// `up` of a project already opened and checked (its verdict deployable), recording
@@ -50,10 +50,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         project: &Project,
         verdict: Verdict,
         actor: &str,
+        env: &BTreeMap<String, String>,
     ) -> Result<UpReport, DeployError> {
         let project = project.clone();
         self.runtime.version().await?;
-        let prepared = self.prepare(&project, &verdict).await?;
+        let prepared = self.prepare(&project, &verdict, Some(actor), env).await?;
         let releases = self.record(&project, &prepared, now_secs(), actor).await?;
         let (plan, outcome) = self.reconcile(&project.name).await?;
         Ok(UpReport {
@@ -99,7 +100,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         opts: &ProjectOptions,
     ) -> Result<(Verdict, Plan), DeployError> {
         let (project, verdict) = checked(opts)?;
-        let prepared = self.prepare(&project, &verdict).await?;
+        let prepared = self.prepare(&project, &verdict, None, &opts.env).await?;
         let active = self.store.active(&project.name).await?;
         let mut desired = Desired {
             project: project.name.clone(),
@@ -192,6 +193,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         for r in self.store.active(project).await? {
             self.store.deactivate(project, &r.service).await?;
         }
+        self.sweep_secrets(project).await?;
         Ok(outcome)
     }
 
@@ -236,6 +238,52 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         record.state = serde_json::to_string(&state).unwrap_or_default();
         self.store.put_project(&record).await?;
         Ok(true)
+    }
+
+    /// A secret got a new version: every active release that delivers an older version of it
+    /// is succeeded by a release delivering `version` (same image, same everything else), and
+    /// the project converges — start-first, as any deploy. Returns the services rolled.
+    pub async fn roll_secret(
+        self: &Arc<Self>,
+        project: &str,
+        secret: &str,
+        version: u64,
+        actor: &str,
+    ) -> Result<Vec<String>, DeployError> {
+        let mut rolled = Vec::new();
+        for r in self.store.active(project).await? {
+            let mut spec: super::StoredSpec =
+                serde_json::from_str(&r.spec).map_err(|e| bulkhead_ports::StoreError::Corrupt {
+                    reason: format!("release {} of {}: {e}", r.number, r.service),
+                })?;
+            let mut changed = false;
+            for u in spec.secrets.iter_mut().filter(|u| u.name == secret) {
+                if u.version != version {
+                    u.version = version;
+                    changed = true;
+                }
+            }
+            if !changed {
+                continue;
+            }
+            let release = Release {
+                project: project.to_string(),
+                service: r.service.clone(),
+                number: 0,
+                spec_hash: super::desired::spec_hash(&spec, &r.image),
+                image: r.image.clone(),
+                spec: serde_json::to_string(&spec).unwrap_or_default(),
+                waivers: r.waivers.clone(),
+                created_at: bulkhead_core::clock::rfc3339(now_secs()),
+                created_by: actor.to_string(),
+            };
+            self.store.record_release(release).await?;
+            rolled.push(r.service);
+        }
+        if !rolled.is_empty() {
+            self.reconcile(project).await?;
+        }
+        Ok(rolled)
     }
 
     /// `ps`: the project's containers.

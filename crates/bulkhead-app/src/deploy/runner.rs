@@ -21,6 +21,8 @@ use bulkhead_ports::{
 use super::container::{Identity, container_name, container_spec, owner_labels};
 use super::{DeployError, Deployer, StoredSpec};
 
+/// The label naming a container's secret-file directory on the secrets tmpfs.
+pub const LABEL_SECRETS: &str = "dev.bulkhead.secrets";
 /// Rollouts running at once.
 const PARALLELISM: usize = 8;
 /// How long a job may run before `up` gives up on it.
@@ -140,6 +142,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         for op in &plan.cleanup {
             self.apply(project, op, &releases, &mut outcome).await?;
         }
+        self.sweep_secrets(project).await?;
         Ok(outcome)
     }
 
@@ -374,19 +377,19 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             spec_hash: &rel.spec_hash,
             image: &rel.image,
         };
-        let cspec = container_spec(&id, &spec.template);
+        let mut cspec = container_spec(&id, &spec.template);
         let name = container_name(project, &rel.service, replica);
-        let created = match self.runtime.create_container(&cspec).await {
-            Err(RuntimeError::Conflict { .. }) => {
-                let holder = self.runtime.inspect_container(&name).await?;
-                let short: String = holder.id.chars().take(8).collect();
-                self.runtime
-                    .rename_container(&holder.id, &format!("{name}-old-{short}"))
-                    .await?;
-                self.runtime.create_container(&cspec).await?
+        let secret_key = self.deliver_secrets(project, spec, &mut cspec).await?;
+        let created = match self.create_for(&cspec, &name).await {
+            Ok(id) => id,
+            Err(e) => {
+                if let Some(key) = &secret_key {
+                    self.secret_files.remove(key);
+                }
+                return Err(e);
             }
-            other => other?,
         };
+
         let started = Instant::now();
         let ready = async {
             let joins: Vec<String> = spec
@@ -442,6 +445,105 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             ),
         );
         Ok(name)
+    }
+
+    /// Create the container; when its canonical name is taken, rename the holder first (the
+    /// container being replaced keeps serving under its new name).
+    async fn create_for(
+        &self,
+        cspec: &bulkhead_ports::ContainerSpec,
+        name: &str,
+    ) -> Result<String, DeployError> {
+        match self.runtime.create_container(cspec).await {
+            Err(RuntimeError::Conflict { .. }) => {
+                let holder = self.runtime.inspect_container(name).await?;
+                let short: String = holder.id.chars().take(8).collect();
+                self.runtime
+                    .rename_container(&holder.id, &format!("{name}-old-{short}"))
+                    .await?;
+                Ok(self.runtime.create_container(cspec).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Decrypt the release's secrets into a fresh directory on the secrets tmpfs and mount
+    /// each file read-only at its target; the directory's key goes in a label, so the files
+    /// can go when the container does. Values live only in zeroing buffers and on the tmpfs.
+    async fn deliver_secrets(
+        &self,
+        project: &str,
+        spec: &StoredSpec,
+        cspec: &mut bulkhead_ports::ContainerSpec,
+    ) -> Result<Option<String>, DeployError> {
+        if spec.secrets.is_empty() {
+            return Ok(None);
+        }
+        let policy = |reason: String| DeployError::Policy {
+            service: cspec.name.clone(),
+            reason,
+            hint: "check the secret store (`bulkhead secret versions`)".into(),
+        };
+        let secrets = self
+            .secrets
+            .as_ref()
+            .ok_or_else(|| policy("the encrypted secret store is not configured".into()))?;
+        let project_name =
+            bulkhead_core::auth::ProjectName::new(project).map_err(|e| policy(e.to_string()))?;
+        let mut files = Vec::new();
+        for u in &spec.secrets {
+            let name = bulkhead_core::secrets::SecretName::new(&u.name)
+                .map_err(|e| policy(e.to_string()))?;
+            let value = secrets
+                .open_version(&project_name, &name, u.version)
+                .await
+                .map_err(|e| policy(format!("secret `{}` version {}: {e}", u.name, u.version)))?;
+            files.push(super::secret_files::SecretFile {
+                target: u.target.clone(),
+                value,
+                uid: u.uid,
+                gid: u.gid,
+                mode: u.mode,
+            });
+        }
+        let key = format!("{project}.{}", super::secret_files::new_key());
+        let (store, k) = (self.secret_files.clone(), key.clone());
+        let mounts = tokio::task::spawn_blocking(move || store.write(&k, &files))
+            .await
+            .map_err(|e| policy(e.to_string()))?
+            .map_err(|e| policy(e.to_string()))?;
+        for (host, target) in mounts {
+            cspec.mounts.push(bulkhead_ports::MountSpec::Bind {
+                source: host.to_string_lossy().into_owned(),
+                target,
+                read_only: true,
+            });
+        }
+        cspec.labels.insert(LABEL_SECRETS.to_string(), key.clone());
+        Ok(Some(key))
+    }
+
+    /// Remove the secret files of the project's containers that are gone.
+    pub(super) async fn sweep_secrets(&self, project: &str) -> Result<(), DeployError> {
+        let prefix = format!("{project}.");
+        let keys = self.secret_files.keys();
+        if !keys.iter().any(|k| k.starts_with(&prefix)) {
+            return Ok(());
+        }
+        let live: std::collections::BTreeSet<String> = self
+            .runtime
+            .list_containers(&LabelFilter::project(project))
+            .await?
+            .into_iter()
+            .filter_map(|c| c.labels.get(LABEL_SECRETS).cloned())
+            .collect();
+        for key in keys
+            .iter()
+            .filter(|k| k.starts_with(&prefix) && !live.contains(*k))
+        {
+            self.secret_files.remove(key);
+        }
+        Ok(())
     }
 
     /// Ready: running and either healthy per the engine, or its health test passing when run

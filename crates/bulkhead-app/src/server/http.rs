@@ -49,6 +49,10 @@ pub fn router(api: Arc<Api>) -> Router {
 }
 
 fn caller(peer: SocketAddr, headers: &HeaderMap, body: &[u8]) -> Caller {
+    caller_hashing(peer, headers, body, true)
+}
+
+fn caller_hashing(peer: SocketAddr, headers: &HeaderMap, body: &[u8], hash: bool) -> Caller {
     let credentials = match headers.get(header::AUTHORIZATION) {
         None => Credentials::Missing,
         Some(v) => match v.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
@@ -59,7 +63,7 @@ fn caller(peer: SocketAddr, headers: &HeaderMap, body: &[u8]) -> Caller {
     Caller {
         credentials,
         source: peer.to_string(),
-        body_sha256: (!body.is_empty()).then(|| Sha256Digest::of(body)),
+        body_sha256: (hash && !body.is_empty()).then(|| Sha256Digest::of(body)),
     }
 }
 
@@ -84,7 +88,7 @@ async fn handle(
             return respond(api.refuse(&c, route.action.name(), route.path, err).await);
         }
     };
-    let c = caller(peer, &headers, &bytes);
+    let c = caller_hashing(peer, &headers, &bytes, route.hash_body);
     let path: HashMap<String, String> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

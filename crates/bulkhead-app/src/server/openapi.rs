@@ -17,7 +17,8 @@ use utoipa::openapi::{
 };
 
 use super::routes::{
-    BindingBody, DeployBody, Method, ROUTES, RollbackBody, ScaleBody, TokenBody, UserBody,
+    BindingBody, DeployBody, Method, ROUTES, RollbackBody, ScaleBody, SecretBody, TokenBody,
+    UserBody,
 };
 
 fn schema_type(name: &str) -> Type {
@@ -169,6 +170,7 @@ pub fn document() -> Value {
         .schema("UserBody", UserBody::schema())
         .schema("TokenBody", TokenBody::schema())
         .schema("BindingBody", BindingBody::schema())
+        .schema("SecretBody", SecretBody::schema())
         .security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),

@@ -51,6 +51,9 @@ pub struct Route {
     pub query: &'static [(&'static str, &'static str, &'static str)],
     /// Largest body accepted (bytes).
     pub max_body: usize,
+    /// Whether the audit entry keeps the body's SHA-256. Not for bodies that carry a secret:
+    /// a low-entropy value could be confirmed by hashing guesses.
+    pub hash_body: bool,
     pub parse: fn(&Parts<'_>) -> Result<Command, ApiError>,
 }
 
@@ -111,6 +114,14 @@ pub struct TokenBody {
     pub expires_in: Option<u64>,
 }
 
+/// Body of `PUT .../secrets/{name}`: the value, base64 (standard alphabet). Write-only: no
+/// request returns it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretBody {
+    pub value: String,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BindingBody {
@@ -148,6 +159,23 @@ fn project(p: &Parts<'_>) -> Result<ProjectName, ApiError> {
 
 fn user(p: &Parts<'_>) -> Result<UserName, ApiError> {
     UserName::new(segment(p, "user")?).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn secret_name(p: &Parts<'_>) -> Result<bulkhead_core::secrets::SecretName, ApiError> {
+    bulkhead_core::secrets::SecretName::new(segment(p, "name")?)
+        .map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn secret_value(p: &Parts<'_>) -> Result<crate::api::SecretValue, ApiError> {
+    let b: SecretBody = body(p)?;
+    let value = zeroize::Zeroizing::new(b.value.into_bytes());
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.as_slice())
+        .map_err(|_| ApiError::bad_request("value is not base64"))?;
+    let decoded = zeroize::Zeroizing::new(decoded);
+    bulkhead_core::secrets::check_value(&decoded)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(crate::api::SecretValue(decoded))
 }
 
 fn service(p: &Parts<'_>) -> Result<String, ApiError> {
@@ -217,6 +245,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |_| Ok(Command::ProjectList),
     },
     Route {
@@ -226,6 +255,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             Ok(Command::ProjectGet {
                 project: project(p)?,
@@ -239,6 +269,7 @@ pub const ROUTES: &[Route] = &[
         body: Some("DeployBody"),
         query: &[],
         max_body: UPLOAD_BODY,
+        hash_body: true,
         parse: |p| {
             Ok(Command::ProjectUp {
                 project: project(p)?,
@@ -253,6 +284,7 @@ pub const ROUTES: &[Route] = &[
         body: Some("DeployBody"),
         query: &[],
         max_body: UPLOAD_BODY,
+        hash_body: true,
         parse: |p| {
             Ok(Command::ProjectPlan {
                 project: project(p)?,
@@ -267,6 +299,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[("volumes", "boolean", "also remove the project's volumes")],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             Ok(Command::ProjectDown {
                 project: project(p)?,
@@ -281,6 +314,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             Ok(Command::ServiceList {
                 project: project(p)?,
@@ -294,6 +328,7 @@ pub const ROUTES: &[Route] = &[
         body: Some("ScaleBody"),
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             let b: ScaleBody = body(p)?;
             if b.replicas > 100 {
@@ -313,6 +348,7 @@ pub const ROUTES: &[Route] = &[
         body: Some("RollbackBody"),
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             let b: RollbackBody = optional_body(p)?;
             Ok(Command::ServiceRollback {
@@ -329,6 +365,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[("tail", "integer", "only the last N lines of each replica")],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             Ok(Command::ServiceLogs {
                 project: project(p)?,
@@ -344,6 +381,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             Ok(Command::ReleaseList {
                 project: project(p)?,
@@ -368,6 +406,7 @@ pub const ROUTES: &[Route] = &[
             ("cursor", "integer", "entries after this sequence number"),
         ],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             Ok(Command::AuditRead {
                 query: AuditQuery {
@@ -387,6 +426,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |_| Ok(Command::AuditExport),
     },
     Route {
@@ -396,6 +436,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |_| Ok(Command::UserList),
     },
     Route {
@@ -405,6 +446,7 @@ pub const ROUTES: &[Route] = &[
         body: Some("UserBody"),
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             let b: UserBody = body(p)?;
             let user = UserName::new(&b.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -431,6 +473,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| Ok(Command::UserRemove { user: user(p)? }),
     },
     Route {
@@ -440,6 +483,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| Ok(Command::TokenList { user: user(p)? }),
     },
     Route {
@@ -449,6 +493,7 @@ pub const ROUTES: &[Route] = &[
         body: Some("TokenBody"),
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             let b: TokenBody = body(p)?;
             Ok(Command::TokenCreate {
@@ -465,6 +510,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             Ok(Command::TokenRevoke {
                 user: user(p)?,
@@ -480,6 +526,7 @@ pub const ROUTES: &[Route] = &[
         body: None,
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| Ok(Command::BindingList { user: user(p)? }),
     },
     Route {
@@ -489,6 +536,7 @@ pub const ROUTES: &[Route] = &[
         body: Some("BindingBody"),
         query: &[],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             let b: BindingBody = body(p)?;
             Ok(Command::BindingBind {
@@ -514,6 +562,7 @@ pub const ROUTES: &[Route] = &[
             ),
         ],
         max_body: SMALL_BODY,
+        hash_body: true,
         parse: |p| {
             let r = p
                 .query
@@ -527,6 +576,76 @@ pub const ROUTES: &[Route] = &[
                 },
             })
         },
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/projects/{project}/secrets",
+        action: Action::SecretList,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        hash_body: true,
+        parse: |p| {
+            Ok(Command::SecretList {
+                project: project(p)?,
+            })
+        },
+    },
+    Route {
+        method: Method::Put,
+        path: "/v1/projects/{project}/secrets/{name}",
+        action: Action::SecretSet,
+        body: Some("SecretBody"),
+        query: &[],
+        max_body: 2 * bulkhead_core::secrets::MAX_SECRET_BYTES,
+        hash_body: false,
+        parse: |p| {
+            Ok(Command::SecretSet {
+                project: project(p)?,
+                name: secret_name(p)?,
+                value: secret_value(p)?,
+            })
+        },
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/projects/{project}/secrets/{name}/versions",
+        action: Action::SecretVersions,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        hash_body: true,
+        parse: |p| {
+            Ok(Command::SecretVersions {
+                project: project(p)?,
+                name: secret_name(p)?,
+            })
+        },
+    },
+    Route {
+        method: Method::Delete,
+        path: "/v1/projects/{project}/secrets/{name}",
+        action: Action::SecretRemove,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        hash_body: true,
+        parse: |p| {
+            Ok(Command::SecretRemove {
+                project: project(p)?,
+                name: secret_name(p)?,
+            })
+        },
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/keys/rotations",
+        action: Action::KeyRotate,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        hash_body: true,
+        parse: |_| Ok(Command::KeyRotate),
     },
 ];
 

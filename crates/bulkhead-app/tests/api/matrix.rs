@@ -131,6 +131,32 @@ fn rows() -> Vec<(Method, &'static str, Build)> {
                 None,
             )
         }),
+        (Method::Get, "/v1/projects/{project}/secrets", |p, _, _| {
+            (format!("/v1/projects/{p}/secrets"), None)
+        }),
+        (
+            Method::Put,
+            "/v1/projects/{project}/secrets/{name}",
+            |p, _, _| {
+                (
+                    format!("/v1/projects/{p}/secrets/db"),
+                    Some(json!({"value": "c2VjcmV0"})),
+                )
+            },
+        ),
+        (
+            Method::Get,
+            "/v1/projects/{project}/secrets/{name}/versions",
+            |p, _, _| (format!("/v1/projects/{p}/secrets/db/versions"), None),
+        ),
+        (
+            Method::Delete,
+            "/v1/projects/{project}/secrets/{name}",
+            |p, _, _| (format!("/v1/projects/{p}/secrets/nothing"), None),
+        ),
+        (Method::Post, "/v1/keys/rotations", |_, _, _| {
+            ("/v1/keys/rotations".into(), None)
+        }),
     ]
 }
 

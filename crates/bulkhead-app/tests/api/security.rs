@@ -22,7 +22,8 @@ async fn no_token_and_forged_tokens_get_401_on_every_route_and_are_audited() {
             .replace("{project}", "own")
             .replace("{service}", "web")
             .replace("{user}", "root")
-            .replace("{id}", "0123456789abcdef");
+            .replace("{id}", "0123456789abcdef")
+            .replace("{name}", "db");
         for token in [None, Some("not-a-token"), Some(forged.as_str())] {
             let (status, body) = srv
                 .call_from(peer, r.method.name(), &uri, token, None)

@@ -116,6 +116,7 @@ actions! {
     SecretList, "secret.list", Project, "list secret names (never values)";
     SecretVersions, "secret.versions", Project, "list a secret's versions (never values)";
     SecretRemove, "secret.remove", Project, "remove a secret";
+    KeyRotate, "key.rotate", Global, "rotate the key-encryption key";
     WaiverGrant, "waiver.grant", Project, "deploy a spec that carries hardening waivers";
     FindingsRead, "findings.read", Project, "read scan, audit-check and pentest findings";
     AuditRead, "audit.read", Global, "read the audit log";
@@ -216,6 +217,7 @@ mod tests {
             "secret.list",
             "secret.remove",
             "secret.versions",
+            "key.rotate",
             "waiver.grant",
         ] {
             assert!(name.parse::<Action>().is_ok(), "{name} missing");

@@ -48,6 +48,7 @@ const MATRIX: &[(Action, [&str; 6])] = &[
     (Action::SecretList,        ["AA.", "AA.",   "A..",    "A..", "...",  "..."]),
     (Action::SecretVersions,    ["AA.", "AA.",   "A..",    "A..", "...",  "..."]),
     (Action::SecretRemove,      ["AA.", "...",   "A..",    "...", "...",  "..."]),
+    (Action::KeyRotate,         ["..A", "...",   "...",    "...", "...",  "..."]),
     (Action::WaiverGrant,       ["AA.", "...",   "...",    "...", "...",  "..."]),
     (Action::FindingsRead,      ["AA.", "AA.",   "A..",    "A..", "AA.",  "..."]),
     (Action::AuditRead,         ["..A", "...",   "...",    "...", "..A",  "..."]),

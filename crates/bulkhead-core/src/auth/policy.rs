@@ -77,6 +77,7 @@ pub const GRANTS: &[Grant] = &[
     row(Action::SecretList, EVERY_READER, OwnAccount::No),
     row(Action::SecretVersions, EVERY_READER, OwnAccount::No),
     row(Action::SecretRemove, SECRET_WRITERS, OwnAccount::No),
+    row(Action::KeyRotate, ADMIN, OwnAccount::No),
     row(Action::WaiverGrant, ADMIN, OwnAccount::No),
     row(Action::FindingsRead, FINDINGS_READERS, OwnAccount::No),
     row(Action::AuditRead, AUDITORS, OwnAccount::No),
@@ -393,6 +394,7 @@ mod tests {
             Action::UserList,
             Action::BindingBind,
             Action::BindingUnbind,
+            Action::KeyRotate,
         ] {
             assert_eq!(grant_of(action).map(|g| g.roles), Some(ADMIN), "{action}");
         }

@@ -1,0 +1,118 @@
+//! Secret commands: set (a new sealed version, then every service delivering an older version
+//! of it rolls), list and versions (names, numbers, sizes, times — never a value), remove, and
+//! rotating the key-encryption key. No reply carries a value, a key or a hash of either.
+
+use serde_json::{Value, json};
+
+use bulkhead_core::clock::rfc3339;
+
+use super::command::Command;
+use super::dispatch::{Api, Authenticated, Reply, now_secs};
+use super::error::ApiError;
+use crate::secrets::SecretsError;
+
+fn secret_error(e: SecretsError) -> ApiError {
+    match &e {
+        SecretsError::Secret(_) => ApiError::bad_request(e.to_string()),
+        SecretsError::NoSuchSecret { .. } | SecretsError::NoSuchVersion { .. } => {
+            ApiError::not_found(e.to_string())
+        }
+        _ => ApiError::internal(e.to_string()),
+    }
+}
+
+impl Api {
+    pub(super) async fn secrets(
+        &self,
+        who: &Authenticated,
+        command: Command,
+    ) -> Result<Reply, ApiError> {
+        let secrets =
+            self.deployer.secrets.clone().ok_or_else(|| {
+                ApiError::internal("the encrypted secret store is not configured")
+            })?;
+        let json: Value = match command {
+            Command::SecretSet {
+                project,
+                name,
+                value,
+            } => {
+                let actor = who.subject.name().to_string();
+                let (p, n) = (project.clone(), name.clone());
+                let s = std::sync::Arc::clone(&secrets);
+                let (version, rolled) = self
+                    .locked(&project, move |d| async move {
+                        let version =
+                            s.set(&p, &n, value.0, &actor, now_secs())
+                                .await
+                                .map_err(|e| crate::deploy::DeployError::Policy {
+                                    service: String::new(),
+                                    reason: e.to_string(),
+                                    hint: "check the value: not empty, at most 1 MiB".into(),
+                                })?;
+                        let rolled = d
+                            .roll_secret(p.as_str(), n.as_str(), version, &actor)
+                            .await?;
+                        Ok((version, rolled))
+                    })
+                    .await?;
+                if !rolled.is_empty() {
+                    self.refresh(&project).await;
+                }
+                json!({
+                    "project": project.as_str(),
+                    "secret": name.as_str(),
+                    "version": version,
+                    "rolled": rolled,
+                })
+            }
+            Command::SecretList { project } => {
+                let list = secrets.list(&project).await.map_err(secret_error)?;
+                let rows: Vec<Value> = list
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "name": s.name.as_str(),
+                            "versions": s.versions,
+                            "latest": s.latest,
+                            "created_at": rfc3339(s.created_at),
+                            "created_by": s.created_by,
+                        })
+                    })
+                    .collect();
+                json!({ "project": project.as_str(), "secrets": rows })
+            }
+            Command::SecretVersions { project, name } => {
+                let versions = secrets
+                    .versions(&project, &name)
+                    .await
+                    .map_err(secret_error)?;
+                let rows: Vec<Value> = versions
+                    .iter()
+                    .map(|v| {
+                        json!({
+                            "version": v.version,
+                            "created_at": rfc3339(v.created_at),
+                            "created_by": v.created_by,
+                            "size": v.size,
+                        })
+                    })
+                    .collect();
+                json!({ "project": project.as_str(), "secret": name.as_str(), "versions": rows })
+            }
+            Command::SecretRemove { project, name } => {
+                let removed = secrets
+                    .remove(&project, &name)
+                    .await
+                    .map_err(secret_error)?;
+                json!({ "project": project.as_str(), "secret": name.as_str(), "removed_versions": removed })
+            }
+            Command::KeyRotate => {
+                let report = secrets.rotate().await.map_err(secret_error)?;
+                serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?
+            }
+            _ => return Err(ApiError::internal("not a secret command")),
+        };
+        Ok(Reply::Json(json))
+    }
+}
