@@ -227,7 +227,11 @@ pub async fn init_dir(
     admin: &UserName,
 ) -> Result<TokenSecret, ApiError> {
     let store = bulkhead_store::RedbStore::open(&dir.join(crate::state::STORE_FILE))?;
-    init(&store, audit, admin).await
+    let secret = init(&store, audit, admin).await?;
+    // The first key-encryption key, outside the store file (unless BULKHEAD_KEK provides one).
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    crate::secrets::key_provider(dir, &env).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(secret)
 }
 
 /// `bulkhead init`: make `admin` the first administrator (all projects) with a first token,

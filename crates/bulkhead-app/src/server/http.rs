@@ -80,10 +80,15 @@ async fn handle(
         Ok(b) => b,
         Err(_) => {
             let c = caller(peer, &headers, b"");
+            let limit = if route.action == bulkhead_core::auth::Action::SecretSet {
+                " (a secret holds at most 1 MiB)"
+            } else {
+                ""
+            };
             let err = ApiError::new(
                 413,
                 "too_large",
-                format!("the request body is over {} bytes", route.max_body),
+                format!("the request body is over {} bytes{limit}", route.max_body),
             );
             return respond(api.refuse(&c, route.action.name(), route.path, err).await);
         }

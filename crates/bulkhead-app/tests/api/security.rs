@@ -346,3 +346,123 @@ async fn the_chain_verifies_after_a_busy_session() {
         bulkhead_audit::verify(srv.dir.path(), Some(&srv.audit.public_key())).expect("verify");
     assert!(summary.entries >= 320, "{summary:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_are_write_only_bounded_and_their_bodies_are_not_hashed() {
+    use base64::Engine as _;
+    let srv = server().await;
+    let admin = srv.account("root", &[(Role::Admin, Scope::All)]).await;
+    let own = Scope::Project(ProjectName::new("own").expect("p"));
+    let viewer = srv.account("eve", &[(Role::Viewer, own)]).await;
+    let canary = format!("canary-{}", std::process::id());
+    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+    let (status, body) = srv
+        .call(
+            "PUT",
+            "/v1/projects/own/secrets/db",
+            Some(&admin),
+            Some(&json!({"value": b64(canary.as_bytes())})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"], 1);
+    // A viewer sees names and versions, never a value; nobody can read one back.
+    for (token, uri) in [
+        (&viewer, "/v1/projects/own/secrets"),
+        (&viewer, "/v1/projects/own/secrets/db/versions"),
+        (&admin, "/v1/projects/own/secrets/db/versions"),
+    ] {
+        let (status, body) = srv.call("GET", uri, Some(token), None).await;
+        assert_eq!(status, 200, "{uri}: {body}");
+        let text = body.to_string();
+        assert!(
+            !text.contains(&canary) && !text.contains(&b64(canary.as_bytes())),
+            "{text}"
+        );
+    }
+    let (status, _) = srv
+        .call(
+            "PUT",
+            "/v1/projects/own/secrets/db",
+            Some(&viewer),
+            Some(&json!({"value": "eA=="})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Bad input: empty, over 1 MiB, names that are paths.
+    let (status, body) = srv
+        .call(
+            "PUT",
+            "/v1/projects/own/secrets/db",
+            Some(&admin),
+            Some(&json!({"value": ""})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let big = b64(&vec![b'x'; (1 << 20) + 1]);
+    let (status, body) = srv
+        .call(
+            "PUT",
+            "/v1/projects/own/secrets/db",
+            Some(&admin),
+            Some(&json!({"value": big})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1 MiB"),
+        "{body}"
+    );
+    let ten = b64(&vec![b'x'; 10 << 20]);
+    let (status, body) = srv
+        .call(
+            "PUT",
+            "/v1/projects/own/secrets/db",
+            Some(&admin),
+            Some(&json!({"value": ten})),
+        )
+        .await;
+    assert_eq!(
+        status, 413,
+        "10 MiB is refused before it is decoded: {body}"
+    );
+    for name in ["..", "a%2Fb", "a%00b", "%2E%2E"] {
+        let (status, body) = srv
+            .call(
+                "PUT",
+                &format!("/v1/projects/own/secrets/{name}"),
+                Some(&admin),
+                Some(&json!({"value": "eA=="})),
+            )
+            .await;
+        assert!(status == 400 || status == 404, "{name}: {status} {body}");
+    }
+    // The audit log names who set which secret, but keeps no hash of the value's body.
+    let set = srv
+        .entries()
+        .into_iter()
+        .filter(|e| e.action == "secret.set")
+        .collect::<Vec<_>>();
+    assert!(!set.is_empty());
+    assert!(set.iter().all(|e| e.body_sha256.is_none()), "{set:?}");
+    let log = serde_json::to_string(&srv.entries()).unwrap_or_default();
+    assert!(!log.contains(&canary) && !log.contains(&b64(canary.as_bytes())));
+    // The store file holds no trace of the value either.
+    for entry in std::fs::read_dir(srv.dir.path())
+        .expect("state dir")
+        .flatten()
+    {
+        if entry.path().is_file() {
+            let bytes = std::fs::read(entry.path()).expect("read");
+            let hay = String::from_utf8_lossy(&bytes);
+            assert!(
+                !hay.contains(&canary),
+                "{} holds the canary",
+                entry.path().display()
+            );
+        }
+    }
+}
