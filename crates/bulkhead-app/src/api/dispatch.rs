@@ -8,7 +8,7 @@
 //! cannot be made durable nothing runs — and a second entry with its result (`ok`/`done` or
 //! `failed`) before the reply.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -79,7 +79,20 @@ pub struct Api {
     /// One change at a time per project (requests and the reconciler alike).
     locks: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     failures: Mutex<BTreeMap<IpAddr, (Instant, u32)>>,
+    /// What the store said about recently presented token ids (record, owner, bindings):
+    /// every request still verifies its secret against the record, in constant time. Emptied
+    /// whenever an account, token or binding changes, and entries expire after [`TOKEN_TTL`].
+    tokens: Mutex<HashMap<String, (bulkhead_ports::TokenLookup, Instant)>>,
+    /// The desired services of recently read projects, dropped when the project changes.
+    pub(super) desired: Mutex<HashMap<String, Arc<bulkhead_core::deploy::Desired>>>,
+    /// Bumped by every change: a lookup that started before a change is not cached after it.
+    pub(super) generation: std::sync::atomic::AtomicU64,
 }
+
+/// How long a cached token lookup is trusted without asking the store again.
+const TOKEN_TTL: Duration = Duration::from_secs(5);
+/// Most cached token lookups.
+const TOKEN_CACHE: usize = 10_000;
 
 /// The authenticated caller: the subject and how it appears in the audit log.
 pub(super) struct Authenticated {
@@ -103,6 +116,9 @@ impl Api {
             observed: RwLock::new(BTreeMap::new()),
             locks: Mutex::new(BTreeMap::new()),
             failures: Mutex::new(BTreeMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            desired: Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -165,6 +181,9 @@ impl Api {
             self.append(base(who.actor.clone(), accepted)).await?;
         }
         let result = self.run(&who, command.clone(), prepared).await;
+        if command.mutates() {
+            self.forget(&command);
+        }
         let outcome = match &result {
             Ok(_) if command.mutates() => Outcome::new(OutcomeKind::Ok, Some("done"), None),
             Ok(_) => Outcome::ok(),
@@ -282,9 +301,18 @@ impl Api {
             user: None,
             token_id: Some(secret.id().to_string()),
         };
-        let found = match self.deployer.store.lookup_token(secret.id()).await {
-            Ok(found) => found,
-            Err(e) => return Err((actor, ApiError::internal(e.to_string()))),
+        let generation = self.generation();
+        let found = match self.cached_token(secret.id().as_str()) {
+            Some(found) => Some(found),
+            None => match self.deployer.store.lookup_token(secret.id()).await {
+                Ok(found) => {
+                    if let Some(f) = &found {
+                        self.cache_token(secret.id().as_str(), f.clone(), generation);
+                    }
+                    found
+                }
+                Err(e) => return Err((actor, ApiError::internal(e.to_string()))),
+            },
         };
         let Some(found) = found else {
             self.failed(ip);
@@ -308,6 +336,65 @@ impl Api {
                 tracing::info!(token = %secret.id(), reason = %e, "authentication failed");
                 self.failed(ip);
                 Err((actor, ApiError::unauthenticated()))
+            }
+        }
+    }
+
+    fn cached_token(&self, id: &str) -> Option<bulkhead_ports::TokenLookup> {
+        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        tokens
+            .get(id)
+            .filter(|(_, at)| at.elapsed() < TOKEN_TTL)
+            .map(|(found, _)| found.clone())
+    }
+
+    /// The change counter, read before a lookup whose result may be cached.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Cache `found` unless a change happened since `generation` was read.
+    fn cache_token(&self, id: &str, found: bulkhead_ports::TokenLookup, generation: u64) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != generation {
+            return;
+        }
+        if tokens.len() >= TOKEN_CACHE {
+            tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
+            if tokens.len() >= TOKEN_CACHE {
+                tokens.clear();
+            }
+        }
+        tokens.insert(id.to_string(), (found, Instant::now()));
+    }
+
+    /// Drop what a change may have made stale: every cached token lookup after an account
+    /// change, a project's desired services after a change to it.
+    fn forget(&self, command: &Command) {
+        use bulkhead_core::auth::Resource;
+        // Under the caches' locks, so no lookup from before the change gets cached after it.
+        let _tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let _desired = self.desired.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        drop((_tokens, _desired));
+        match command.resource() {
+            Resource::User(_) => self
+                .tokens
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear(),
+            Resource::Project(p) => {
+                self.desired
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(p.as_str());
+            }
+            Resource::Global => {
+                self.desired
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
             }
         }
     }

@@ -341,14 +341,31 @@ impl Api {
     /// Services from the store, containers from the reconciler's last look (the engine is
     /// asked only when the project was never looked at).
     async fn service_list(&self, project: &ProjectName) -> Result<Value, ApiError> {
-        let (desired, _) = match self.deployer.desired(project.as_str()).await {
-            Ok(d) => d,
-            Err(DeployError::UnknownProject(_)) => {
-                return Err(ApiError::not_found(format!(
-                    "project {project} does not exist"
-                )));
+        let cached = self
+            .desired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(project.as_str())
+            .cloned();
+        let desired = match cached {
+            Some(d) => d,
+            None => {
+                let generation = self.generation();
+                let d = match self.deployer.desired(project.as_str()).await {
+                    Ok((d, _)) => Arc::new(d),
+                    Err(DeployError::UnknownProject(_)) => {
+                        return Err(ApiError::not_found(format!(
+                            "project {project} does not exist"
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let mut cache = self.desired.lock().unwrap_or_else(|e| e.into_inner());
+                if self.generation() == generation {
+                    cache.insert(project.to_string(), Arc::clone(&d));
+                }
+                d
             }
-            Err(e) => return Err(e.into()),
         };
         let cached = self
             .observed
