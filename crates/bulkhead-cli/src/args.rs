@@ -138,6 +138,16 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// A project's secrets: encrypted at rest, delivered as files, never shown again.
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
+    /// The key-encryption key that wraps every secret's data key.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Talk to a server from now on: checks the token (read from stdin) and saves it (0600).
     Login {
         /// The server's URL (https://HOST:PORT).
@@ -298,6 +308,56 @@ pub enum AuditCommand {
         output: Option<PathBuf>,
         #[arg(long, value_name = "DIR", help = STATE_DIR_HELP)]
         state_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// Set a new version from a file or stdin (never the command line); the services that
+    /// deliver it roll to the new version.
+    Set {
+        /// The secret, as PROJECT/NAME.
+        secret: String,
+        /// Read the value from FILE (byte for byte; default: stdin).
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
+        /// Anything else given here: refused without being echoed (a value on the command
+        /// line would be in the shell history and `ps`).
+        #[arg(hide = true)]
+        stray: Vec<std::ffi::OsString>,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// List a project's secrets: names, versions, who set the latest and when.
+    #[command(visible_alias = "list")]
+    Ls {
+        project: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// List a secret's versions (numbers, sizes, times; never a value).
+    Versions {
+        /// The secret, as PROJECT/NAME.
+        secret: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Remove a secret with every version (version numbers are never reused).
+    Rm {
+        /// The secret, as PROJECT/NAME.
+        secret: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key-encryption key, re-wrap every version under it, retire the old ones
+    /// (admin; exit 1 when a version could not be re-wrapped).
+    Rotate {
+        #[command(flatten)]
+        target: TargetArgs,
     },
 }
 

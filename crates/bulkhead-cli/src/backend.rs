@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::Value;
+use zeroize::Zeroize as _;
 
 use bulkhead_app::api::{Api, ApiError, Caller, Command, Reply};
 use bulkhead_audit::{AuditLog, OpenError};
@@ -84,6 +85,8 @@ pub struct Request {
     pub command: Command,
     /// Deploys, rollbacks, exports: the long deadline.
     pub slow: bool,
+    /// The body carries a secret value: its strings are zeroed once the call is over.
+    pub sensitive: bool,
 }
 
 impl Request {
@@ -94,6 +97,7 @@ impl Request {
             body: None,
             command,
             slow: false,
+            sensitive: false,
         }
     }
 
@@ -105,6 +109,21 @@ impl Request {
     pub fn slow(mut self) -> Request {
         self.slow = true;
         self
+    }
+
+    pub fn sensitive(mut self) -> Request {
+        self.sensitive = true;
+        self
+    }
+}
+
+/// Zero every string of `v` in place (a secret's base64 in a request body).
+fn wipe(v: &mut Value) {
+    match v {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        _ => {}
     }
 }
 
@@ -145,19 +164,33 @@ impl Backend {
 
     /// Execute `request`; its JSON reply, or why not (`ApiFailure`, `Failure`).
     pub async fn call(&self, request: Request) -> anyhow::Result<Value> {
-        match self {
+        let Request {
+            method,
+            path,
+            mut body,
+            command,
+            slow,
+            sensitive,
+        } = request;
+        let result = match self {
             Backend::Remote(r) => {
-                let client = if request.slow { &r.slow } else { &r.quick };
+                drop(command);
+                let client = if slow { &r.slow } else { &r.quick };
                 client
-                    .request(request.method, &request.path, request.body.as_ref())
+                    .request(method, &path, body.as_ref())
                     .await
                     .map_err(client_failure)
             }
-            Backend::Embedded(e) => match e.execute(request.command).await? {
-                Reply::Json(v) => Ok(v),
-                Reply::Lines(_) => Err(anyhow::anyhow!("the reply is not a JSON document")),
+            Backend::Embedded(e) => match e.execute(command).await {
+                Ok(Reply::Json(v)) => Ok(v),
+                Ok(Reply::Lines(_)) => Err(anyhow::anyhow!("the reply is not a JSON document")),
+                Err(err) => Err(err),
             },
+        };
+        if sensitive && let Some(b) = body.as_mut() {
+            wipe(b);
         }
+        result
     }
 
     /// Execute `request`, whose reply is JSON lines (the audit export).
@@ -358,6 +391,17 @@ mod tests {
         assert!(select(Some(Path::new("/s")), &e).is_err(), "ambiguous");
         let none = select(None, &env(&[("HOME", "/nonexistent")]));
         assert!(matches!(none, Ok(None)));
+    }
+
+    #[test]
+    fn a_sensitive_body_is_wiped_in_place() {
+        let mut body =
+            serde_json::json!({"value": "c2VjcmV0", "nested": ["x", {"y": "zz"}], "n": 1});
+        wipe(&mut body);
+        assert_eq!(
+            body,
+            serde_json::json!({"value": "", "nested": ["", {"y": ""}], "n": 1})
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod failure;
 mod output;
 mod progress;
 mod render;
+mod secrets;
 mod server;
 
 use std::process::ExitCode;
@@ -20,7 +21,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use accounts::Target;
-use args::{AuditCommand, Cli, Command, CommonArgs, RoleCommand, TokenCommand, UserCommand};
+use args::{
+    AuditCommand, Cli, Command, CommonArgs, KeysCommand, RoleCommand, SecretCommand, TokenCommand,
+    UserCommand,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -130,6 +134,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 audit::pubkey(state_dir.as_deref(), output.as_deref())
             }
         },
+        Command::Secret { command } => secret(command).await,
+        Command::Keys {
+            command: KeysCommand::Rotate { target: t },
+        } => secrets::rotate(&target(&t)).await,
         Command::Login {
             url,
             token_stdin,
@@ -178,6 +186,24 @@ async fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
             user,
             target: t,
         } => accounts::token_revoke(&target(&t), &id, &user).await,
+    }
+}
+
+async fn secret(command: SecretCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        SecretCommand::Set {
+            secret,
+            from_file,
+            stray,
+            target: t,
+        } => secrets::set(&target(&t), &secret, from_file.as_deref(), stray.len()).await,
+        SecretCommand::Ls { project, target: t } => {
+            secrets::list_secrets(&target(&t), &project).await
+        }
+        SecretCommand::Versions { secret, target: t } => {
+            secrets::versions(&target(&t), &secret).await
+        }
+        SecretCommand::Rm { secret, target: t } => secrets::remove(&target(&t), &secret).await,
     }
 }
 

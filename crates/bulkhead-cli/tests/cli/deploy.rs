@@ -1,7 +1,7 @@
 //! `bulkhead up` and friends on the real Docker Engine, with the shop demo: deploy and serve,
 //! idempotence, start-first replacement without downtime, rollback, down, crash recovery,
-//! refusals that create nothing, CIS fields read back with `docker inspect`, and the audit
-//! log the embedded commands write.
+//! refusals that create nothing (an undeliverable secret among them), CIS fields read back
+//! with `docker inspect`, and the audit log the embedded commands write.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -197,10 +197,10 @@ fn a_job_runs_to_completion_before_its_dependants_and_only_once() {
 }
 
 #[test]
-fn secrets_are_refused_until_they_can_be_delivered() {
+fn a_secret_that_cannot_be_delivered_is_refused_without_its_value_and_creates_nothing() {
     let shop = Shop::new("s");
-    std::fs::write(shop.dir.path().join("pw.txt"), "not-a-real-secret\n")
-        .expect("write secret file");
+    let value = "not-a-real-secret\n".repeat((1 << 20) / 18 + 1);
+    std::fs::write(shop.dir.path().join("pw.txt"), &value).expect("write secret file");
     shop.edit(
         "    command: [\"store\"]",
         "    command: [\"store\"]\n    secrets: [pw]",
@@ -215,7 +215,7 @@ fn secrets_are_refused_until_they_can_be_delivered() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     let err = text(&out.stderr);
     assert!(
-        err.contains("service `store`: `secrets:` and `configs:` cannot be delivered"),
+        err.contains("service `store`: secret `pw`") && err.contains("1048576 bytes"),
         "{err}"
     );
     assert!(

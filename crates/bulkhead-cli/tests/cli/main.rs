@@ -4,5 +4,7 @@
 mod check;
 mod deploy;
 mod network;
+mod secrets;
 mod server;
+mod server_process;
 mod support;

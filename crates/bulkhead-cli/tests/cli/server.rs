@@ -4,136 +4,13 @@
 //! stopped on SIGTERM, shows the denials. `init` twice is refused; a changed entry fails
 //! `audit verify`.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use super::server_process::{Server, init, run, token_of};
 use super::support::{Shop, bulkhead, docker, ids_by_service, text};
-
-/// A `bulkhead server` process on a free port; stopped (SIGTERM, then SIGKILL) on drop.
-struct Server {
-    child: Child,
-    url: String,
-    ca: PathBuf,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(state: &Path, log: PathBuf) -> Server {
-        let err = std::fs::File::create(&log).expect("server log file");
-        let mut child = bulkhead()
-            .args(["server", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(state)
-            .env("BULKHEAD_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(err))
-            .spawn()
-            .expect("start bulkhead server");
-        let stdout = child.stdout.take().expect("server stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Reads to the end, so the server never blocks on a full pipe.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut server = Server {
-            child,
-            url: String::new(),
-            ca: PathBuf::new(),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while server.url.is_empty() || server.ca.as_os_str().is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match rx.recv_timeout(left) {
-                Ok(line) => line,
-                Err(_) => panic!("the server did not start:\n{}", server.log()),
-            };
-            if let Some(url) = line.strip_prefix("url: ") {
-                server.url = url.to_string();
-            } else if let Some(ca) = line.strip_prefix("ca-file: ") {
-                server.ca = PathBuf::from(ca);
-            }
-        }
-        assert!(
-            server.url.starts_with("https://127.0.0.1:"),
-            "{}",
-            server.url
-        );
-        server
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `bulkhead ARGS` as a client of this server with `token`.
-    fn client(&self, token: &str) -> Command {
-        let mut cmd = bulkhead();
-        self.point(&mut cmd, token);
-        cmd
-    }
-
-    fn point(&self, cmd: &mut Command, token: &str) {
-        cmd.env("BULKHEAD_URL", &self.url)
-            .env("BULKHEAD_TOKEN", token)
-            .env("BULKHEAD_CA", &self.ca);
-    }
-
-    /// SIGTERM, and the exit status once it has stopped (SIGKILL after 60 s).
-    fn stop(&mut self) -> Option<ExitStatus> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return Some(status);
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("bulkhead runs")
-}
-
-/// The token a command printed: its only line.
-fn token_of(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "the token alone on stdout: {stdout:?}");
-    assert!(
-        lines[0].starts_with("bhk_") && lines[0].len() == 85,
-        "{stdout:?}"
-    );
-    lines[0].to_string()
-}
-
-/// `bulkhead init --state-dir DIR`.
-fn init(state: &Path) -> Output {
-    run(bulkhead().args(["init", "--state-dir"]).arg(state))
-}
 
 /// The shop's files under another project name.
 fn shop_as(shop: &Shop, project: &str, args: &[&str]) -> Command {

@@ -9,20 +9,38 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use bulkhead_ports::Firewall as _;
 use serde_json::Value;
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The static demo binary in the shop's image context, built once if missing.
+/// The newest modification time of the files under `dir`.
+fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let t = if entry.file_type().ok()?.is_dir() {
+            self::newest(&entry.path())
+        } else {
+            entry.metadata().ok()?.modified().ok()
+        };
+        newest = newest.max(t);
+    }
+    newest
+}
+
+/// The static demo binary in the shop's image context, built once if missing or older than
+/// its sources (a stale binary lacks the routes newer tests use).
 pub fn demo_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let root = workspace_root();
             let bin = root.join("examples/shop/image/bulkhead-demo");
-            if !bin.exists() {
+            let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
+            let sources = newest(&root.join("crates/bulkhead-demo"));
+            if built.is_none() || sources > built {
                 // A separate target dir: the cargo running these tests holds the main one.
                 let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-target");
                 let status = Command::new("bash")
@@ -57,9 +75,12 @@ pub fn bulkhead() -> Command {
     cmd
 }
 
-/// The shop demo, copied to a temporary directory, deployed as its own project.
+/// The shop demo, copied to a temporary directory, deployed as its own project. Its state
+/// directory is another temporary directory, so that a remote `up` (which uploads the project
+/// directory) never carries it.
 pub struct Shop {
     pub dir: tempfile::TempDir,
+    state: tempfile::TempDir,
     pub name: String,
     pub port: u16,
 }
@@ -77,8 +98,13 @@ impl Shop {
         std::fs::copy(&bin, dir.path().join("image/bulkhead-demo")).expect("copy the demo binary");
         let n = N.fetch_add(1, Ordering::SeqCst);
         let name = format!("bht{}{tag}{n}", std::process::id());
+        let state = tempfile::Builder::new()
+            .prefix("bh-state")
+            .tempdir()
+            .expect("temp dir");
         Shop {
             dir,
+            state,
             name,
             port: free_port(),
         }
@@ -89,7 +115,7 @@ impl Shop {
     }
 
     pub fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
+        self.state.path().to_path_buf()
     }
 
     /// Run `bulkhead ARGS -f compose.yaml -p NAME` with this shop's port and state dir.
@@ -169,6 +195,8 @@ impl Drop for Shop {
                 };
             }
         }
+        // Rules a failed `down` left behind (the state it plans from may be what failed).
+        let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(&self.name);
         let _ = Command::new("docker")
             .args([
                 "image",
