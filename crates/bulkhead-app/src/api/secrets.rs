@@ -37,6 +37,8 @@ impl Api {
                 name,
                 value,
             } => {
+                bulkhead_core::secrets::check_value(&value.0)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 let actor = who.subject.name().to_string();
                 let (p, n) = (project.clone(), name.clone());
                 let s = std::sync::Arc::clone(&secrets);

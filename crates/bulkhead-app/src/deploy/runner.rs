@@ -314,11 +314,22 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                             number: *release,
                         })?;
                 let owned = releases.owned.get(service).cloned().unwrap_or_default();
+                // A replica publishing a fixed host port cannot start beside the one it
+                // replaces (the engine holds the port for the old one): stop-first for it.
+                let stop_first = replaces.is_some() && fixed_host_port(&spec.template);
+                if stop_first && let Some((id, old)) = replaces {
+                    self.say(old, "stopping first: its fixed host port cannot be shared");
+                    self.stop_and_remove(id, old, spec.template.stop_grace_secs)
+                        .await?;
+                    self.sync_ingress(project, service, &owned).await?;
+                    outcome.removed.push(old.clone());
+                }
+                let overlap = if stop_first { None } else { replaces.as_ref() };
                 let name = self
-                    .deploy_replica(project, rel, spec, *replica, replaces.as_ref(), releases)
+                    .deploy_replica(project, rel, spec, *replica, overlap, releases)
                     .await?;
                 outcome.created.push(name);
-                if let Some((id, old)) = replaces {
+                if let Some((id, old)) = overlap {
                     self.stop_and_remove(id, old, spec.template.stop_grace_secs)
                         .await?;
                     self.sync_ingress(project, service, &owned).await?;
@@ -724,6 +735,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         self.say(name, "stopped and removed");
         Ok(())
     }
+}
+
+/// True when a replica binds a host port of its own choosing (not an ephemeral one).
+fn fixed_host_port(t: &bulkhead_core::deploy::Template) -> bool {
+    t.ports
+        .iter()
+        .any(|p| p.host_port.is_some_and(|port| port > 0))
 }
 
 /// True when a dependant waits for `service` to complete (`service_completed_successfully`).

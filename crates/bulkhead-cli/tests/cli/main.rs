@@ -4,6 +4,7 @@
 mod check;
 mod deploy;
 mod network;
+mod published;
 mod secrets;
 mod server;
 mod server_process;
