@@ -32,7 +32,30 @@ pub fn service(
         s.keys.insert(e.key.clone(), e.key_span.clone());
         key(&mut s, e, base, errors);
     }
+    scale_agrees(&entry.value, errors);
     Some(s)
+}
+
+/// `scale` and `deploy.replicas` both set must agree (as Docker Compose requires).
+fn scale_agrees(node: &Node, errors: &mut Errors) {
+    let (Some(scale), Some(deployed)) = (
+        node.get("scale"),
+        node.get("deploy").and_then(|d| d.get("replicas")),
+    ) else {
+        return;
+    };
+    let (Ok(a), Ok(b)) = (replicas(scale, "scale"), replicas(deployed, "deploy.replicas")) else {
+        return;
+    };
+    if a != b {
+        errors.push(
+            SpecError::value(
+                &scale.span,
+                format!("scale: {a} and deploy.replicas: {b} disagree"),
+            )
+            .with_hint("keep one of them (deploy.replicas is the Compose Specification's)"),
+        );
+    }
 }
 
 fn empty(name: &str, entry: &Entry) -> Service {

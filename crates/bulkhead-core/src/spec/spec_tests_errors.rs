@@ -80,6 +80,7 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("ulimits: {nofile: {soft: 2, hard: 1}}", "compose.yaml:4:23: ulimits.nofile: soft limit 2 is above hard limit 1"),
     ("container_name: w\ndeploy: {replicas: 2}", "compose.yaml:4:21: service `web` sets container_name but asks for 2 replicas; names must be unique"),
     ("ports: ['8080:80']\nscale: 2", "compose.yaml:4:13: service `web` publishes host port 8080 but asks for 2 replicas; only one can bind it\n  hint: publish a range (8080-8083:80) or leave the host port out"),
+    ("scale: 2\ndeploy: {replicas: 3}", "compose.yaml:4:12: scale: 2 and deploy.replicas: 3 disagree\n  hint: keep one of them (deploy.replicas is the Compose Specification's)"),
     ("image: !custom x", "compose.yaml:3:20: unknown YAML tag `!custom`\n  hint: Compose understands only !reset and !override"),
 ];
 
