@@ -125,6 +125,15 @@ pub trait Store: Send + Sync {
         &self,
         release: Release,
     ) -> impl Future<Output = Result<(Release, bool), StoreError>> + Send;
+    /// A deploy's writes in one transaction: put `project`, then for each release: unchanged
+    /// (`false`) when the service's active release has its hash; the latest release made
+    /// active again (`false`) when none is active and the latest has its hash; else recorded
+    /// with the next number and made active (`true`).
+    fn record_deploy(
+        &self,
+        project: &ProjectRecord,
+        releases: Vec<Release>,
+    ) -> impl Future<Output = Result<Vec<(Release, bool)>, StoreError>> + Send;
     fn releases(
         &self,
         project: &str,

@@ -161,6 +161,64 @@ pub(crate) fn record_release(db: &Database, release: Release) -> Result<(Release
     Ok((stored, true))
 }
 
+/// A deploy's writes in one transaction (one sync): the project record, then per release:
+/// unchanged when the active release has its hash; the latest release re-activated when the
+/// service has none active (after `down`) and the latest has its hash; else a new release with
+/// the next number, made active.
+pub(crate) fn record_deploy(
+    db: &Database,
+    project: &ProjectRecord,
+    releases: Vec<Release>,
+) -> Result<Vec<(Release, bool)>, OpError> {
+    let value = encode("projects", project)?;
+    let txn = db.begin_write()?;
+    txn.open_table(PROJECTS)?
+        .insert(project.name.as_bytes(), value.as_slice())?;
+    let mut out = Vec::with_capacity(releases.len());
+    for release in releases {
+        let prefix = service_prefix(&release.project, &release.service)?;
+        let current = active_release(&txn, &release.project, &release.service)?;
+        if let Some(current) = &current
+            && current.spec_hash == release.spec_hash
+        {
+            out.push((current.clone(), false));
+            continue;
+        }
+        let mut table = txn.open_table(RELEASES)?;
+        if current.is_none() {
+            let end = prefix_end(&prefix);
+            let latest = match table.range(prefix.as_slice()..end.as_slice())?.next_back() {
+                Some(entry) => {
+                    let (key, value) = entry?;
+                    Some(decode::<Release>("releases", key.value(), value.value())?)
+                }
+                None => None,
+            };
+            if let Some(latest) = latest.filter(|l| l.spec_hash == release.spec_hash) {
+                drop(table);
+                txn.open_table(ACTIVE)?.insert(
+                    (latest.project.as_bytes(), latest.service.as_bytes()),
+                    latest.number,
+                )?;
+                out.push((latest, false));
+                continue;
+            }
+        }
+        let number = next_number(&table, &prefix, &release)?;
+        let stored = Release { number, ..release };
+        let key = release_key(&stored.project, &stored.service, number)?;
+        table.insert(key.as_slice(), encode("releases", &stored)?.as_slice())?;
+        drop(table);
+        txn.open_table(ACTIVE)?.insert(
+            (stored.project.as_bytes(), stored.service.as_bytes()),
+            number,
+        )?;
+        out.push((stored, true));
+    }
+    txn.commit()?;
+    Ok(out)
+}
+
 /// Last number over all releases of the service (not the active one) plus one.
 fn next_number(releases: &Releases<'_>, prefix: &[u8], release: &Release) -> Result<u64, OpError> {
     let end = prefix_end(prefix);

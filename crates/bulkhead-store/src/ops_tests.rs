@@ -117,3 +117,62 @@ fn active_stops_at_the_project_boundary() -> Result<(), Box<dyn std::error::Erro
     assert_eq!(active(&db, "ab")?.len(), 1);
     Ok(())
 }
+
+#[test]
+fn a_deploy_records_new_keeps_unchanged_and_reactivates_after_down()
+-> Result<(), Box<dyn std::error::Error>> {
+    let (_dir, db) = store()?;
+    let project = bulkhead_ports::ProjectRecord {
+        name: "p".into(),
+        dir: "/p".into(),
+        files: vec!["compose.yaml".into()],
+        state: "{}".into(),
+    };
+    let first = record_deploy(
+        &db,
+        &project,
+        vec![sample("p", "web", "h1"), sample("p", "db", "h1")],
+    )?;
+    let numbers = |v: &[(Release, bool)]| -> Vec<(String, u64, bool)> {
+        v.iter()
+            .map(|(r, n)| (r.service.clone(), r.number, *n))
+            .collect()
+    };
+    assert_eq!(
+        numbers(&first),
+        [("web".into(), 1, true), ("db".into(), 1, true)]
+    );
+    assert_eq!(get_project(&db, "p")?, Some(project.clone()));
+    // web changed, db did not.
+    let second = record_deploy(
+        &db,
+        &project,
+        vec![sample("p", "web", "h2"), sample("p", "db", "h1")],
+    )?;
+    assert_eq!(
+        numbers(&second),
+        [("web".into(), 2, true), ("db".into(), 1, false)]
+    );
+    // After down (nothing active), the same spec re-activates its latest release.
+    deactivate(&db, "p", "web")?;
+    deactivate(&db, "p", "db")?;
+    let third = record_deploy(
+        &db,
+        &project,
+        vec![sample("p", "web", "h2"), sample("p", "db", "h1")],
+    )?;
+    assert_eq!(
+        numbers(&third),
+        [("web".into(), 2, false), ("db".into(), 1, false)]
+    );
+    assert_eq!(active(&db, "p")?.len(), 2);
+    // A name with NUL refuses the whole deploy: nothing of it is written.
+    let err = record_deploy(
+        &db,
+        &project,
+        vec![sample("p", "web", "h3"), sample("p", "d\0b", "h")],
+    );
+    assert!(err.is_err());
+    assert_eq!(releases(&db, "p", "web")?.len(), 2, "all or nothing");
+    Ok(())
+}

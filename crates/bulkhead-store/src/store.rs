@@ -101,6 +101,18 @@ impl Store for RedbStore {
             .await
     }
 
+    async fn record_deploy(
+        &self,
+        project: &ProjectRecord,
+        releases: Vec<Release>,
+    ) -> Result<Vec<(Release, bool)>, StoreError> {
+        let project = project.clone();
+        self.run("record_deploy", move |db| {
+            ops::record_deploy(db, &project, releases)
+        })
+        .await
+    }
+
     async fn record_release(&self, release: Release) -> Result<(Release, bool), StoreError> {
         self.run("record_release", move |db| ops::record_release(db, release))
             .await

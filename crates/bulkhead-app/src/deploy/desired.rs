@@ -262,10 +262,10 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             files: project.files.clone(),
             state: serde_json::to_string(&prepared.state).unwrap_or_default(),
         };
-        self.store.put_project(&record).await?;
-        let mut out = Vec::new();
-        for c in &prepared.candidates {
-            let release = Release {
+        let releases: Vec<Release> = prepared
+            .candidates
+            .iter()
+            .map(|c| Release {
                 project: project.name.clone(),
                 service: c.service.clone(),
                 number: 0,
@@ -275,35 +275,17 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 waivers: c.waivers.clone(),
                 created_at: rfc3339(now_secs),
                 created_by: actor.to_string(),
-            };
-            let latest = self
-                .store
-                .releases(&project.name, &c.service)
-                .await?
-                .into_iter()
-                .max_by_key(|r| r.number);
-            let active = self
-                .store
-                .active(&project.name)
-                .await?
-                .into_iter()
-                .any(|r| r.service == c.service);
-            // After `down` nothing is active: the same spec re-activates its release.
-            if !active && let Some(latest) = latest.filter(|l| l.spec_hash == c.spec_hash) {
-                self.store
-                    .activate(&project.name, &c.service, latest.number)
-                    .await?;
-                out.push((c.service.clone(), latest.number, false));
-                continue;
-            }
-            let (stored, created) = self.store.record_release(release).await?;
-            out.push((c.service.clone(), stored.number, created));
-        }
-        for old in self.store.active(&project.name).await? {
-            if !project.services.contains_key(&old.service) {
-                self.store.deactivate(&project.name, &old.service).await?;
-            }
-        }
+            })
+            .collect();
+        // One transaction: the project and every release (after `down`, the same spec
+        // re-activates its release), durable before the runtime is touched.
+        let out = self
+            .store
+            .record_deploy(&record, releases)
+            .await?
+            .into_iter()
+            .map(|(r, created)| (r.service.clone(), r.number, created))
+            .collect();
         Ok(out)
     }
 

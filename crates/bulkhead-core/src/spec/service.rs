@@ -44,7 +44,10 @@ fn scale_agrees(node: &Node, errors: &mut Errors) {
     ) else {
         return;
     };
-    let (Ok(a), Ok(b)) = (replicas(scale, "scale"), replicas(deployed, "deploy.replicas")) else {
+    let (Ok(a), Ok(b)) = (
+        replicas(scale, "scale"),
+        replicas(deployed, "deploy.replicas"),
+    ) else {
         return;
     };
     if a != b {
