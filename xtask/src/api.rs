@@ -88,7 +88,7 @@ pub fn bench_api(args: &ApiArgs) -> anyhow::Result<()> {
     let (table, notes) = result?;
     println!("{table}\n{notes}");
     if args.write {
-        crate::write_section("api", &format!("{table}\n{notes}"))?;
+        crate::write_section("api", &format!("{table}\n{notes}\n"))?;
     }
     Ok(())
 }
