@@ -173,13 +173,8 @@ impl Api {
         Ok(Reply::Json(json))
     }
 
-    /// Refuses to remove the last enabled administrator of every project (the account, or its
-    /// `binding`): nobody could manage users or grant waivers after it.
-    async fn keep_an_admin(
-        &self,
-        user: &UserName,
-        binding: Option<&Binding>,
-    ) -> Result<(), ApiError> {
+    /// Every binding of an enabled account.
+    pub(super) async fn enabled_bindings(&self) -> Result<Vec<Binding>, ApiError> {
         let store = &self.deployer.store;
         let enabled: std::collections::BTreeSet<UserName> = store
             .list_users()
@@ -188,11 +183,26 @@ impl Api {
             .filter(|u| !u.disabled)
             .map(|u| u.name)
             .collect();
-        let admins: Vec<Binding> = store
+        Ok(store
             .list_bindings(None)
             .await?
             .into_iter()
-            .filter(|b| b.role == Role::Admin && b.scope == Scope::All && enabled.contains(&b.user))
+            .filter(|b| enabled.contains(&b.user))
+            .collect())
+    }
+
+    /// Refuses to remove the last enabled administrator of every project (the account, or its
+    /// `binding`): nobody could manage users or grant waivers after it.
+    async fn keep_an_admin(
+        &self,
+        user: &UserName,
+        binding: Option<&Binding>,
+    ) -> Result<(), ApiError> {
+        let admins: Vec<Binding> = self
+            .enabled_bindings()
+            .await?
+            .into_iter()
+            .filter(|b| b.role == Role::Admin && b.scope == Scope::All)
             .collect();
         let left = admins
             .iter()

@@ -124,20 +124,7 @@ impl Api {
         if rules.is_empty() {
             return Ok(());
         }
-        let store = &self.deployer.store;
-        let enabled: BTreeSet<_> = store
-            .list_users()
-            .await?
-            .into_iter()
-            .filter(|u| !u.disabled)
-            .map(|u| u.name)
-            .collect();
-        let bindings: Vec<_> = store
-            .list_bindings(None)
-            .await?
-            .into_iter()
-            .filter(|b| enabled.contains(&b.user))
-            .collect();
+        let bindings = self.enabled_bindings().await?;
         let granters = waiver_granters(&bindings, project);
         let rules: Vec<_> = rules.into_iter().collect();
         match authorize_waivers(&who.subject, project, &rules, &granters) {
