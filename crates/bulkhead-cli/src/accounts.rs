@@ -72,7 +72,7 @@ pub async fn init(state_dir: Option<&Path>, admin: &str) -> anyhow::Result<ExitC
         "init runs once, before the server starts; stop the other process and run it again",
     )
     .await?;
-    let result = bulkhead_app::api::init_dir(&dir, &audit, &admin).await;
+    let result = bulkhead_app::api::init_dir(&dir, &env, &audit, &admin).await;
     let closed = tokio::task::spawn_blocking(move || audit.close()).await;
     let secret = match result {
         Ok(s) => s,

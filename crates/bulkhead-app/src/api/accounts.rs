@@ -82,7 +82,7 @@ impl Api {
                     created_at: now_secs(),
                     disabled: false,
                 };
-                let (secret, token) = new_token(&user, first_token_name(), None)?;
+                let (secret, token) = new_token(&user, first_token_name()?, None)?;
                 store.add_user(&record).await?;
                 if let Some((role, scope)) = role {
                     store
@@ -220,27 +220,23 @@ impl Api {
     }
 }
 
-fn first_token_name() -> TokenName {
-    TokenName::new("first").unwrap_or_else(|_| unreachable_name())
-}
-
-#[allow(clippy::panic)]
-fn unreachable_name() -> TokenName {
-    panic!("`first` is a valid token name")
+/// The name of the token an account is made with.
+fn first_token_name() -> Result<TokenName, ApiError> {
+    TokenName::new("first").map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// [`init`] on the store of the state directory `dir` (the embedded CLI's way in: it never
 /// opens the store itself).
 pub async fn init_dir(
     dir: &std::path::Path,
+    env: &std::collections::BTreeMap<String, String>,
     audit: &dyn bulkhead_ports::AuditSink,
     admin: &UserName,
 ) -> Result<TokenSecret, ApiError> {
     let store = bulkhead_store::RedbStore::open(&dir.join(crate::state::STORE_FILE))?;
     let secret = init(&store, audit, admin).await?;
     // The first key-encryption key, outside the store file (unless BULKHEAD_KEK provides one).
-    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    crate::secrets::key_provider(dir, &env).map_err(|e| ApiError::internal(e.to_string()))?;
+    crate::secrets::key_provider(dir, env).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(secret)
 }
 
@@ -274,7 +270,7 @@ pub async fn init<S: Store>(
         created_at: now_secs(),
         disabled: false,
     };
-    let (secret, token) = new_token(admin, first_token_name(), None)?;
+    let (secret, token) = new_token(admin, first_token_name()?, None)?;
     store.add_user(&user).await?;
     store
         .add_binding(&Binding {

@@ -372,30 +372,17 @@ impl Api {
     /// change, a project's desired services after a change to it.
     fn forget(&self, command: &Command) {
         use bulkhead_core::auth::Resource;
-        // Under the caches' locks, so no lookup from before the change gets cached after it.
-        let _tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        let _desired = self.desired.lock().unwrap_or_else(|e| e.into_inner());
+        // All under the caches' locks, so no lookup from before the change gets cached after.
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let mut desired = self.desired.lock().unwrap_or_else(|e| e.into_inner());
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        drop((_tokens, _desired));
         match command.resource() {
-            Resource::User(_) => self
-                .tokens
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear(),
+            Resource::User(_) => tokens.clear(),
             Resource::Project(p) => {
-                self.desired
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(p.as_str());
+                desired.remove(p.as_str());
             }
-            Resource::Global => {
-                self.desired
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clear();
-            }
+            Resource::Global => desired.clear(),
         }
     }
 

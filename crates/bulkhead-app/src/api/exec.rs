@@ -9,7 +9,7 @@ use bulkhead_core::auth::{ProjectName, authorize_waivers, waiver_granters};
 use bulkhead_core::hardening::Outcome as Finding;
 use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::Verdict;
-use bulkhead_ports::{ContainerInfo, ContainerRuntime, LabelFilter, Store};
+use bulkhead_ports::{ContainerRuntime, LabelFilter, Store};
 use serde_json::{Value, json};
 
 use super::bundle::Upload;
@@ -426,13 +426,4 @@ impl Api {
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
     }
-}
-
-/// The containers of `project` as `ps` lists them (used by the embedded CLI too).
-pub fn containers_json(project: &str, list: &[ContainerInfo]) -> Value {
-    let rows: Vec<_> = list
-        .iter()
-        .map(|c| json!({"name": c.name, "id": c.id, "labels": c.labels, "state": c.state, "health": c.health, "published": c.published}))
-        .collect();
-    json!({ "project": project, "containers": rows })
 }

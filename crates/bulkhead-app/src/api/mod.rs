@@ -15,4 +15,3 @@ pub use accounts::{init, init_dir, new_token};
 pub use command::{AuditQuery, Bundle, Command, SecretValue, Source};
 pub use dispatch::{Api, Caller, Credentials, Reply};
 pub use error::ApiError;
-pub use exec::containers_json;

@@ -317,23 +317,23 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 // A replica publishing a fixed host port cannot start beside the one it
                 // replaces (the engine holds the port for the old one): stop-first for it.
                 let stop_first = replaces.is_some() && fixed_host_port(&spec.template);
-                if stop_first && let Some((id, old)) = replaces {
+                let (before, after) = if stop_first {
+                    (replaces.as_ref(), None)
+                } else {
+                    (None, replaces.as_ref())
+                };
+                if let Some((id, old)) = before {
                     self.say(old, "stopping first: its fixed host port cannot be shared");
-                    self.stop_and_remove(id, old, spec.template.stop_grace_secs)
+                    self.retire(project, service, id, old, spec, &owned, outcome)
                         .await?;
-                    self.sync_ingress(project, service, &owned).await?;
-                    outcome.removed.push(old.clone());
                 }
-                let overlap = if stop_first { None } else { replaces.as_ref() };
                 let name = self
-                    .deploy_replica(project, rel, spec, *replica, overlap, releases)
+                    .deploy_replica(project, rel, spec, *replica, after, releases)
                     .await?;
                 outcome.created.push(name);
-                if let Some((id, old)) = overlap {
-                    self.stop_and_remove(id, old, spec.template.stop_grace_secs)
+                if let Some((id, old)) = after {
+                    self.retire(project, service, id, old, spec, &owned, outcome)
                         .await?;
-                    self.sync_ingress(project, service, &owned).await?;
-                    outcome.removed.push(old.clone());
                 }
             }
             Op::Remove {
@@ -456,6 +456,26 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             ),
         );
         Ok(name)
+    }
+
+    /// Stop and remove the replica `old` (being replaced) and take its address out of the
+    /// service's ingress allow sets.
+    #[allow(clippy::too_many_arguments)]
+    async fn retire(
+        &self,
+        project: &str,
+        service: &str,
+        id: &str,
+        old: &str,
+        spec: &StoredSpec,
+        owned: &[String],
+        outcome: &mut Outcome,
+    ) -> Result<(), DeployError> {
+        self.stop_and_remove(id, old, spec.template.stop_grace_secs)
+            .await?;
+        self.sync_ingress(project, service, owned).await?;
+        outcome.removed.push(old.to_string());
+        Ok(())
     }
 
     /// Create the container; when its canonical name is taken, rename the holder first (the
