@@ -1,0 +1,10 @@
+//! The attack suite: the tenant boundary attacked as an adversary would, in process against the
+//! real router, dispatcher, store, audit log and Docker Engine — one module per class of attack
+//! listed in docs/threat-model.md.
+
+#[allow(dead_code)]
+#[path = "api/support.rs"]
+mod support;
+
+#[path = "attacks/paths.rs"]
+mod paths;
