@@ -1,7 +1,9 @@
 //! Compose `.env` file parsing (compose-go dotenv semantics): `KEY=VALUE` lines, comments,
 //! `export`, single- and double-quoted (possibly multi-line) values, escapes and interpolation.
+//! Errors give the line and the kind of problem, never the bytes: the file may be one its reader
+//! must not learn (see the tenant boundary in ARCHITECTURE.md).
 
-use super::interpolate::interpolate;
+use super::interpolate::{InterpolateError, interpolate};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DotenvError {
@@ -78,8 +80,10 @@ impl<'t> Cursor<'t> {
         }
         let statement = strip_export(trimmed);
         let Some((raw_key, raw_value)) = statement.split_once('=') else {
-            let key = statement.trim_end();
-            return Err(syntax(line_no, format!("expected `=` after {key:?}")));
+            return Err(syntax(
+                line_no,
+                "expected NAME=value (no `=` on the line)",
+            ));
         };
         let key = check_key(raw_key.trim(), line_no)?;
         let value_src = raw_value.trim_start_matches([' ', '\t']);
@@ -98,7 +102,7 @@ impl<'t> Cursor<'t> {
             _ => (Quoting::Unquoted, strip_inline_comment(raw_value).trim()),
         };
         let value = expand(raw, quoting, earlier, lookup)
-            .map_err(|reason| syntax(line_no, format!("value of {key}: {reason}")))?;
+            .map_err(|reason| syntax(line_no, reason))?;
         Ok(Some((key.to_owned(), value)))
     }
 
@@ -126,7 +130,7 @@ impl<'t> Cursor<'t> {
         if !tail.is_empty() && !tail.starts_with('#') {
             return Err(syntax(
                 line_no + extra_lines,
-                format!("unexpected {tail:?} after closing {kind} quote"),
+                format!("unexpected text after the closing {kind} quote"),
             ));
         }
         Ok(body)
@@ -147,17 +151,17 @@ fn check_key(key: &str, line_no: usize) -> Result<&str, DotenvError> {
     match chars.next() {
         None => return Err(syntax(line_no, "missing variable name before `=`")),
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
-        Some(c) => {
+        Some(_) => {
             return Err(syntax(
                 line_no,
-                format!("variable name {key:?} must start with a letter or `_`, not {c:?}"),
+                "a variable name must start with a letter or `_`",
             ));
         }
     }
     match chars.find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
-        Some(c) => Err(syntax(
+        Some(_) => Err(syntax(
             line_no,
-            format!("unexpected character {c:?} in variable name {key:?}"),
+            "a variable name may hold only letters, digits, `_`, `.` and `-`",
         )),
         None => Ok(key),
     }
@@ -217,9 +221,17 @@ fn expand(
                 .map(|(_, v)| v.clone())
         })
     };
+    // The reason never quotes the file: it may be one the reader must not learn the bytes of.
     interpolate(&template, &scoped)
         .map(|done| done.value)
-        .map_err(|err| err.to_string())
+        .map_err(|err| match err {
+            InterpolateError::Required { .. } => {
+                "the value needs a variable that is not set (`${NAME:?...}`)".to_owned()
+            }
+            InterpolateError::Syntax { offset, .. } => format!(
+                "invalid interpolation at byte {offset} of the value; escape a literal dollar sign as $$"
+            ),
+        })
 }
 
 /// Resolve double-quote escapes into an interpolation template: `\$` becomes `$$` so it stays a
@@ -346,34 +358,36 @@ mod tests {
     #[test]
     fn errors_table() {
         let cases: &[(&str, usize, &str)] = &[
-            ("A", 1, "expected `=` after \"A\""),
-            ("A=1\n\nexport B\n", 3, "expected `=` after \"B\""),
+            ("CANARY", 1, "expected NAME=value"),
+            ("A=1\n\nexport CANARY\n", 3, "expected NAME=value"),
             ("=1", 1, "missing variable name"),
-            ("1A=1", 1, "must start with a letter"),
-            ("A B=1", 1, "unexpected character ' '"),
-            ("A$=1", 1, "unexpected character '$'"),
+            ("1CANARY=1", 1, "must start with a letter"),
+            ("A CANARY=1", 1, "may hold only letters"),
+            ("CANARY$=1", 1, "may hold only letters"),
             (
-                "A=1\nB=\"open\nstill open",
+                "A=1\nB=\"CANARY\nstill open",
                 2,
                 "unterminated double-quoted value",
             ),
-            ("A='open", 1, "unterminated single-quoted value"),
+            ("A='CANARY", 1, "unterminated single-quoted value"),
             ("A=\"esc\\\"", 1, "unterminated double-quoted value"),
             (
-                "A=\"x\" y",
+                "A=\"x\" CANARY",
                 1,
-                "unexpected \"y\" after closing double quote",
+                "unexpected text after the closing double quote",
             ),
-            ("A='a\nb' y", 2, "after closing single quote"),
-            ("A=${NEED:?set it}", 1, "value of A: required variable NEED"),
+            ("A='a\nb' CANARY", 2, "after the closing single quote"),
+            ("A=${CANARY:?CANARY}", 1, "needs a variable that is not set"),
             (
-                "A=1\nB=\"${NEED?}\"",
+                "A=1\nB=\"${CANARY?}\"",
                 2,
-                "required variable NEED is missing",
+                "needs a variable that is not set",
             ),
-            ("A=$1", 1, "invalid interpolation format"),
-            ("X=\"a\nb\"\nA=${", 3, "invalid interpolation format"),
+            ("A=$1", 1, "invalid interpolation at byte 0"),
+            ("X=\"a\nb\"\nA=${CANARY", 3, "invalid interpolation"),
+            ("A=${CANARY:x}", 1, "invalid interpolation"),
         ];
+        // An error names the line and the kind of problem, never the file's bytes.
         for (text, line, reason) in cases {
             match pairs(text) {
                 Err(DotenvError::Syntax {
@@ -382,6 +396,7 @@ mod tests {
                 }) => {
                     assert_eq!(got, *line, "line for {text:?}");
                     assert!(why.contains(reason), "{text:?}: {why:?} lacks {reason:?}");
+                    assert!(!why.contains("CANARY"), "{text:?}: {why:?} quotes the file");
                 }
                 other => panic!("{text:?}: expected error, got {other:?}"),
             }
@@ -391,6 +406,9 @@ mod tests {
     #[test]
     fn error_display_names_the_line() {
         let err = pairs("A=1\nB").expect_err("missing =");
-        assert_eq!(err.to_string(), "line 2: expected `=` after \"B\"");
+        assert_eq!(
+            err.to_string(),
+            "line 2: expected NAME=value (no `=` on the line)"
+        );
     }
 }
