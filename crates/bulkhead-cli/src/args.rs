@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use bulkhead_app::project::ProjectOptions;
+use bulkhead_app::project::{Origin, ProjectOptions};
 
 use crate::server::LogFormat;
 
@@ -394,6 +394,10 @@ pub struct ProjectArgs {
     /// Variables file (default: .env in the project directory).
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// DANGEROUS, local deploys only: let the spec name paths under DIR, outside the project
+    /// (bind mounts, env files, secret files). Host mounts still need a waiver. Repeatable.
+    #[arg(long = "allow-host-path", value_name = "DIR")]
+    pub allow_host_paths: Vec<PathBuf>,
 }
 
 /// The process environment (variables that are not UTF-8 are left out).
@@ -415,6 +419,8 @@ impl ProjectArgs {
             env_file: self.env_file.clone(),
             env: environment(),
             cwd,
+            origin: Origin::Local,
+            allow_host_paths: self.allow_host_paths.clone(),
         })
     }
 }

@@ -46,6 +46,13 @@ impl Packed {
 /// Pack the project `opts` names. `skip` (the local state directory) is left out when it is
 /// inside the project directory: it holds keys.
 pub fn pack(opts: &ProjectOptions, skip: Option<&Path>) -> anyhow::Result<Packed> {
+    if !opts.allow_host_paths.is_empty() {
+        return Err(Failure::usage(
+            "--allow-host-path applies to a local deploy only: a server never reads outside the project it is sent",
+        )
+        .hint("move the files into the project directory, or deploy locally")
+        .into());
+    }
     let files = bulkhead_app::project::discover(opts)?;
     let first = files.first().cloned().unwrap_or_default();
     let dir = match &opts.project_dir {

@@ -65,7 +65,11 @@ pub fn report_error(e: &OpenError, as_json: bool) {
             eprintln!("error: {e}");
             eprintln!("  hint: run in the directory of your compose.yaml, or pass it with -f FILE");
         }
-        OpenError::Read { .. } => eprintln!("error: {e}"),
+        OpenError::Escapes { .. } => {
+            eprintln!("error: {e}");
+            eprintln!("  hint: a Compose or variables file must be a file of its own directory, not a link out of it");
+        }
+        OpenError::Read { .. } | OpenError::AllowedPath { .. } => eprintln!("error: {e}"),
     }
 }
 

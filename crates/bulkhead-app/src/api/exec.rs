@@ -19,7 +19,7 @@ use super::error::ApiError;
 use super::render;
 use crate::deploy::DeployError;
 use crate::deploy::ops::checked;
-use crate::project::ProjectOptions;
+use crate::project::{Origin, ProjectOptions};
 
 /// What a command needed before its decision was final.
 pub(super) enum Prepared {
@@ -101,6 +101,8 @@ impl Api {
                     env_file: None,
                     env: bundle.env.clone(),
                     cwd: upload.dir().to_path_buf(),
+                    origin: Origin::Upload,
+                    allow_host_paths: Vec::new(),
                 };
                 Ok((options, Some(upload)))
             }

@@ -5,7 +5,6 @@
 //! versions it uses, so changing a secret rolls the services that use it.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::Path;
 
 use bulkhead_core::auth::ProjectName;
@@ -17,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::DeployError;
+use crate::project::files::read_nofollow;
 use crate::secrets::Secrets;
 
 /// Where secrets land in the container unless a target says otherwise.
@@ -85,11 +85,7 @@ pub async fn resolve<S: Store>(
             format!("{SECRETS_DIR}/{}", f.target)
         };
         let candidate = match project.secrets.get(&f.source) {
-            Some(SecretDef::File(path)) => Some(read_source(
-                name,
-                &f.source,
-                &Path::new(&project.dir).join(path),
-            )?),
+            Some(SecretDef::File(path)) => Some(read_source(name, &f.source, Path::new(path))?),
             Some(SecretDef::Environment(var)) => match env.get(var) {
                 Some(v) => Some(Zeroizing::new(v.as_bytes().to_vec())),
                 None => {
@@ -205,23 +201,9 @@ fn read_source(
     secret: &str,
     path: &Path,
 ) -> Result<Zeroizing<Vec<u8>>, DeployError> {
-    let fail = |reason: String| {
-        refused(
-            service,
-            format!(
-                "secret `{secret}`: cannot read {}: {reason}",
-                path.display()
-            ),
-            "check the `file:` path",
-        )
-    };
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut value = Zeroizing::new(Vec::new());
-    file.take(MAX_SECRET_BYTES as u64 + 1)
-        .read_to_end(&mut value)
-        .map_err(|e| fail(e.to_string()))?;
-    if value.len() > MAX_SECRET_BYTES {
-        return Err(fail(format!("it is over {} bytes", MAX_SECRET_BYTES)));
-    }
-    Ok(value)
+    // Confined when the project was opened; read with no link followed, so a swap since then
+    // is refused rather than followed.
+    read_nofollow(path, MAX_SECRET_BYTES)
+        .map(Zeroizing::new)
+        .map_err(|e| refused(service, format!("secret `{secret}`: {e}"), "check the `file:` path"))
 }

@@ -82,6 +82,7 @@ async fn a_container_removed_by_hand_is_replaced() {
         env_file: None,
         env: [("ONE_PORT".to_string(), port.to_string())].into(),
         cwd: root.clone(),
+        ..Default::default()
     };
     let name = ProjectName::new(&project).expect("name");
     srv.api

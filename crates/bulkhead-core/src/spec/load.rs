@@ -209,8 +209,9 @@ fn decode_project(
     let section = |k: &str| root.get(k).unwrap_or(&empty);
     let networks = toplevel::networks(section("networks"), errors);
     let volumes = toplevel::volumes(section("volumes"), errors);
-    let secrets = toplevel::files(section("secrets"), "secrets", &base, errors);
-    let configs = toplevel::files(section("configs"), "configs", &base, errors);
+    let mut definitions = BTreeMap::new();
+    let secrets = toplevel::files(section("secrets"), "secrets", &base, &mut definitions, errors);
+    let configs = toplevel::files(section("configs"), "configs", &base, &mut definitions, errors);
     let Some(service_node) = root.get("services") else {
         errors.push(SpecError::shape(
             &root.span,
@@ -256,6 +257,7 @@ fn decode_project(
         volumes,
         secrets,
         configs,
+        definitions,
         inactive,
         bulkhead,
         notes,

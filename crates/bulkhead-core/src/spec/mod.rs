@@ -12,6 +12,7 @@ pub mod interpolate;
 pub mod load;
 pub mod merge;
 pub mod model;
+pub mod paths;
 pub mod ports;
 mod refs;
 pub mod service;

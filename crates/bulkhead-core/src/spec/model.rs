@@ -22,6 +22,10 @@ pub struct Project {
     pub volumes: BTreeMap<String, VolumeDef>,
     pub secrets: BTreeMap<String, SecretDef>,
     pub configs: BTreeMap<String, SecretDef>,
+    /// Where each `secrets.<name>` / `configs.<name>` definition was written (key:
+    /// `secrets.<name>`), for errors about the files they name.
+    #[serde(skip)]
+    pub definitions: BTreeMap<String, Span>,
     /// Services left out because none of their profiles is active.
     pub inactive: Vec<String>,
     pub bulkhead: ProjectExt,

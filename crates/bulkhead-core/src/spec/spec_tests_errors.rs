@@ -212,7 +212,7 @@ fn inputs_outside_the_compose_files() {
                 dotenv: Some("A=1\nBROKEN\n"),
                 ..Setup::default()
             },
-            ".env:2:1: expected `=` after \"BROKEN\"",
+            ".env:2:1: expected NAME=value (no `=` on the line)",
         ),
         (
             Setup {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::decode::{self, Errors};
-use super::error::SpecError;
+use super::error::{Span, SpecError};
 use super::model::{NetworkDef, SecretDef, VolumeDef};
 use super::volumes::{self, PathBase};
 use super::yaml::{Entry, Node};
@@ -122,10 +122,12 @@ pub fn volumes(node: &Node, errors: &mut Errors) -> BTreeMap<String, VolumeDef> 
 }
 
 /// `secrets` (sources: file, environment, external) or `configs` (also inline `content`).
+/// The definitions' places go into `at`, keyed `<section>.<name>`.
 pub fn files(
     node: &Node,
     section: &str,
     base: &PathBase<'_>,
+    at: &mut BTreeMap<String, Span>,
     errors: &mut Errors,
 ) -> BTreeMap<String, SecretDef> {
     let mut out = BTreeMap::new();
@@ -143,6 +145,7 @@ pub fn files(
             ("template_driver", "not supported"),
         ];
         decode::check_keys(sub, &keys, &unsupported, &what, errors);
+        at.insert(what.clone(), e.value.span.clone());
         if let Some(def) = errors.take(file_def(&e.value, &what, base)) {
             out.insert(e.key.clone(), def);
         }

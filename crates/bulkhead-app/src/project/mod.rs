@@ -1,5 +1,12 @@
 //! Opening a project from disk: Compose file discovery (`-f`, COMPOSE_FILE, the default names
-//! up the directory tree, override files), `.env`, size-bounded reads, and `env_file` checks.
+//! up the directory tree, override files; for an upload, its own directory only), `.env`,
+//! size-bounded reads, and the tenant boundary: every path the spec names confined to the
+//! project (`confine`) and read with no symbolic link followed (`files`).
+
+mod confine;
+pub mod files;
+
+pub use confine::Bounds;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -29,19 +36,43 @@ pub struct ProjectOptions {
     pub env: BTreeMap<String, String>,
     /// Where relative paths and discovery start.
     pub cwd: PathBuf,
+    /// Where the files came from; an upload is a tenant's and is held to its own directory.
+    pub origin: Origin,
+    /// `--allow-host-path`: directories outside the project that a local spec may name (bind
+    /// mounts, env files...). Never for uploads.
+    pub allow_host_paths: Vec<PathBuf>,
+}
+
+/// Where a project's files came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// The caller's own disk (the CLI, embedded).
+    #[default]
+    Local,
+    /// An upload unpacked by the server: a tenant's files. COMPOSE_FILE is ignored, discovery
+    /// never looks above it, and nothing it names may lead outside it.
+    Upload,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("no Compose file found in {dir} or its parents (looked for {names})")]
-    NotFound { dir: PathBuf, names: String },
+    #[error("no Compose file found in {dir}{where_else} (looked for {names})")]
+    NotFound {
+        dir: PathBuf,
+        where_else: &'static str,
+        names: String,
+    },
+    #[error("{} leads outside {} through a symbolic link", path.display(), dir.display())]
+    Escapes { path: PathBuf, dir: PathBuf },
+    #[error("--allow-host-path {}: {reason}", path.display())]
+    AllowedPath { path: PathBuf, reason: String },
     #[error("cannot read {path}: {reason}")]
     Read { path: PathBuf, reason: String },
     #[error("{0}")]
     Spec(#[from] SpecErrors),
 }
 
-/// Find, read and load a project.
+/// Find, read and load a project, and confine every path it names.
 pub fn open(opts: &ProjectOptions) -> Result<Project, OpenError> {
     let files = discover(opts)?;
     let first = files.first().cloned().unwrap_or_default();
@@ -49,26 +80,36 @@ pub fn open(opts: &ProjectOptions) -> Result<Project, OpenError> {
         Some(d) => absolute(&opts.cwd, d),
         None => absolute(&opts.cwd, first.parent().unwrap_or(Path::new("."))),
     };
-    let dir = dir.canonicalize().unwrap_or(dir);
+    let dir = dir.canonicalize().map_err(|e| OpenError::Read {
+        path: dir.clone(),
+        reason: e.to_string(),
+    })?;
+    let bounds = bounds(opts, &dir)?;
     let mut sources = Vec::new();
     for f in &files {
         sources.push(SourceFile {
             name: display(&opts.cwd, f),
-            text: read_bounded(f)?,
+            text: read_named(f, opts, &bounds)?,
         });
     }
-    let dotenv_path = opts
-        .env_file
-        .as_ref()
-        .map(|p| absolute(&opts.cwd, p))
-        .unwrap_or_else(|| dir.join(".env"));
-    let dotenv = if opts.env_file.is_some() || dotenv_path.is_file() {
-        Some(SourceFile {
-            name: display(&opts.cwd, &dotenv_path),
-            text: read_bounded(&dotenv_path)?,
-        })
-    } else {
-        None
+    let dotenv = match &opts.env_file {
+        Some(p) if opts.origin == Origin::Local => {
+            let path = absolute(&opts.cwd, p);
+            Some(SourceFile {
+                name: display(&opts.cwd, &path),
+                text: read_named(&path, opts, &bounds)?,
+            })
+        }
+        _ => {
+            let path = dir.join(".env");
+            match path.symlink_metadata() {
+                Ok(_) => Some(SourceFile {
+                    name: display(&opts.cwd, &path),
+                    text: read_named(&path, opts, &bounds)?,
+                }),
+                Err(_) => None,
+            }
+        }
     };
     let input = LoadInput {
         files: sources,
@@ -78,9 +119,68 @@ pub fn open(opts: &ProjectOptions) -> Result<Project, OpenError> {
         env: opts.env.clone(),
         profiles: opts.profiles.clone(),
     };
-    let project = load(&input)?;
+    let mut project = load(&input)?;
+    let home = opts.env.get("HOME").map(String::as_str);
+    let errors = confine::confine(&mut project, &bounds, home);
+    if !errors.is_empty() {
+        return Err(OpenError::Spec(SpecErrors(errors)));
+    }
     check_env_files(&project, opts)?;
     Ok(project)
+}
+
+/// Where `opts`'s spec may lead: its directory, and for a local deploy the allowed ones.
+fn bounds(opts: &ProjectOptions, dir: &Path) -> Result<Bounds, OpenError> {
+    let upload = opts.origin == Origin::Upload;
+    let mut allowed = Vec::new();
+    if !upload {
+        for p in &opts.allow_host_paths {
+            let bad = |reason: String| OpenError::AllowedPath {
+                path: p.clone(),
+                reason,
+            };
+            if !p.is_absolute() {
+                return Err(bad("must be an absolute path".into()));
+            }
+            let real = p.canonicalize().map_err(|e| bad(e.to_string()))?;
+            if real == Path::new("/") {
+                return Err(bad("the whole file system cannot be allowed".into()));
+            }
+            allowed.push(real);
+        }
+    }
+    Ok(Bounds {
+        root: dir.to_path_buf(),
+        allowed,
+        upload,
+    })
+}
+
+/// Read a Compose or variables file. One a tenant uploaded must stay inside the upload; one the
+/// local caller named may not be a link out of its own directory (an untrusted checkout's
+/// `compose.yaml -> /root/.ssh/id_ed25519` would otherwise be read, and quoted in errors).
+fn read_named(path: &Path, opts: &ProjectOptions, bounds: &Bounds) -> Result<String, OpenError> {
+    let real = path.canonicalize().map_err(|e| OpenError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let home = match opts.origin {
+        Origin::Upload => bounds.root.clone(),
+        Origin::Local => path
+            .parent()
+            .and_then(|p| p.canonicalize().ok())
+            .unwrap_or_else(|| bounds.root.clone()),
+    };
+    if !real.starts_with(&home) && !bounds.allowed.iter().any(|a| real.starts_with(a)) {
+        return Err(OpenError::Escapes {
+            path: path.to_path_buf(),
+            dir: home,
+        });
+    }
+    files::read_text_nofollow(&real, MAX_FILE_BYTES).map_err(|e| OpenError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 fn absolute(cwd: &Path, p: &Path) -> PathBuf {
@@ -104,7 +204,10 @@ pub fn discover(opts: &ProjectOptions) -> Result<Vec<PathBuf>, OpenError> {
     if !opts.files.is_empty() {
         return Ok(opts.files.iter().map(|f| absolute(&opts.cwd, f)).collect());
     }
-    if let Some(list) = opts.env.get("COMPOSE_FILE").filter(|l| !l.is_empty()) {
+    let upload = opts.origin == Origin::Upload;
+    // An upload's variables are the tenant's: they never choose which files the server reads.
+    let compose_file = opts.env.get("COMPOSE_FILE").filter(|l| !l.is_empty() && !upload);
+    if let Some(list) = compose_file {
         let sep = opts
             .env
             .get("COMPOSE_PATH_SEPARATOR")
@@ -129,10 +232,12 @@ pub fn discover(opts: &ProjectOptions) -> Result<Vec<PathBuf>, OpenError> {
                 return Ok(files);
             }
         }
-        dir = d.parent();
+        // An upload is looked for in its own directory only, never above it.
+        dir = if upload { None } else { d.parent() };
     }
     Err(OpenError::NotFound {
         dir: opts.cwd.clone(),
+        where_else: if upload { "" } else { " or its parents" },
         names: DEFAULT_FILES
             .iter()
             .map(|(n, _)| *n)
@@ -166,31 +271,15 @@ pub fn read_bounded(path: &Path) -> Result<String, OpenError> {
     })
 }
 
-/// Every `env_file` a service names must exist (unless `required: false`) and parse.
+/// Every `env_file` a service names (confined and resolved by now) must parse; one marked
+/// `required: false` may be missing.
 fn check_env_files(project: &Project, opts: &ProjectOptions) -> Result<(), OpenError> {
     let mut errors = Vec::new();
     for s in project.services.values() {
         for f in &s.env_file {
-            let path = Path::new(&project.dir).join(&f.path);
+            let path = Path::new(&f.path);
             let span = s.key_span("env_file");
-            if !path.exists() {
-                if f.required {
-                    errors.push(
-                        SpecError::new(
-                            ErrorKind::Io,
-                            span,
-                            format!(
-                                "service `{}`: env_file {} does not exist",
-                                s.name,
-                                path.display()
-                            ),
-                        )
-                        .with_hint("create it, or mark it `required: false`"),
-                    );
-                }
-                continue;
-            }
-            match read_bounded(&path) {
+            match files::read_text_nofollow(path, MAX_FILE_BYTES) {
                 Ok(text) => {
                     let lookup = |k: &str| opts.env.get(k).cloned();
                     if let Err(dotenv::DotenvError::Syntax { line, reason }) =
@@ -200,6 +289,7 @@ fn check_env_files(project: &Project, opts: &ProjectOptions) -> Result<(), OpenE
                         errors.push(SpecError::new(ErrorKind::Shape, &at, reason));
                     }
                 }
+                Err(files::FileError::NotFound { .. }) if !f.required => {}
                 Err(e) => errors.push(SpecError::new(ErrorKind::Io, span, e.to_string())),
             }
         }
