@@ -26,6 +26,8 @@ pub enum ContextError {
     SymlinkEscape { link: PathBuf, target: PathBuf },
     #[error("the Dockerfile `{0}` must be a relative path inside the build context")]
     Dockerfile(String),
+    #[error("{} must be a regular file of the build context (not a link)", .0.display())]
+    NotAFile(PathBuf),
     #[error("the engine stopped reading the build context")]
     Closed,
 }
@@ -58,10 +60,15 @@ pub(crate) struct Entry {
 pub(crate) fn collect(root: &Path, dockerfile: &str) -> Result<Vec<Entry>, ContextError> {
     check_dockerfile(dockerfile)?;
     let real_root = fs::canonicalize(root).map_err(io_error(root))?;
-    let ignore = match fs::read_to_string(root.join(".dockerignore")) {
-        Ok(text) => Ignore::parse(&text),
+    let ignore_path = real_root.join(".dockerignore");
+    // Read only as a regular file of the context: a link (or a FIFO) is not followed.
+    let ignore = match fs::symlink_metadata(&ignore_path) {
+        Ok(meta) if meta.is_file() => {
+            Ignore::parse(&fs::read_to_string(&ignore_path).map_err(io_error(&ignore_path))?)
+        }
+        Ok(_) => return Err(ContextError::NotAFile(ignore_path)),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ignore::default(),
-        Err(err) => return Err(io_error(&root.join(".dockerignore"))(err)),
+        Err(err) => return Err(io_error(&ignore_path)(err)),
     };
     let walk = Walk {
         root: &real_root,

@@ -84,6 +84,17 @@ fn refuses_symlinks_leading_outside() {
 }
 
 #[test]
+fn a_dockerignore_that_is_a_link_is_not_followed() {
+    let dir = context();
+    let outside = tempfile::NamedTempFile::new().expect("outside file");
+    std::fs::write(outside.path(), "CANARY\n").expect("write");
+    symlink(outside.path(), dir.path().join(".dockerignore")).expect("symlink");
+    let err = collect(dir.path(), "Dockerfile").expect_err("link refused");
+    assert!(matches!(err, ContextError::NotAFile(_)), "{err}");
+    assert!(!err.to_string().contains("CANARY"));
+}
+
+#[test]
 fn refuses_dockerfiles_outside() {
     let dir = context();
     for dockerfile in ["../Dockerfile", "/Dockerfile", ""] {

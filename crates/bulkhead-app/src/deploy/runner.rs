@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use bulkhead_ports::{
 
 use super::container::{Identity, container_name, container_spec, owner_labels};
 use super::{DeployError, Deployer, StoredSpec};
+use crate::project::files::check_bind_source;
 
 /// The label naming a container's secret-file directory on the secrets tmpfs.
 pub const LABEL_SECRETS: &str = "dev.bulkhead.secrets";
@@ -390,6 +392,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         };
         let mut cspec = container_spec(&id, &spec.template);
         let name = container_name(project, &rel.service, replica);
+        check_binds(&rel.service, &cspec)?;
         let secret_key = self.deliver_secrets(project, spec, &mut cspec).await?;
         let created = match self.create_for(&cspec, &name).await {
             Ok(id) => id,
@@ -410,6 +413,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 .map(|(n, _)| n.clone())
                 .collect();
             wait_for_rules(gate, &joins).await?;
+            // The engine mounts at start: the sources are looked at once more, last thing.
+            check_binds(&rel.service, &cspec)?;
             self.runtime.start_container(&created).await?;
             // Addresses are assigned at start; callers may connect as soon as the name
             // resolves to the new replica, so it is ready only once it is allowed too. The
@@ -855,4 +860,19 @@ async fn blocking<T: Send + 'static>(
             reason: e.to_string(),
         })?
         .map_err(DeployError::from)
+}
+
+/// Every bind source of `cspec`, checked again (see [`check_bind_source`]).
+fn check_binds(service: &str, cspec: &bulkhead_ports::ContainerSpec) -> Result<(), DeployError> {
+    for m in &cspec.mounts {
+        if let bulkhead_ports::MountSpec::Bind { source, .. } = m {
+            check_bind_source(Path::new(source)).map_err(|e| DeployError::Policy {
+                service: service.to_string(),
+                reason: format!("bind mount refused: {e}"),
+                hint: "a bind source must stay the directory or file that was checked; deploy again"
+                    .to_string(),
+            })?;
+        }
+    }
+    Ok(())
 }

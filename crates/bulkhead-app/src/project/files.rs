@@ -120,6 +120,22 @@ pub fn stat_nofollow(path: &Path) -> Result<Stat, FileError> {
     }
 }
 
+/// A bind source, checked again right before its container is created and started: still
+/// there, reached with no symbolic link, and a directory or a regular file. (It was confined
+/// and resolved to this symlink-free path when the project was opened; a component swapped for
+/// a link since is refused here instead of being followed by the engine.)
+pub fn check_bind_source(path: &Path) -> Result<(), FileError> {
+    let st = stat_nofollow(path)?;
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory | FileType::RegularFile => Ok(()),
+        other => Err(FileError::Kind {
+            path: path.to_path_buf(),
+            what: kind_name(other),
+            wanted: "a directory or a regular file",
+        }),
+    }
+}
+
 /// Read the regular file at the symlink-free `path`, at most `limit` bytes.
 pub fn read_nofollow(path: &Path, limit: usize) -> Result<Vec<u8>, FileError> {
     let (dir, last) = parent_of(path)?;
