@@ -75,7 +75,7 @@ pub fn bench_api(args: &ApiArgs) -> anyhow::Result<()> {
     let port = free_port()?;
     run(Command::new(&bin)
         .args(["up", "-q", "-f"])
-        .arg(root.join("examples/one/compose.yaml"))
+        .arg(root.join("examples/shop/one.yaml"))
         .args(["-p", "benchapi", "--state-dir"])
         .arg(dir)
         .env("ONE_PORT", port.to_string()))?;

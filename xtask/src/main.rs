@@ -125,7 +125,7 @@ fn prepare(work: &Path) -> anyhow::Result<(PathBuf, Vec<App>)> {
     let apps = vec![
         App {
             label: "one service",
-            file: work.join("examples/one/compose.yaml"),
+            file: work.join("examples/shop/one.yaml"),
             services: 1,
         },
         App {

@@ -67,7 +67,9 @@ pub fn report_error(e: &OpenError, as_json: bool) {
         }
         OpenError::Escapes { .. } => {
             eprintln!("error: {e}");
-            eprintln!("  hint: a Compose or variables file must be a file of its own directory, not a link out of it");
+            eprintln!(
+                "  hint: a Compose or variables file must be a file of its own directory, not a link out of it"
+            );
         }
         OpenError::Read { .. } | OpenError::AllowedPath { .. } => eprintln!("error: {e}"),
     }

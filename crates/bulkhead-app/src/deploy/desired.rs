@@ -151,11 +151,9 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 &resolved.info.user,
                 sv,
             )?;
-            let env = env::resolve(service, env).map_err(|reason| {
-                DeployError::Environment {
-                    service: sv.name.clone(),
-                    reason,
-                }
+            let env = env::resolve(service, env).map_err(|reason| DeployError::Environment {
+                service: sv.name.clone(),
+                reason,
             })?;
             let attachments = verdict
                 .topology

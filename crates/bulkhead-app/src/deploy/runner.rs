@@ -869,8 +869,9 @@ fn check_binds(service: &str, cspec: &bulkhead_ports::ContainerSpec) -> Result<(
             check_bind_source(Path::new(source)).map_err(|e| DeployError::Policy {
                 service: service.to_string(),
                 reason: format!("bind mount refused: {e}"),
-                hint: "a bind source must stay the directory or file that was checked; deploy again"
-                    .to_string(),
+                hint:
+                    "a bind source must stay the directory or file that was checked; deploy again"
+                        .to_string(),
             })?;
         }
     }

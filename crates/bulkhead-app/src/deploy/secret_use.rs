@@ -205,5 +205,11 @@ fn read_source(
     // is refused rather than followed.
     read_nofollow(path, MAX_SECRET_BYTES)
         .map(Zeroizing::new)
-        .map_err(|e| refused(service, format!("secret `{secret}`: {e}"), "check the `file:` path"))
+        .map_err(|e| {
+            refused(
+                service,
+                format!("secret `{secret}`: {e}"),
+                "check the `file:` path",
+            )
+        })
 }

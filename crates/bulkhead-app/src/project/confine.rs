@@ -78,7 +78,9 @@ fn resolve(n: &NamedPath, bounds: &Bounds) -> Result<Option<PathBuf>, SpecError>
     if bounds.upload && n.usage == PathUse::BindSource {
         return Err(refuse(
             n,
-            format!("`{written}`: an uploaded project cannot bind-mount host paths (the upload is removed once deployed)"),
+            format!(
+                "`{written}`: an uploaded project cannot bind-mount host paths (the upload is removed once deployed)"
+            ),
             "use a named volume for data, and `secrets:` for files a container reads",
         ));
     }
@@ -96,7 +98,8 @@ fn resolve(n: &NamedPath, bounds: &Bounds) -> Result<Option<PathBuf>, SpecError>
             if !n.required {
                 // Read later with no link followed, so what appears there meanwhile is
                 // confined all the same.
-                return nearest_real(lexical, bounds).map_err(|m| refuse(n, m, bounds.outside_hint()));
+                return nearest_real(lexical, bounds)
+                    .map_err(|m| refuse(n, m, bounds.outside_hint()));
             }
             let hint = match n.usage {
                 PathUse::File if n.key.ends_with("env_file") => {
@@ -167,7 +170,7 @@ fn nearest_real(lexical: &Path, bounds: &Bounds) -> Result<Option<PathBuf>, Stri
             }
             Ok(_) => {
                 return Err(
-                    "leads outside the project directory through a symbolic link".to_string()
+                    "leads outside the project directory through a symbolic link".to_string(),
                 );
             }
             Err(_) => match (at.parent(), at.file_name()) {

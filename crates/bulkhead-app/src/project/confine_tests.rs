@@ -133,7 +133,10 @@ fn paths_inside_resolve_to_symlink_free_paths() {
     assert!(errs.is_empty(), "{errs:?}");
     let s = &p.services["s"];
     let root = t.root.to_string_lossy();
-    assert_eq!(s.build.as_ref().map(|b| b.context.clone()), Some(format!("{root}/dir")));
+    assert_eq!(
+        s.build.as_ref().map(|b| b.context.clone()),
+        Some(format!("{root}/dir"))
+    );
     assert_eq!(s.env_file[0].path, format!("{root}/f.env"));
     assert_eq!(s.env_file[1].path, format!("{root}/dir/none.env"));
     assert_eq!(s.volumes[1].value.host_path, Some(format!("{root}/dir")));
@@ -187,7 +190,10 @@ fn a_bind_source_inside_a_writable_one_is_refused() {
     let nested = "services:\n  a:\n    image: x\n    volumes: [\"./data:/data\"]\n  b:\n    image: x\n    volumes: [\"./data/sub:/sub\"]\n";
     let got = errors(&t, nested, &bounds(&t, false, Vec::new()));
     assert_eq!(got.len(), 1, "{got:?}");
-    assert!(got[0].contains("lies inside `./data`, which services.a mounts writable"), "{got:?}");
+    assert!(
+        got[0].contains("lies inside `./data`, which services.a mounts writable"),
+        "{got:?}"
+    );
     let read_only = nested.replace("./data:/data", "./data:/data:ro");
     assert!(errors(&t, &read_only, &bounds(&t, false, Vec::new())).is_empty());
 }

@@ -76,7 +76,8 @@ fn parent_of(path: &Path) -> Result<(OwnedFd, PathBuf), FileError> {
     }
     let last = parts.pop().map(PathBuf::from).unwrap_or_else(|| ".".into());
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let mut dir = rustix::fs::open("/", flags, Mode::empty()).map_err(|e| FileError::io(path, e))?;
+    let mut dir =
+        rustix::fs::open("/", flags, Mode::empty()).map_err(|e| FileError::io(path, e))?;
     for part in parts {
         dir = match rustix::fs::openat(&dir, part, flags | OFlags::NOFOLLOW, Mode::empty()) {
             Ok(next) => next,
@@ -109,9 +110,11 @@ fn walk_error(dir: &OwnedFd, part: &std::ffi::OsStr, path: &Path, e: Errno) -> F
 pub fn stat_nofollow(path: &Path) -> Result<Stat, FileError> {
     let (dir, last) = parent_of(path)?;
     match rustix::fs::statat(&dir, &last, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => Err(FileError::Link {
-            path: path.to_path_buf(),
-        }),
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+            Err(FileError::Link {
+                path: path.to_path_buf(),
+            })
+        }
         Ok(st) => Ok(st),
         Err(Errno::NOENT) => Err(FileError::NotFound {
             path: path.to_path_buf(),
@@ -217,10 +220,16 @@ mod tests {
         std::fs::write(root.join("real/f"), "hello").expect("write");
         symlink(root.join("real"), root.join("via")).expect("link");
         symlink(root.join("real/f"), root.join("real/g")).expect("link");
-        assert_eq!(read_nofollow(&root.join("real/f"), 100).expect("read"), b"hello");
+        assert_eq!(
+            read_nofollow(&root.join("real/f"), 100).expect("read"),
+            b"hello"
+        );
         for linked in ["via/f", "real/g"] {
             let got = read_nofollow(&root.join(linked), 100);
-            assert!(matches!(got, Err(FileError::Link { .. })), "{linked}: {got:?}");
+            assert!(
+                matches!(got, Err(FileError::Link { .. })),
+                "{linked}: {got:?}"
+            );
         }
         assert!(matches!(
             read_nofollow(&root.join("real/missing"), 100),
@@ -238,7 +247,10 @@ mod tests {
             read_nofollow(&root.join("real/../real/f"), 100),
             Err(FileError::NotCanonical { .. })
         ));
-        assert!(matches!(stat_nofollow(&root.join("via")), Err(FileError::Link { .. })));
+        assert!(matches!(
+            stat_nofollow(&root.join("via")),
+            Err(FileError::Link { .. })
+        ));
         assert!(stat_nofollow(&root.join("real")).is_ok());
     }
 
@@ -256,6 +268,9 @@ mod tests {
         .expect("mkfifo");
         // Opening a FIFO for reading with no writer would block: refused before that.
         let got = read_nofollow(&fifo, 100);
-        assert!(matches!(got, Err(FileError::Kind { what: "a FIFO", .. })), "{got:?}");
+        assert!(
+            matches!(got, Err(FileError::Kind { what: "a FIFO", .. })),
+            "{got:?}"
+        );
     }
 }

@@ -206,7 +206,10 @@ pub fn discover(opts: &ProjectOptions) -> Result<Vec<PathBuf>, OpenError> {
     }
     let upload = opts.origin == Origin::Upload;
     // An upload's variables are the tenant's: they never choose which files the server reads.
-    let compose_file = opts.env.get("COMPOSE_FILE").filter(|l| !l.is_empty() && !upload);
+    let compose_file = opts
+        .env
+        .get("COMPOSE_FILE")
+        .filter(|l| !l.is_empty() && !upload);
     if let Some(list) = compose_file {
         let sep = opts
             .env

@@ -75,7 +75,7 @@ async fn a_container_removed_by_hand_is_replaced() {
         .expect("port")
         .port();
     let options = ProjectOptions {
-        files: vec![root.join("examples/one/compose.yaml")],
+        files: vec![root.join("examples/shop/one.yaml")],
         project_name: Some(project.clone()),
         project_dir: None,
         profiles: vec![],

@@ -80,10 +80,7 @@ impl<'t> Cursor<'t> {
         }
         let statement = strip_export(trimmed);
         let Some((raw_key, raw_value)) = statement.split_once('=') else {
-            return Err(syntax(
-                line_no,
-                "expected NAME=value (no `=` on the line)",
-            ));
+            return Err(syntax(line_no, "expected NAME=value (no `=` on the line)"));
         };
         let key = check_key(raw_key.trim(), line_no)?;
         let value_src = raw_value.trim_start_matches([' ', '\t']);
@@ -101,8 +98,8 @@ impl<'t> Cursor<'t> {
             }
             _ => (Quoting::Unquoted, strip_inline_comment(raw_value).trim()),
         };
-        let value = expand(raw, quoting, earlier, lookup)
-            .map_err(|reason| syntax(line_no, reason))?;
+        let value =
+            expand(raw, quoting, earlier, lookup).map_err(|reason| syntax(line_no, reason))?;
         Ok(Some((key.to_owned(), value)))
     }
 

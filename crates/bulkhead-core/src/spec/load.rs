@@ -210,8 +210,20 @@ fn decode_project(
     let networks = toplevel::networks(section("networks"), errors);
     let volumes = toplevel::volumes(section("volumes"), errors);
     let mut definitions = BTreeMap::new();
-    let secrets = toplevel::files(section("secrets"), "secrets", &base, &mut definitions, errors);
-    let configs = toplevel::files(section("configs"), "configs", &base, &mut definitions, errors);
+    let secrets = toplevel::files(
+        section("secrets"),
+        "secrets",
+        &base,
+        &mut definitions,
+        errors,
+    );
+    let configs = toplevel::files(
+        section("configs"),
+        "configs",
+        &base,
+        &mut definitions,
+        errors,
+    );
     let Some(service_node) = root.get("services") else {
         errors.push(SpecError::shape(
             &root.span,

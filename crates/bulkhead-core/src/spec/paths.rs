@@ -216,20 +216,55 @@ mod tests {
         let p = project(
             "services:\n  web:\n    image: x\n    env_file: [a.env, {path: /etc/b.env, required: false}]\n    build: {context: ../ctx, dockerfile: sub/Dockerfile}\n    volumes: [./data:/data, named:/v, /:/host]\n    secrets: [pw]\nsecrets:\n  pw: {file: ~/pw}\nconfigs:\n  cfg: {file: ./c.conf}\nvolumes: {named: }\n",
         );
-        let got: Vec<(String, String, PathUse, bool, u32)> =
-            named_paths(&p, Some("/home/dev"))
-                .into_iter()
-                .map(|n| (n.key, n.lexical, n.usage, n.required, n.span.line))
-                .collect();
+        let got: Vec<(String, String, PathUse, bool, u32)> = named_paths(&p, Some("/home/dev"))
+            .into_iter()
+            .map(|n| (n.key, n.lexical, n.usage, n.required, n.span.line))
+            .collect();
         let want = [
-            ("services.web.env_file", "/srv/app/a.env", PathUse::File, true, 4),
-            ("services.web.env_file", "/etc/b.env", PathUse::File, false, 4),
-            ("services.web.build.context", "/srv/ctx", PathUse::Dir, true, 5),
-            ("services.web.build.dockerfile", "/srv/ctx/sub/Dockerfile", PathUse::File, true, 5),
-            ("services.web.volumes", "/srv/app/data", PathUse::BindSource, true, 6),
+            (
+                "services.web.env_file",
+                "/srv/app/a.env",
+                PathUse::File,
+                true,
+                4,
+            ),
+            (
+                "services.web.env_file",
+                "/etc/b.env",
+                PathUse::File,
+                false,
+                4,
+            ),
+            (
+                "services.web.build.context",
+                "/srv/ctx",
+                PathUse::Dir,
+                true,
+                5,
+            ),
+            (
+                "services.web.build.dockerfile",
+                "/srv/ctx/sub/Dockerfile",
+                PathUse::File,
+                true,
+                5,
+            ),
+            (
+                "services.web.volumes",
+                "/srv/app/data",
+                PathUse::BindSource,
+                true,
+                6,
+            ),
             ("services.web.volumes", "/", PathUse::BindSource, true, 6),
             ("secrets.pw.file", "/home/dev/pw", PathUse::File, true, 9),
-            ("configs.cfg.file", "/srv/app/c.conf", PathUse::File, true, 11),
+            (
+                "configs.cfg.file",
+                "/srv/app/c.conf",
+                PathUse::File,
+                true,
+                11,
+            ),
         ];
         let want: Vec<_> = want
             .iter()
@@ -248,8 +283,14 @@ mod tests {
         }
         let web = &p.services["web"];
         assert_eq!(web.env_file[0].path, "/real/srv/app/a.env");
-        assert_eq!(web.build.as_ref().map(|b| b.context.as_str()), Some("/real/srv/app"));
-        assert_eq!(web.volumes[0].value.host_path.as_deref(), Some("/real/srv/app/data"));
+        assert_eq!(
+            web.build.as_ref().map(|b| b.context.as_str()),
+            Some("/real/srv/app")
+        );
+        assert_eq!(
+            web.volumes[0].value.host_path.as_deref(),
+            Some("/real/srv/app/data")
+        );
         assert_eq!(p.secrets["pw"], SecretDef::File("/real/srv/app/pw".into()));
     }
 }
