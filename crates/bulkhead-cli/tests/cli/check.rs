@@ -202,3 +202,41 @@ fn bad_usage_is_exit_2() {
     let out = bulkhead(dir.path(), &["check", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn an_untrusted_checkout_cannot_point_check_at_host_files() {
+    let outside = project(&[("secret.key", "/CANARY-KEY-BYTES\n")]);
+    let key = outside.path().join("secret.key");
+    let dir = project(&[("app.env", "A=1\n")]);
+    // The Compose file itself a link out of the checkout: not read, so not quoted.
+    std::os::unix::fs::symlink(&key, dir.path().join("compose.yaml")).expect("link");
+    let out = bulkhead(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("leads outside"), "{stderr}");
+    assert!(!stderr.contains("CANARY"), "{stderr}");
+    std::fs::remove_file(dir.path().join("compose.yaml")).expect("rm");
+    // An env file that is a link out: refused with the key and place, no bytes.
+    std::os::unix::fs::symlink(&key, dir.path().join("linked.env")).expect("link");
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  web:\n    image: a:1\n    user: \"10001\"\n    env_file: linked.env\n",
+    )
+    .expect("write");
+    let out = bulkhead(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("compose.yaml:5:5: services.web.env_file: `linked.env` leads outside"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("CANARY"), "{stderr}");
+    // The local admin may allow the directory; the file is then read, and a parse error
+    // names the line, not the bytes.
+    let allow = outside.path().to_string_lossy().into_owned();
+    let out = bulkhead(dir.path(), &["check", "--allow-host-path", &allow]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("secret.key:1:1"), "{stderr}");
+    assert!(!stderr.contains("CANARY"), "{stderr}");
+}
