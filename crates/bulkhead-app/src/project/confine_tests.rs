@@ -86,6 +86,10 @@ const KEYS: &[(&str, &str)] = &[
         "services:\n  s:\n    build: {context: {}}\n",
     ),
     (
+        "x-bulkhead.trust.keys",
+        "services:\n  s:\n    image: x\nx-bulkhead:\n  trust:\n    keys: [\"{}\"]\n",
+    ),
+    (
         "services.s.volumes",
         "services:\n  s:\n    image: x\n    volumes: [\"{}:/mnt\"]\n",
     ),

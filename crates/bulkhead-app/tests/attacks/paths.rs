@@ -40,6 +40,10 @@ const KEYS: &[(&str, &str)] = &[
         "services:\n  s:\n    build:\n      context: .\n      dockerfile: {}\n",
     ),
     (
+        "x-bulkhead.trust.keys",
+        "services:\n  s:\n    image: x\nx-bulkhead:\n  trust:\n    keys: [\"{}\"]\n",
+    ),
+    (
         "services.s.volumes",
         "services:\n  s:\n    image: x\n    volumes:\n      - \"{}:/mnt\"\n",
     ),
@@ -333,7 +337,7 @@ fn a_local_project_naming_any_path_outside_is_refused_unless_the_admin_allows_it
     let yaml = KEYS[0].1.replace("{}", &ok_env.to_string_lossy());
     let got = open_local(&l, &yaml, allowed.clone());
     assert!(got.is_ok(), "{got:?}");
-    let yaml = KEYS[5].1.replace("{}", "./link-dir");
+    let yaml = KEYS[6].1.replace("{}", "./link-dir");
     match open_local(&l, &yaml, allowed) {
         Err(DeployError::Refused { verdict, .. }) => {
             let rules: Vec<_> = verdict.refusals().map(|(_, f)| f.rule.id()).collect();

@@ -75,7 +75,7 @@ pub struct Trust {
     /// Signatures required on every image (the default).
     pub require_signatures: bool,
     /// Public keys (paths, relative to the project) whose signatures are accepted.
-    pub keys: Vec<String>,
+    pub keys: Vec<At<String>>,
     /// Refuse images with a known vulnerability at or above this severity.
     pub block_severity: Severity,
     /// Advisory ids accepted despite the gate, each one a conscious decision.
@@ -367,7 +367,17 @@ fn trust(node: &Node, errors: &mut Errors) -> Trust {
                     .take(decode::boolean(v, "x-bulkhead.trust.require_signatures"))
                     .unwrap_or(true);
             }
-            "keys" => trust.keys = list(errors, "x-bulkhead.trust.keys"),
+            "keys" => {
+                trust.keys = errors
+                    .take(decode::text_list(v, "x-bulkhead.trust.keys"))
+                    .map(|items| {
+                        items
+                            .into_iter()
+                            .map(|(value, span)| At { value, span })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
             "ignore" => trust.ignore = list(errors, "x-bulkhead.trust.ignore"),
             "block_severity" => {
                 trust.block_severity = errors

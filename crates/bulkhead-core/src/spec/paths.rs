@@ -26,6 +26,7 @@ pub enum Slot {
     BuildContext { service: String },
     Dockerfile { service: String },
     Bind { service: String, index: usize },
+    TrustKey { index: usize },
 }
 
 /// One path a spec names.
@@ -120,6 +121,17 @@ pub fn named_paths(project: &Project, home: Option<&str>) -> Vec<NamedPath> {
             });
         }
     }
+    for (index, k) in project.bulkhead.trust.keys.iter().enumerate() {
+        out.push(NamedPath {
+            key: "x-bulkhead.trust.keys".to_string(),
+            written: k.value.clone(),
+            lexical: lexical(&k.value),
+            span: k.span.clone(),
+            usage: PathUse::File,
+            required: true,
+            slot: Slot::TrustKey { index },
+        });
+    }
     for (section, defs) in [("secrets", &project.secrets), ("configs", &project.configs)] {
         for (name, def) in defs {
             if let SecretDef::File(path) = def {
@@ -179,6 +191,11 @@ pub fn set_path(project: &mut Project, slot: &Slot, resolved: String) {
         }
         // The Dockerfile stays relative to its context, which the engine reads it from.
         Slot::Dockerfile { .. } => {}
+        Slot::TrustKey { index } => {
+            if let Some(k) = project.bulkhead.trust.keys.get_mut(*index) {
+                k.value = resolved;
+            }
+        }
         Slot::Bind { service, index } => {
             if let Some(m) = project
                 .services
@@ -214,7 +231,7 @@ mod tests {
     #[test]
     fn every_path_key_is_listed_with_its_place() {
         let p = project(
-            "services:\n  web:\n    image: x\n    env_file: [a.env, {path: /etc/b.env, required: false}]\n    build: {context: ../ctx, dockerfile: sub/Dockerfile}\n    volumes: [./data:/data, named:/v, /:/host]\n    secrets: [pw]\nsecrets:\n  pw: {file: ~/pw}\nconfigs:\n  cfg: {file: ./c.conf}\nvolumes: {named: }\n",
+            "services:\n  web:\n    image: x\n    env_file: [a.env, {path: /etc/b.env, required: false}]\n    build: {context: ../ctx, dockerfile: sub/Dockerfile}\n    volumes: [./data:/data, named:/v, /:/host]\n    secrets: [pw]\nsecrets:\n  pw: {file: ~/pw}\nconfigs:\n  cfg: {file: ./c.conf}\nvolumes: {named: }\nx-bulkhead:\n  trust: {keys: [../k.pub]}\n",
         );
         let got: Vec<(String, String, PathUse, bool, u32)> = named_paths(&p, Some("/home/dev"))
             .into_iter()
@@ -257,6 +274,13 @@ mod tests {
                 6,
             ),
             ("services.web.volumes", "/", PathUse::BindSource, true, 6),
+            (
+                "x-bulkhead.trust.keys",
+                "/srv/k.pub",
+                PathUse::File,
+                true,
+                14,
+            ),
             ("secrets.pw.file", "/home/dev/pw", PathUse::File, true, 9),
             (
                 "configs.cfg.file",
