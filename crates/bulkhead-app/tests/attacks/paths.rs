@@ -86,6 +86,43 @@ impl Canary {
     }
 }
 
+/// Everything the server logs while this test binary runs, at every level.
+fn logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&buffer);
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || Sink(std::sync::Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        buffer
+    })
+    .clone()
+}
+
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logged() -> String {
+    let logs = logs();
+    let bytes = logs.lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 fn rand_u64() -> u64 {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).expect("random");
@@ -140,6 +177,7 @@ fn state_bytes(dir: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_naming_any_path_outside_is_refused_with_key_and_place() {
+    logs();
     let canary = Canary::new();
     let srv = server().await;
     let project = format!("atkup{}", std::process::id());
@@ -183,6 +221,7 @@ async fn an_upload_naming_any_path_outside_is_refused_with_key_and_place() {
     }
     canary.assert_absent("a reply", &replies);
     canary.assert_absent("the state directory", &state_bytes(srv.dir.path()));
+    canary.assert_absent("the server's log", &logged());
     assert!(
         containers_of(&project).is_empty(),
         "a container was created"
@@ -379,6 +418,7 @@ fn demo_context(root: &Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn paths_swapped_for_links_after_check_are_refused_before_use() {
+    logs();
     let canary = Canary::new();
     let srv = server().await;
     let l = local(&canary);
@@ -433,5 +473,7 @@ async fn paths_swapped_for_links_after_check_are_refused_before_use() {
         std::fs::remove_file(l.root.join("data")).expect("rm link");
         std::fs::rename(l.root.join("data.was"), l.root.join("data")).expect("mv back");
     }
+    canary.assert_absent("the server's log", &logged());
+    assert!(!logged().is_empty(), "the log was captured");
     let _ = srv.api.deployer.down(&project, true).await;
 }
