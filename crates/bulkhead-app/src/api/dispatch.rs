@@ -247,6 +247,30 @@ impl Api {
         .await
     }
 
+    /// Record what the server decided on its own, with no caller (the reconciler holding a
+    /// service): actor `system`, source `reconciler`.
+    pub async fn record_system(
+        &self,
+        action: &str,
+        resource: &str,
+        kind: OutcomeKind,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), ApiError> {
+        self.append(Record {
+            actor: Actor {
+                user: Some("system".into()),
+                token_id: None,
+            },
+            source: "reconciler".into(),
+            action: action.to_string(),
+            resource: resource.to_string(),
+            outcome: Outcome::new(kind, Some(code), Some(&short(reason))),
+            body_sha256: None,
+        })
+        .await
+    }
+
     async fn append(&self, record: Record) -> Result<(), ApiError> {
         self.audit
             .append(record)
