@@ -11,3 +11,12 @@ mod paths;
 
 #[path = "attacks/reactivation.rs"]
 mod reactivation;
+
+#[path = "attacks/https.rs"]
+mod https;
+
+#[path = "attacks/availability.rs"]
+mod availability;
+
+#[path = "attacks/rejections.rs"]
+mod rejections;

@@ -254,6 +254,7 @@ impl Api {
             }
             Command::AuditRead { query } => self.audit_read(&query).await?,
             Command::AuditExport => return self.audit_export().await,
+            Command::ServerStatus => json!({ "listener": self.listener.snapshot() }),
             c @ (Command::SecretSet { .. }
             | Command::SecretList { .. }
             | Command::SecretVersions { .. }

@@ -49,6 +49,7 @@ const MATRIX: &[(Action, [&str; 6])] = &[
     (Action::SecretVersions,    ["AA.", "AA.",   "A..",    "A..", "...",  "..."]),
     (Action::SecretRemove,      ["AA.", "...",   "A..",    "...", "...",  "..."]),
     (Action::KeyRotate,         ["..A", "...",   "...",    "...", "...",  "..."]),
+    (Action::ServerStatus,      ["..A", "..A",   "...",    "...", "..A",  "..."]),
     (Action::WaiverGrant,       ["AA.", "...",   "...",    "...", "...",  "..."]),
     (Action::FindingsRead,      ["AA.", "AA.",   "A..",    "A..", "AA.",  "..."]),
     (Action::AuditRead,         ["..A", "...",   "...",    "...", "..A",  "..."]),

@@ -43,6 +43,7 @@ const FINDINGS_READERS: &[Role] = &[
     Role::Auditor,
 ];
 const AUDITORS: &[Role] = &[Role::Admin, Role::Auditor];
+const PLATFORM_READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Auditor];
 const ADMIN: &[Role] = &[Role::Admin];
 
 const fn row(action: Action, roles: &'static [Role], own: OwnAccount) -> Grant {
@@ -77,6 +78,7 @@ pub const GRANTS: &[Grant] = &[
     row(Action::SecretVersions, EVERY_READER, OwnAccount::No),
     row(Action::SecretRemove, SECRET_WRITERS, OwnAccount::No),
     row(Action::KeyRotate, ADMIN, OwnAccount::No),
+    row(Action::ServerStatus, PLATFORM_READERS, OwnAccount::No),
     row(Action::WaiverGrant, ADMIN, OwnAccount::No),
     row(Action::FindingsRead, FINDINGS_READERS, OwnAccount::No),
     row(Action::AuditRead, AUDITORS, OwnAccount::No),
