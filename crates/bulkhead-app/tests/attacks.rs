@@ -8,3 +8,15 @@ mod support;
 
 #[path = "attacks/paths.rs"]
 mod paths;
+
+#[path = "attacks/reactivation.rs"]
+mod reactivation;
+
+#[path = "attacks/https.rs"]
+mod https;
+
+#[path = "attacks/availability.rs"]
+mod availability;
+
+#[path = "attacks/rejections.rs"]
+mod rejections;

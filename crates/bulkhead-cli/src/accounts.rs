@@ -73,6 +73,7 @@ pub async fn init(state_dir: Option<&Path>, admin: &str) -> anyhow::Result<ExitC
     )
     .await?;
     let result = bulkhead_app::api::init_dir(&dir, &env, &audit, &admin).await;
+    let key_id = bulkhead_core::audit::KeyId::of(&audit.public_key());
     let closed = tokio::task::spawn_blocking(move || audit.close()).await;
     let secret = match result {
         Ok(s) => s,
@@ -95,6 +96,9 @@ pub async fn init(state_dir: Option<&Path>, admin: &str) -> anyhow::Result<ExitC
     eprintln!(
         "made {admin} the first admin of {}; its token (on stdout) is shown once: keep it secret",
         dir.display()
+    );
+    eprintln!(
+        "audit signing key: key-id {key_id}; write it down away from this host, with a copy of the public key (`bulkhead audit pubkey --output FILE`): `bulkhead audit verify --pubkey FILE` then checks the log against the key you kept, not the one beside the log"
     );
     Ok(ExitCode::SUCCESS)
 }

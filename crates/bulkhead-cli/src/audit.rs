@@ -135,6 +135,47 @@ fn lines(entries: &[Value], header: bool) -> String {
     out
 }
 
+/// Which key a verification trusted, said plainly: as JSON and as a note for people.
+struct Trusted {
+    json: Value,
+    note: String,
+}
+
+/// The key `verify` checks signatures with: the one in `pubkey` (kept elsewhere), or — without
+/// it — the one beside the log, which proves nothing against whoever can rewrite the log.
+fn trusted_key(
+    dir: &Path,
+    pubkey: Option<&Path>,
+    key: Option<&bulkhead_core::audit::VerifyingKey>,
+) -> Trusted {
+    use bulkhead_core::audit::KeyId;
+    match (pubkey, key) {
+        (Some(path), Some(key)) => {
+            let id = KeyId::of(key).to_string();
+            Trusted {
+                note: format!(
+                    "checked against the key in {} (key-id {id})",
+                    path.display()
+                ),
+                json: json!({"source": "pubkey", "file": path.display().to_string(), "key_id": id, "independent": true}),
+            }
+        }
+        _ => {
+            let id = bulkhead_audit::state_public_key(dir)
+                .map(|k| KeyId::of(&k).to_string())
+                .unwrap_or_default();
+            let keys = dir.join("keys");
+            Trusted {
+                note: format!(
+                    "note: the signing key was taken from {}, the same state directory as the log (key-id {id}): whoever can rewrite the log there can re-sign it and it passes. To detect that, verify against a copy of the public key kept elsewhere: `bulkhead audit pubkey --output FILE` once, keep FILE (or the key-id `bulkhead init` printed) off this host, then `bulkhead audit verify --pubkey FILE`",
+                    keys.display()
+                ),
+                json: json!({"source": "state-dir", "dir": keys.display().to_string(), "key_id": id, "independent": false}),
+            }
+        }
+    }
+}
+
 /// `audit verify`: offline, against the state directory's key or `pubkey`.
 pub fn verify(
     state_dir: Option<&Path>,
@@ -149,12 +190,14 @@ pub fn verify(
         }
         None => None,
     };
+    let trusted = trusted_key(&dir, pubkey, key.as_ref());
     match bulkhead_audit::verify(&dir, key.as_ref()) {
         Ok(summary) => {
             if json {
                 let mut doc = serde_json::to_value(&summary).context("encoding the summary")?;
                 if let Some(map) = doc.as_object_mut() {
                     map.insert("intact".into(), Value::Bool(true));
+                    map.insert("key".into(), trusted.json);
                 }
                 emit_json(&doc)?;
             } else {
@@ -177,6 +220,7 @@ pub fn verify(
                     );
                 }
                 emit(&format!("{line}\n"))?;
+                eprintln!("{}", trusted.note);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -118,17 +118,19 @@ pub trait Store: Send + Sync {
     /// Remove a project, its releases and active pointers.
     fn delete_project(&self, name: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Record a new release with the next number for (project, service) and make it active, in
-    /// one transaction. When the active release already has `spec_hash`, nothing is written and
-    /// that release is returned with `false`.
+    /// Record a new release with the next number for (project, service) and make it active,
+    /// activated by `activated_by`, in one transaction. When the active release already has
+    /// `spec_hash`, nothing is written and that release is returned with `false`.
     fn record_release(
         &self,
         release: Release,
+        activated_by: &str,
     ) -> impl Future<Output = Result<(Release, bool), StoreError>> + Send;
     /// A deploy's writes in one transaction: put `project`, then for each release: unchanged
     /// (`false`) when the service's active release has its hash; the latest release made
     /// active again (`false`) when none is active and the latest has its hash; else recorded
-    /// with the next number and made active (`true`).
+    /// with the next number and made active (`true`). Every service of the deploy is recorded as
+    /// activated by its release's `created_by` (the deployer), unchanged ones included.
     fn record_deploy(
         &self,
         project: &ProjectRecord,
@@ -150,12 +152,20 @@ pub trait Store: Send + Sync {
         &self,
         project: &str,
     ) -> impl Future<Output = Result<Vec<Release>, StoreError>> + Send;
-    /// Make an existing release active (rollback).
+    /// Who made each service's active release active (an account name; `local` in embedded
+    /// mode), by service: what the reconciler checks before it creates a container of a
+    /// release that carries waivers.
+    fn activated_by(
+        &self,
+        project: &str,
+    ) -> impl Future<Output = Result<std::collections::BTreeMap<String, String>, StoreError>> + Send;
+    /// Make an existing release active (rollback), activated by `activated_by`.
     fn activate(
         &self,
         project: &str,
         service: &str,
         number: u64,
+        activated_by: &str,
     ) -> impl Future<Output = Result<Release, StoreError>> + Send;
     /// Forget a service's active pointer (the service left the spec); its releases stay.
     fn deactivate(

@@ -1,8 +1,9 @@
 //! The embedded store: the `Store` port over one redb file, one durable transaction per call:
-//! projects and releases (`ops`), accounts, tokens and bindings (`accounts`), sealed secret
+//! projects and releases (`ops`), who activated each active release (`activations`), accounts, tokens and bindings (`accounts`), sealed secret
 //! versions (`secrets`).
 
 mod accounts;
+mod activations;
 mod open;
 mod ops;
 mod secrets;

@@ -10,16 +10,17 @@ use bulkhead_ports::StoreError;
 use redb::{Database, ReadableTable, WriteTransaction};
 
 use crate::tables::{
-    ACTIVE, BINDINGS, META, PROJECTS, RELEASES, SCHEMA_VERSION_KEY, SECRET_HEADS, SECRETS, TOKENS,
-    USER_TOKENS, USERS,
+    ACTIVATED_BY, ACTIVE, BINDINGS, META, PROJECTS, RELEASES, SCHEMA_VERSION_KEY, SECRET_HEADS,
+    SECRETS, TOKENS, USER_TOKENS, USERS,
 };
 
 /// The schema this code reads and writes. Bump it together with a new migration step (see
 /// `migrate` in this module).
 ///
 /// 1: projects, releases, active pointers. 2: and accounts (users, tokens, their owner index,
-/// bindings). 3: and sealed secrets (their versions, the highest number of each).
-pub const SCHEMA_VERSION: u32 = 3;
+/// bindings). 3: and sealed secrets (their versions, the highest number of each). 4: and who
+/// made each active release active (backfilled from the releases' authors).
+pub const SCHEMA_VERSION: u32 = 4;
 
 const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
@@ -42,6 +43,8 @@ pub(crate) enum OpenError {
     TooNew { found: u32 },
     #[error("schema version {from} has no migration (no bulkhead ever wrote it)")]
     NoMigration { from: u32 },
+    #[error("migrating to schema {to}: {reason}")]
+    Migration { to: u32, reason: String },
 }
 
 crate::from_redb_errors!(OpenError, |err| match err {
@@ -163,6 +166,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), OpenError> {
     txn.open_table(PROJECTS)?;
     txn.open_table(RELEASES)?;
     txn.open_table(ACTIVE)?;
+    txn.open_table(ACTIVATED_BY)?;
     create_account_tables(txn)?;
     create_secret_tables(txn)
 }
@@ -188,7 +192,7 @@ type Step = fn(&WriteTransaction) -> Result<(), OpenError>;
 
 /// `STEPS[n - 1]` migrates schema n to n + 1. To change the schema: write `migrate_1_to_2`, add
 /// it here, and bump [`SCHEMA_VERSION`] (the assertion below keeps the two in step).
-const STEPS: &[Step] = &[migrate_1_to_2, migrate_2_to_3];
+const STEPS: &[Step] = &[migrate_1_to_2, migrate_2_to_3, migrate_3_to_4];
 const _: () = assert!(STEPS.len() + 1 == SCHEMA_VERSION as usize);
 
 /// Schema 2 adds the account tables, empty: a store that had no accounts has none after it.
@@ -199,6 +203,14 @@ fn migrate_1_to_2(txn: &WriteTransaction) -> Result<(), OpenError> {
 /// Schema 3 adds the secret tables, empty.
 fn migrate_2_to_3(txn: &WriteTransaction) -> Result<(), OpenError> {
     create_secret_tables(txn)
+}
+
+/// Schema 4 records who activated each active release: the author of the release it names.
+fn migrate_3_to_4(txn: &WriteTransaction) -> Result<(), OpenError> {
+    crate::activations::backfill(txn).map_err(|e| OpenError::Migration {
+        to: 4,
+        reason: e.to_string(),
+    })
 }
 
 /// Migrates a store written at schema `from` to [`SCHEMA_VERSION`], one step at a time, inside

@@ -6,6 +6,7 @@
 use bulkhead_ports::{ProjectRecord, Release, StoreError};
 use redb::{Database, ReadableDatabase, ReadableTable, Table, WriteTransaction};
 
+use crate::activations::{clear_active, set_active};
 use crate::tables::{
     ACTIVE, CodecError, PROJECTS, RELEASES, check_name, decode, decode_release, encode,
     number_of_key, prefix_end, project_prefix, release_key, service_prefix, show_key,
@@ -123,19 +124,22 @@ pub(crate) fn delete_project(db: &Database, name: &str) -> Result<(), OpError> {
     txn.open_table(PROJECTS)?.remove(name.as_bytes())?;
     txn.open_table(RELEASES)?
         .retain_in(prefix.as_slice()..end.as_slice(), |_, _| false)?;
-    {
-        let mut active = txn.open_table(ACTIVE)?;
-        for (service, _) in active_services(&active, name)? {
-            active.remove((name.as_bytes(), service.as_slice()))?;
-        }
+    let services = active_services(&txn.open_table(ACTIVE)?, name)?;
+    for (service, _) in services {
+        clear_active(&txn, name, &service_name(&service)?)?;
     }
     txn.commit()?;
     Ok(())
 }
 
-/// Records `release` under the next number and makes it active, unless the active release
-/// already has its spec hash (then nothing is written). See `Store::record_release`.
-pub(crate) fn record_release(db: &Database, release: Release) -> Result<(Release, bool), OpError> {
+/// Records `release` under the next number and makes it active (activated by `by`), unless
+/// the active release already has its spec hash (then nothing is written). See
+/// `Store::record_release`.
+pub(crate) fn record_release(
+    db: &Database,
+    release: Release,
+    by: &str,
+) -> Result<(Release, bool), OpError> {
     let prefix = service_prefix(&release.project, &release.service)?;
     let txn = db.begin_write()?;
     if let Some(current) = active_release(&txn, &release.project, &release.service)?
@@ -150,13 +154,9 @@ pub(crate) fn record_release(db: &Database, release: Release) -> Result<(Release
         let stored = Release { number, ..release };
         let key = release_key(&stored.project, &stored.service, number)?;
         releases.insert(key.as_slice(), encode("releases", &stored)?.as_slice())?;
-        let mut active = txn.open_table(ACTIVE)?;
-        active.insert(
-            (stored.project.as_bytes(), stored.service.as_bytes()),
-            number,
-        )?;
         stored
     };
+    set_active(&txn, &stored.project, &stored.service, stored.number, by)?;
     txn.commit()?;
     Ok((stored, true))
 }
@@ -164,7 +164,9 @@ pub(crate) fn record_release(db: &Database, release: Release) -> Result<(Release
 /// A deploy's writes in one transaction (one sync): the project record, then per release:
 /// unchanged when the active release has its hash; the latest release re-activated when the
 /// service has none active (after `down`) and the latest has its hash; else a new release with
-/// the next number, made active.
+/// the next number, made active. Every service of the deploy is then recorded as activated by
+/// its release's author (the deployer), unchanged ones included: the deployer was allowed to
+/// deploy it as it is.
 pub(crate) fn record_deploy(
     db: &Database,
     project: &ProjectRecord,
@@ -181,6 +183,13 @@ pub(crate) fn record_deploy(
         if let Some(current) = &current
             && current.spec_hash == release.spec_hash
         {
+            set_active(
+                &txn,
+                &current.project,
+                &current.service,
+                current.number,
+                &release.created_by,
+            )?;
             out.push((current.clone(), false));
             continue;
         }
@@ -196,9 +205,12 @@ pub(crate) fn record_deploy(
             };
             if let Some(latest) = latest.filter(|l| l.spec_hash == release.spec_hash) {
                 drop(table);
-                txn.open_table(ACTIVE)?.insert(
-                    (latest.project.as_bytes(), latest.service.as_bytes()),
+                set_active(
+                    &txn,
+                    &latest.project,
+                    &latest.service,
                     latest.number,
+                    &release.created_by,
                 )?;
                 out.push((latest, false));
                 continue;
@@ -209,10 +221,8 @@ pub(crate) fn record_deploy(
         let key = release_key(&stored.project, &stored.service, number)?;
         table.insert(key.as_slice(), encode("releases", &stored)?.as_slice())?;
         drop(table);
-        txn.open_table(ACTIVE)?.insert(
-            (stored.project.as_bytes(), stored.service.as_bytes()),
-            number,
-        )?;
+        let by = stored.created_by.clone();
+        set_active(&txn, &stored.project, &stored.service, number, &by)?;
         out.push((stored, true));
     }
     txn.commit()?;
@@ -312,12 +322,13 @@ pub(crate) fn active(db: &Database, project: &str) -> Result<Vec<Release>, OpErr
     Ok(out)
 }
 
-/// Makes an existing release active.
+/// Makes an existing release active, activated by `by`.
 pub(crate) fn activate(
     db: &Database,
     project: &str,
     service: &str,
     number: u64,
+    by: &str,
 ) -> Result<Release, OpError> {
     let txn = db.begin_write()?;
     let found = read_release(&txn.open_table(RELEASES)?, project, service, number)?;
@@ -329,8 +340,7 @@ pub(crate) fn activate(
             number,
         });
     };
-    txn.open_table(ACTIVE)?
-        .insert((project.as_bytes(), service.as_bytes()), number)?;
+    set_active(&txn, project, service, number, by)?;
     txn.commit()?;
     Ok(release)
 }
@@ -338,8 +348,7 @@ pub(crate) fn activate(
 /// Forgets one active pointer; the releases stay.
 pub(crate) fn deactivate(db: &Database, project: &str, service: &str) -> Result<(), OpError> {
     let txn = db.begin_write()?;
-    txn.open_table(ACTIVE)?
-        .remove((project.as_bytes(), service.as_bytes()))?;
+    clear_active(&txn, project, service)?;
     txn.commit()?;
     Ok(())
 }

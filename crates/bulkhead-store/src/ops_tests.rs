@@ -40,13 +40,13 @@ fn corrupt_reason(result: Result<impl std::fmt::Debug, OpError>) -> String {
 #[test]
 fn corrupt_release_json_is_reported_with_its_key() -> Result<(), Box<dyn std::error::Error>> {
     let (_dir, db) = store()?;
-    record_release(&db, sample("p", "web", "h1"))?;
+    record_release(&db, sample("p", "web", "h1"), "local")?;
     overwrite(&db, &release_key("p", "web", 1)?, b"{\"project\": tru")?;
     for reason in [
         corrupt_reason(releases(&db, "p", "web")),
         corrupt_reason(release(&db, "p", "web", 1)),
         corrupt_reason(active(&db, "p")),
-        corrupt_reason(record_release(&db, sample("p", "web", "h2"))),
+        corrupt_reason(record_release(&db, sample("p", "web", "h2"), "local")),
     ] {
         assert!(reason.contains("p/web/00000000000000000001"), "{reason}");
     }
@@ -95,7 +95,8 @@ fn a_dangling_active_pointer_is_corruption() -> Result<(), Box<dyn std::error::E
 #[test]
 fn names_with_nul_are_refused_before_any_write() -> Result<(), Box<dyn std::error::Error>> {
     let (_dir, db) = store()?;
-    let err = record_release(&db, sample("p\0x", "web", "h")).map_err(|e| e.into_store("op"));
+    let err =
+        record_release(&db, sample("p\0x", "web", "h"), "local").map_err(|e| e.into_store("op"));
     assert!(
         matches!(&err, Err(StoreError::Io { operation: "op", reason }) if reason.contains("NUL")),
         "{err:?}"
@@ -107,9 +108,9 @@ fn names_with_nul_are_refused_before_any_write() -> Result<(), Box<dyn std::erro
 #[test]
 fn active_stops_at_the_project_boundary() -> Result<(), Box<dyn std::error::Error>> {
     let (_dir, db) = store()?;
-    record_release(&db, sample("a", "web", "h"))?;
-    record_release(&db, sample("ab", "db", "h"))?;
-    record_release(&db, sample("a", "db", "h"))?;
+    record_release(&db, sample("a", "web", "h"), "local")?;
+    record_release(&db, sample("ab", "db", "h"), "local")?;
+    record_release(&db, sample("a", "db", "h"), "local")?;
     let services: Vec<String> = active(&db, "a")?.into_iter().map(|r| r.service).collect();
     assert_eq!(services, ["db", "web"]);
     delete_project(&db, "a")?;

@@ -113,9 +113,16 @@ impl Store for RedbStore {
         .await
     }
 
-    async fn record_release(&self, release: Release) -> Result<(Release, bool), StoreError> {
-        self.run("record_release", move |db| ops::record_release(db, release))
-            .await
+    async fn record_release(
+        &self,
+        release: Release,
+        activated_by: &str,
+    ) -> Result<(Release, bool), StoreError> {
+        let by = activated_by.to_owned();
+        self.run("record_release", move |db| {
+            ops::record_release(db, release, &by)
+        })
+        .await
     }
 
     async fn releases(&self, project: &str, service: &str) -> Result<Vec<Release>, StoreError> {
@@ -143,15 +150,28 @@ impl Store for RedbStore {
             .await
     }
 
+    async fn activated_by(
+        &self,
+        project: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+        let project = project.to_owned();
+        self.run("activated_by", move |db| {
+            crate::activations::activated_by(db, &project)
+        })
+        .await
+    }
+
     async fn activate(
         &self,
         project: &str,
         service: &str,
         number: u64,
+        activated_by: &str,
     ) -> Result<Release, StoreError> {
         let (project, service) = (project.to_owned(), service.to_owned());
+        let by = activated_by.to_owned();
         self.run("activate", move |db| {
-            ops::activate(db, &project, &service, number)
+            ops::activate(db, &project, &service, number, &by)
         })
         .await
     }

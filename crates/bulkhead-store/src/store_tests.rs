@@ -59,7 +59,7 @@ async fn projects_round_trip() -> TestResult {
 #[tokio::test]
 async fn releases_round_trip_and_ignore_the_callers_number() -> TestResult {
     let (_dir, store) = temp_store()?;
-    let (stored, created) = store.record_release(release("web", "h1")).await?;
+    let (stored, created) = store.record_release(release("web", "h1"), "local").await?;
     assert!(created);
     assert_eq!(
         stored,
@@ -79,12 +79,12 @@ async fn releases_round_trip_and_ignore_the_callers_number() -> TestResult {
 async fn numbering_continues_after_a_rollback() -> TestResult {
     let (_dir, store) = temp_store()?;
     for hash in ["h1", "h2", "h3"] {
-        store.record_release(release("web", hash)).await?;
+        store.record_release(release("web", hash), "local").await?;
     }
-    let rolled_back = store.activate("shop", "web", 1).await?;
+    let rolled_back = store.activate("shop", "web", 1, "local").await?;
     assert_eq!(rolled_back.spec_hash, "h1");
     assert_eq!(store.active("shop").await?, vec![rolled_back]);
-    let (next, created) = store.record_release(release("web", "h4")).await?;
+    let (next, created) = store.record_release(release("web", "h4"), "local").await?;
     assert!(created);
     assert_eq!(next.number, 4);
     assert_eq!(numbers(&store, "web").await?, [1, 2, 3, 4]);
@@ -95,15 +95,15 @@ async fn numbering_continues_after_a_rollback() -> TestResult {
 #[tokio::test]
 async fn an_unchanged_spec_hash_records_nothing() -> TestResult {
     let (_dir, store) = temp_store()?;
-    let (first, _) = store.record_release(release("web", "h1")).await?;
-    let (again, created) = store.record_release(release("web", "h1")).await?;
+    let (first, _) = store.record_release(release("web", "h1"), "local").await?;
+    let (again, created) = store.record_release(release("web", "h1"), "local").await?;
     assert!(!created);
     assert_eq!(again, first);
     assert_eq!(numbers(&store, "web").await?, [1]);
     // Only the *active* hash counts: after a rollback, re-recording h2 is a new release.
-    store.record_release(release("web", "h2")).await?;
-    store.activate("shop", "web", 1).await?;
-    let (back, created) = store.record_release(release("web", "h2")).await?;
+    store.record_release(release("web", "h2"), "local").await?;
+    store.activate("shop", "web", 1, "local").await?;
+    let (back, created) = store.record_release(release("web", "h2"), "local").await?;
     assert!(created);
     assert_eq!(back.number, 3);
     Ok(())
@@ -112,11 +112,11 @@ async fn an_unchanged_spec_hash_records_nothing() -> TestResult {
 #[tokio::test]
 async fn services_are_numbered_independently() -> TestResult {
     let (_dir, store) = temp_store()?;
-    store.record_release(release("web", "w1")).await?;
-    store.record_release(release("web", "w2")).await?;
-    let (db, _) = store.record_release(release("db", "d1")).await?;
+    store.record_release(release("web", "w1"), "local").await?;
+    store.record_release(release("web", "w2"), "local").await?;
+    let (db, _) = store.record_release(release("db", "d1"), "local").await?;
     assert_eq!(db.number, 1);
-    store.activate("shop", "web", 1).await?;
+    store.activate("shop", "web", 1, "local").await?;
     let active = store.active("shop").await?;
     let summary: Vec<(&str, u64)> = active
         .iter()
@@ -131,14 +131,14 @@ async fn services_are_numbered_independently() -> TestResult {
 #[tokio::test]
 async fn activating_a_missing_release_fails() -> TestResult {
     let (_dir, store) = temp_store()?;
-    store.record_release(release("web", "h1")).await?;
-    let err = store.activate("shop", "web", 2).await;
+    store.record_release(release("web", "h1"), "local").await?;
+    let err = store.activate("shop", "web", 2, "local").await;
     assert!(
         matches!(&err, Err(StoreError::NoSuchRelease { project, service, number: 2 })
             if project == "shop" && service == "web"),
         "{err:?}"
     );
-    let err = store.activate("shop", "db", 1).await;
+    let err = store.activate("shop", "db", 1, "local").await;
     assert!(
         matches!(err, Err(StoreError::NoSuchRelease { .. })),
         "{err:?}"
@@ -150,8 +150,8 @@ async fn activating_a_missing_release_fails() -> TestResult {
 #[tokio::test]
 async fn deactivate_forgets_the_pointer_and_keeps_the_releases() -> TestResult {
     let (_dir, store) = temp_store()?;
-    store.record_release(release("web", "h1")).await?;
-    store.record_release(release("db", "d1")).await?;
+    store.record_release(release("web", "h1"), "local").await?;
+    store.record_release(release("db", "d1"), "local").await?;
     store.deactivate("shop", "web").await?;
     store.deactivate("shop", "nothing").await?;
     let active = store.active("shop").await?;
@@ -159,7 +159,7 @@ async fn deactivate_forgets_the_pointer_and_keeps_the_releases() -> TestResult {
     assert_eq!(active[0].service, "db");
     assert_eq!(numbers(&store, "web").await?, [1]);
     // With no active release, the same hash is recorded again.
-    let (again, created) = store.record_release(release("web", "h1")).await?;
+    let (again, created) = store.record_release(release("web", "h1"), "local").await?;
     assert!(created);
     assert_eq!(again.number, 2);
     Ok(())
@@ -170,14 +170,14 @@ async fn delete_project_removes_everything_of_that_project_only() -> TestResult 
     let (_dir, store) = temp_store()?;
     store.put_project(&project("shop")).await?;
     store.put_project(&project("shop2")).await?;
-    store.record_release(release("web", "h1")).await?;
-    store.record_release(release("web", "h2")).await?;
-    store.record_release(release("db", "d1")).await?;
+    store.record_release(release("web", "h1"), "local").await?;
+    store.record_release(release("web", "h2"), "local").await?;
+    store.record_release(release("db", "d1"), "local").await?;
     let other = Release {
         project: "shop2".to_owned(),
         ..release("web", "x")
     };
-    store.record_release(other).await?;
+    store.record_release(other, "local").await?;
 
     store.delete_project("shop").await?;
     assert_eq!(store.get_project("shop").await?, None);
@@ -186,7 +186,7 @@ async fn delete_project_removes_everything_of_that_project_only() -> TestResult 
     assert_eq!(store.list_projects().await?, vec![project("shop2")]);
     assert_eq!(store.active("shop2").await?.len(), 1);
     // Numbering starts over for a re-created project.
-    let (fresh, _) = store.record_release(release("web", "h1")).await?;
+    let (fresh, _) = store.record_release(release("web", "h1"), "local").await?;
     assert_eq!(fresh.number, 1);
     Ok(())
 }
@@ -203,5 +203,40 @@ fn outside_a_tokio_runtime_calls_fail_cleanly() -> TestResult {
         }
         other => panic!("expected an error, got {other:?}"),
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_activation_records_who_made_it_and_deactivation_forgets_it() -> TestResult {
+    let (_dir, store) = temp_store()?;
+    let by = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(s, u)| (s.to_string(), u.to_string()))
+            .collect()
+    };
+    let mut authored = release("web", "h1");
+    authored.created_by = "ana".to_owned();
+    store
+        .record_deploy(&project("shop"), vec![authored.clone()])
+        .await?;
+    assert_eq!(store.activated_by("shop").await?, by(&[("web", "ana")]));
+    // An unchanged service deployed again is re-activated by the new deployer.
+    let mut again = authored.clone();
+    again.created_by = "bo".to_owned();
+    store.record_deploy(&project("shop"), vec![again]).await?;
+    assert_eq!(store.activated_by("shop").await?, by(&[("web", "bo")]));
+    store.record_release(release("web", "h2"), "cy").await?;
+    assert_eq!(store.activated_by("shop").await?, by(&[("web", "cy")]));
+    store.activate("shop", "web", 1, "dev").await?;
+    store.record_release(release("db", "d1"), "ana").await?;
+    assert_eq!(
+        store.activated_by("shop").await?,
+        by(&[("db", "ana"), ("web", "dev")])
+    );
+    store.deactivate("shop", "web").await?;
+    assert_eq!(store.activated_by("shop").await?, by(&[("db", "ana")]));
+    store.delete_project("shop").await?;
+    assert!(store.activated_by("shop").await?.is_empty());
     Ok(())
 }

@@ -21,6 +21,10 @@ pub(crate) const PROJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 pub(crate) const RELEASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("releases");
 /// (project, service) → number of the active release.
 pub(crate) const ACTIVE: TableDefinition<(&[u8], &[u8]), u64> = TableDefinition::new("active");
+/// (project, service) → the name of the account that made the active release active (schema
+/// 4): written with every change of [`ACTIVE`], in the same transaction.
+pub(crate) const ACTIVATED_BY: TableDefinition<(&[u8], &[u8]), &[u8]> =
+    TableDefinition::new("activated_by");
 
 /// User name → JSON of `UserRecord` (schema 2).
 pub(crate) const USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("users");

@@ -56,10 +56,10 @@ async fn reopening_after_drop_keeps_everything() -> TestResult {
     let store = RedbStore::open(&path)?;
     store.put_project(&project()).await?;
     for hash in ["w1", "w2", "w3"] {
-        store.record_release(release("web", hash)).await?;
+        store.record_release(release("web", hash), "local").await?;
     }
-    store.record_release(release("db", "d1")).await?;
-    store.activate("shop", "web", 2).await?;
+    store.record_release(release("db", "d1"), "local").await?;
+    store.activate("shop", "web", 2, "local").await?;
     let releases = store.releases("shop", "web").await?;
     drop(store);
 
@@ -73,7 +73,7 @@ async fn reopening_after_drop_keeps_everything() -> TestResult {
         .map(|r| (r.service, r.number))
         .collect();
     assert_eq!(active, [("db".to_owned(), 1), ("web".to_owned(), 2)]);
-    let (next, _) = store.record_release(release("web", "w4")).await?;
+    let (next, _) = store.record_release(release("web", "w4"), "local").await?;
     assert_eq!(next.number, 4);
     Ok(())
 }
@@ -131,11 +131,13 @@ fn crash_child() -> TestResult {
         for i in 0u64.. {
             let service = if i % 3 == 0 { "db" } else { "web" };
             let hash = format!("{}-{i}", std::process::id());
-            let (stored, _) = store.record_release(release(service, &hash)).await?;
+            let (stored, _) = store
+                .record_release(release(service, &hash), "local")
+                .await?;
             writeln!(out, "committed {service} {}", stored.number)?;
             out.flush()?;
             if i % 7 == 6 {
-                store.activate("shop", "web", 1).await?;
+                store.activate("shop", "web", 1, "local").await?;
             }
         }
         Ok::<(), Box<dyn std::error::Error>>(())

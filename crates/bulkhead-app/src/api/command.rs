@@ -151,6 +151,7 @@ pub enum Command {
         name: SecretName,
     },
     KeyRotate,
+    ServerStatus,
 }
 
 impl Command {
@@ -182,6 +183,7 @@ impl Command {
             Command::SecretVersions { .. } => Action::SecretVersions,
             Command::SecretRemove { .. } => Action::SecretRemove,
             Command::KeyRotate => Action::KeyRotate,
+            Command::ServerStatus => Action::ServerStatus,
         }
     }
 
@@ -191,7 +193,8 @@ impl Command {
             | Command::AuditRead { .. }
             | Command::AuditExport
             | Command::UserList
-            | Command::KeyRotate => Resource::Global,
+            | Command::KeyRotate
+            | Command::ServerStatus => Resource::Global,
             Command::ProjectGet { project }
             | Command::ProjectUp { project, .. }
             | Command::ProjectPlan { project, .. }
@@ -224,6 +227,7 @@ impl Command {
             Command::AuditRead { .. } | Command::AuditExport => "audit".into(),
             Command::UserList => "users".into(),
             Command::KeyRotate => "keys".into(),
+            Command::ServerStatus => "status".into(),
             Command::SecretList { project } => format!("projects/{project}/secrets"),
             Command::SecretSet { project, name, .. }
             | Command::SecretVersions { project, name }
@@ -277,6 +281,7 @@ impl Command {
                 | Command::BindingList { .. }
                 | Command::SecretList { .. }
                 | Command::SecretVersions { .. }
+                | Command::ServerStatus
         )
     }
 }

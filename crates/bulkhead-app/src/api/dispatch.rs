@@ -65,7 +65,8 @@ pub enum Reply {
     Lines(Vec<u8>),
 }
 
-/// Failed authentications allowed per source address within [`FAILURE_WINDOW`].
+/// Failed authentications answered `401` per source address within [`FAILURE_WINDOW`]; later
+/// failures from it get `429` until the window ends. A valid token is never limited.
 pub const MAX_FAILURES: u32 = 20;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -87,6 +88,8 @@ pub struct Api {
     pub(super) desired: Mutex<HashMap<String, Arc<bulkhead_core::deploy::Desired>>>,
     /// Bumped by every change: a lookup that started before a change is not cached after it.
     pub(super) generation: std::sync::atomic::AtomicU64,
+    /// The HTTPS listener's counters (connections, what it turned away), for `server.status`.
+    pub listener: Arc<crate::server::listen::Stats>,
 }
 
 /// How long a cached token lookup is trusted without asking the store again.
@@ -119,6 +122,7 @@ impl Api {
             tokens: Mutex::new(HashMap::new()),
             desired: Mutex::new(HashMap::new()),
             generation: std::sync::atomic::AtomicU64::new(0),
+            listener: Arc::default(),
         }
     }
 
@@ -229,6 +233,36 @@ impl Api {
         }
     }
 
+    /// Record a request the listener refused before the router (its head over the limit) and
+    /// return its error: attributed to the caller when its token authenticates, else to
+    /// nobody — either way the answer is `err` (the size is the problem, not the token).
+    pub async fn reject_request(
+        &self,
+        caller: &Caller,
+        resource: &str,
+        err: ApiError,
+    ) -> Result<Reply, ApiError> {
+        let actor = match self.authenticate(caller).await {
+            Ok(who) => who.actor,
+            Err((actor, _)) => actor,
+        };
+        let outcome = Outcome::new(
+            OutcomeKind::Failed,
+            Some(err.code),
+            Some(&short(&err.message)),
+        );
+        self.append(Record {
+            actor,
+            source: caller.source.clone(),
+            action: "request.rejected".to_string(),
+            resource: resource.chars().take(512).collect(),
+            outcome,
+            body_sha256: None,
+        })
+        .await?;
+        Err(err)
+    }
+
     /// Record an unauthenticated read of a public document (the OpenAPI description).
     pub async fn public(
         &self,
@@ -243,6 +277,30 @@ impl Api {
             resource: resource.to_string(),
             outcome: Outcome::ok(),
             body_sha256: caller.body_sha256,
+        })
+        .await
+    }
+
+    /// Record what the server decided on its own, with no caller (the reconciler holding a
+    /// service): actor `system`, source `reconciler`.
+    pub async fn record_system(
+        &self,
+        action: &str,
+        resource: &str,
+        kind: OutcomeKind,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), ApiError> {
+        self.append(Record {
+            actor: Actor {
+                user: Some("system".into()),
+                token_id: None,
+            },
+            source: "reconciler".into(),
+            action: action.to_string(),
+            resource: resource.to_string(),
+            outcome: Outcome::new(kind, Some(code), Some(&short(reason))),
+            body_sha256: None,
         })
         .await
     }
@@ -283,19 +341,10 @@ impl Api {
             .parse::<std::net::SocketAddr>()
             .ok()
             .map(|a| a.ip());
-        if let Some(ip) = ip
-            && self.blocked(ip)
-        {
-            return Err((
-                anonymous,
-                ApiError::too_many(format!(
-                    "too many failed authentications from {ip}; wait a minute"
-                )),
-            ));
-        }
+        // The token is checked first, whatever the source did before: a valid token is never
+        // refused by the brute-force limit. Only a failure is limited (see `refusal`).
         let Ok(secret) = TokenSecret::parse(token) else {
-            self.failed(ip);
-            return Err((anonymous, ApiError::unauthenticated()));
+            return Err((anonymous, self.refusal(ip)));
         };
         let actor = Actor {
             user: None,
@@ -315,8 +364,7 @@ impl Api {
             },
         };
         let Some(found) = found else {
-            self.failed(ip);
-            return Err((actor, ApiError::unauthenticated()));
+            return Err((actor, self.refusal(ip)));
         };
         match authenticate(
             &secret,
@@ -334,8 +382,7 @@ impl Api {
             }),
             Err(e) => {
                 tracing::info!(token = %secret.id(), reason = %e, "authentication failed");
-                self.failed(ip);
-                Err((actor, ApiError::unauthenticated()))
+                Err((actor, self.refusal(ip)))
             }
         }
     }
@@ -386,15 +433,13 @@ impl Api {
         }
     }
 
-    fn blocked(&self, ip: IpAddr) -> bool {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures
-            .get(&ip)
-            .is_some_and(|(since, n)| since.elapsed() < FAILURE_WINDOW && *n >= MAX_FAILURES)
-    }
-
-    fn failed(&self, ip: Option<IpAddr>) {
-        let Some(ip) = ip else { return };
+    /// Count a failed authentication from `ip` and answer it: `401`, or `429` once the source
+    /// has failed more than [`MAX_FAILURES`] times in its current [`FAILURE_WINDOW`] (the same
+    /// answer whichever part of the token was wrong).
+    fn refusal(&self, ip: Option<IpAddr>) -> ApiError {
+        let Some(ip) = ip else {
+            return ApiError::unauthenticated();
+        };
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() > 100_000 {
             failures.retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
@@ -403,7 +448,14 @@ impl Api {
         if entry.0.elapsed() >= FAILURE_WINDOW {
             *entry = (Instant::now(), 0);
         }
-        entry.1 += 1;
+        entry.1 = entry.1.saturating_add(1);
+        if entry.1 > MAX_FAILURES {
+            ApiError::too_many(format!(
+                "too many failed authentications from {ip}; wait a minute (a valid token is still accepted)"
+            ))
+        } else {
+            ApiError::unauthenticated()
+        }
     }
 }
 

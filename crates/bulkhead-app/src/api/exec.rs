@@ -2,11 +2,9 @@
 //! project's lock (run as tasks of their own, so a client that goes away cannot cut a deploy
 //! in half), reads from the store and the reconciler's last look, the audit log.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use bulkhead_core::auth::{ProjectName, authorize_waivers, waiver_granters};
-use bulkhead_core::hardening::Outcome as Finding;
+use bulkhead_core::auth::ProjectName;
 use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::Verdict;
 use bulkhead_ports::{ContainerRuntime, LabelFilter, Store};
@@ -35,6 +33,14 @@ pub(super) enum Prepared {
     Plan {
         options: Box<ProjectOptions>,
         _upload: Option<Upload>,
+    },
+    /// A rollback to this release, whose waivers (if any) the caller may grant.
+    Rollback {
+        to: u64,
+    },
+    /// A scale of the service's active release as it was checked (`None`: there is none).
+    Scale {
+        release: Option<u64>,
     },
 }
 
@@ -71,6 +77,20 @@ impl Api {
                     _upload: upload,
                 })
             }
+            Command::ServiceRollback {
+                project,
+                service,
+                to,
+            } => {
+                let to = self.check_rollback(who, project, service, *to).await?;
+                Ok(Prepared::Rollback { to })
+            }
+            Command::ServiceScale {
+                project, service, ..
+            } => {
+                let release = self.check_scale(who, project, service).await?;
+                Ok(Prepared::Scale { release })
+            }
             _ => Ok(Prepared::None),
         }
     }
@@ -106,34 +126,6 @@ impl Api {
                 };
                 Ok((options, Some(upload)))
             }
-        }
-    }
-
-    /// A spec that carries waivers deploys only for a caller who may grant them.
-    async fn check_waivers(
-        &self,
-        who: &Authenticated,
-        project: &ProjectName,
-        verdict: &Verdict,
-    ) -> Result<(), ApiError> {
-        let rules: BTreeSet<_> = verdict
-            .services
-            .iter()
-            .flat_map(|s| s.findings.iter())
-            .filter(|f| f.outcome == Finding::Waived)
-            .map(|f| f.rule)
-            .collect();
-        if rules.is_empty() {
-            return Ok(());
-        }
-        let bindings = self.enabled_bindings().await?;
-        let granters = waiver_granters(&bindings, project);
-        let rules: Vec<_> = rules.into_iter().collect();
-        match authorize_waivers(&who.subject, project, &rules, &granters) {
-            Some(bulkhead_core::auth::Decision::Deny { reason }) => {
-                Err(ApiError::forbidden(reason))
-            }
-            _ => Ok(()),
         }
     }
 
@@ -191,16 +183,29 @@ impl Api {
                 service,
                 replicas,
             } => {
+                let Prepared::Scale { release: checked } = prepared else {
+                    return Err(ApiError::internal("scale was not prepared"));
+                };
                 let (p, s) = (project.to_string(), service.clone());
                 let changed = self
                     .locked(&project, move |d| async move {
+                        // The release whose waivers were checked must still be the active one.
+                        let now = d.store.active(&p).await?;
+                        if now.iter().find(|r| r.service == s).map(|r| r.number) != checked {
+                            return Ok(None);
+                        }
                         let changed = d.scale(&p, &s, replicas).await?;
                         if changed {
                             d.reconcile(&p).await?;
                         }
-                        Ok(changed)
+                        Ok(Some(changed))
                     })
-                    .await?;
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::conflict(format!(
+                            "the active release of service `{service}` changed while the scale was checked; try again"
+                        ))
+                    })?;
                 if changed {
                     self.refresh(&project).await;
                 }
@@ -212,16 +217,17 @@ impl Api {
                 })
             }
             Command::ServiceRollback {
-                project,
-                service,
-                to,
+                project, service, ..
             } => {
+                let Prepared::Rollback { to } = prepared else {
+                    return Err(ApiError::internal("rollback was not prepared"));
+                };
                 let (p, s) = (project.to_string(), service.clone());
-                let (number, plan, _) = self
-                    .locked(
-                        &project,
-                        move |d| async move { d.rollback(&p, &s, to).await },
-                    )
+                let actor = who.subject.name().to_string();
+                let (number, plan, outcome) = self
+                    .locked(&project, move |d| async move {
+                        d.rollback(&p, &s, Some(to), &actor).await
+                    })
                     .await?;
                 self.refresh(&project).await;
                 json!({
@@ -229,6 +235,7 @@ impl Api {
                     "service": service,
                     "release": number,
                     "plan": plan,
+                    "held": outcome.held,
                 })
             }
             Command::ServiceLogs {
@@ -249,6 +256,7 @@ impl Api {
             }
             Command::AuditRead { query } => self.audit_read(&query).await?,
             Command::AuditExport => return self.audit_export().await,
+            Command::ServerStatus => json!({ "listener": self.listener.snapshot() }),
             c @ (Command::SecretSet { .. }
             | Command::SecretList { .. }
             | Command::SecretVersions { .. }
@@ -314,17 +322,22 @@ impl Api {
                 "project {project} does not exist"
             )));
         }
+        let active = store.active(project.as_str()).await?;
+        let activators = store.activated_by(project.as_str()).await?;
+        let held = self.deployer.held(project.as_str(), &active).await?;
         let mut services = Vec::new();
-        for r in store.active(project.as_str()).await? {
+        for r in active {
             services.push(json!({
                 "service": r.service,
                 "release": r.number,
                 "image": r.image,
                 "created_at": r.created_at,
                 "created_by": r.created_by,
+                "activated_by": activators.get(&r.service),
+                "waivers": r.waivers.iter().map(|(rule, _)| rule).collect::<Vec<_>>(),
             }));
         }
-        Ok(json!({ "project": project.as_str(), "services": services }))
+        Ok(json!({ "project": project.as_str(), "services": services, "held": held }))
     }
 
     /// Services from the store, containers from the reconciler's last look (the engine is

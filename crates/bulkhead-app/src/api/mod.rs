@@ -10,6 +10,7 @@ pub mod error;
 mod exec;
 pub mod render;
 mod secrets;
+mod waivers;
 
 pub use accounts::{init, init_dir, new_token};
 pub use command::{AuditQuery, Bundle, Command, SecretValue, Source};

@@ -16,6 +16,7 @@ pub fn up(r: &UpReport) -> Value {
         "plan": r.plan,
         "created": r.outcome.created,
         "removed": r.outcome.removed,
+        "held": r.outcome.held,
         "verdict": r.verdict,
     })
 }

@@ -1,6 +1,7 @@
 //! Deploying a project on one host: releases recorded in the store, then the reconciler —
 //! observe, `plan`, run — against the container runtime and the host firewall.
 
+mod activation;
 pub mod container;
 mod desired;
 mod env;
@@ -23,6 +24,7 @@ use bulkhead_ports::{
     ContainerRuntime, Firewall, FirewallError, Progress, RuntimeError, Store, StoreError,
 };
 
+pub use activation::Held;
 pub use desired::{Candidate, Prepared};
 pub use runner::Outcome;
 

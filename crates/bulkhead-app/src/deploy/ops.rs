@@ -65,21 +65,27 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         })
     }
 
-    /// Observe, plan and run against the store's desired state.
+    /// Observe, plan and run against the store's desired state; services whose active release
+    /// carries waivers its activator may no longer grant are held (left as they are, reported
+    /// in the outcome).
     pub async fn reconcile(
         self: &Arc<Self>,
         project: &str,
     ) -> Result<(Plan, super::Outcome), DeployError> {
         let (desired, releases) = self.desired(project).await?;
+        let held = self
+            .held(project, releases.values().map(|(r, _)| r))
+            .await?;
         let (observed, _) = self.observe(project).await?;
-        let plan = plan(&desired, &observed);
+        let mut plan = plan(&desired, &observed);
+        super::activation::hold_back(&mut plan, &held);
         let mut owned: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for n in &desired.networks {
             if let Some(o) = &n.owner {
                 owned.entry(o.clone()).or_default().push(n.name.clone());
             }
         }
-        let outcome = self
+        let mut outcome = self
             .run(
                 project,
                 &plan,
@@ -90,6 +96,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 },
             )
             .await?;
+        outcome.held = held;
         Ok((plan, outcome))
     }
 
@@ -251,6 +258,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         actor: &str,
     ) -> Result<Vec<String>, DeployError> {
         let mut rolled = Vec::new();
+        // A secret roll grants nothing new: each rolled release keeps the activator of the one
+        // it succeeds (whose waivers, if any, it carries unchanged).
+        let activators = self.store.activated_by(project).await?;
         for r in self.store.active(project).await? {
             let mut spec: super::StoredSpec =
                 serde_json::from_str(&r.spec).map_err(|e| bulkhead_ports::StoreError::Corrupt {
@@ -277,7 +287,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 created_at: bulkhead_core::clock::rfc3339(now_secs()),
                 created_by: actor.to_string(),
             };
-            self.store.record_release(release).await?;
+            let by = activators
+                .get(&r.service)
+                .filter(|by| !by.is_empty())
+                .map_or(actor, String::as_str);
+            self.store.record_release(release, by).await?;
             rolled.push(r.service);
         }
         if !rolled.is_empty() {
@@ -314,12 +328,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     }
 
     /// `rollback SERVICE [--to N]`: re-activate release N (default: the one before the active
-    /// one) and converge to it.
+    /// one), recording `actor` as its activator, and converge to it.
     pub async fn rollback(
         self: &Arc<Self>,
         project: &str,
         service: &str,
         to: Option<u64>,
+        actor: &str,
     ) -> Result<(u64, Plan, super::Outcome), DeployError> {
         let (all, active) = self.releases(project, service).await?;
         let target = match to {
@@ -342,7 +357,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 number: target,
             });
         }
-        self.store.activate(project, service, target).await?;
+        self.store.activate(project, service, target, actor).await?;
         let (plan, outcome) = self.reconcile(project).await?;
         Ok((target, plan, outcome))
     }

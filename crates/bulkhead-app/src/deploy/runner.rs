@@ -39,6 +39,9 @@ pub struct Outcome {
     pub removed: Vec<String>,
     pub networks_created: Vec<String>,
     pub networks_removed: Vec<String>,
+    /// Services left as they are: their active release carries waivers its activator may no
+    /// longer grant (see `activation`).
+    pub held: Vec<super::Held>,
 }
 
 /// What a run needs besides the plan: the active releases, and the ingress networks each

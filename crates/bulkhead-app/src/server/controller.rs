@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::api::Api;
+use crate::deploy::Held;
 
 /// Events are gathered this long before the projects they name are reconciled.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -24,6 +25,7 @@ pub async fn run(api: Arc<Api>, every: Duration, mut stop: watch::Receiver<bool>
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let watcher = tokio::spawn(watch_events(Arc::clone(&api), tx));
     let mut backoff: BTreeMap<String, (Instant, Duration)> = BTreeMap::new();
+    let mut held: BTreeMap<String, Vec<Held>> = BTreeMap::new();
     let mut next_full = Instant::now();
     loop {
         let mut due: BTreeSet<String> = BTreeSet::new();
@@ -53,7 +55,7 @@ pub async fn run(api: Arc<Api>, every: Duration, mut stop: watch::Receiver<bool>
             {
                 continue;
             }
-            match reconcile(&api, &project).await {
+            match reconcile(&api, &project, &mut held).await {
                 Ok(()) => {
                     backoff.remove(&project);
                 }
@@ -71,17 +73,45 @@ pub async fn run(api: Arc<Api>, every: Duration, mut stop: watch::Receiver<bool>
 }
 
 /// One pass over one project, under its lock. A project without active releases (never
-/// deployed, or down) is left alone.
-async fn reconcile(api: &Arc<Api>, project: &str) -> Result<(), String> {
+/// deployed, or down) is left alone. A service held back (its release carries waivers its
+/// activator may no longer grant) is logged and audited once, when it becomes held; `reported`
+/// remembers what was.
+pub async fn reconcile(
+    api: &Arc<Api>,
+    project: &str,
+    reported: &mut BTreeMap<String, Vec<Held>>,
+) -> Result<(), String> {
     let d = &api.deployer;
     // Lock first, then look: a `down` that held the lock has deactivated everything by now.
     let lock = api.project_lock(project);
-    let _held = lock.lock().await;
+    let _locked = lock.lock().await;
     let active = d.store.active(project).await.map_err(|e| e.to_string())?;
     if active.is_empty() {
+        reported.remove(project);
         return Ok(());
     }
     let (plan, outcome) = d.reconcile(project).await.map_err(|e| e.to_string())?;
+    let before = reported.remove(project).unwrap_or_default();
+    for h in outcome.held.iter().filter(|h| !before.contains(h)) {
+        tracing::warn!(project = %project, service = %h.service, "reconciler holds a service: {}", h.reason);
+        let resource = format!("projects/{project}/services/{}", h.service);
+        let denied = bulkhead_core::audit::OutcomeKind::Denied;
+        if let Err(e) = api
+            .record_system(
+                "reconcile.hold",
+                &resource,
+                denied,
+                "waiver_not_granted",
+                &h.reason,
+            )
+            .await
+        {
+            tracing::warn!(project = %project, "cannot audit a held service: {e}");
+        }
+    }
+    if !outcome.held.is_empty() {
+        reported.insert(project.to_string(), outcome.held.clone());
+    }
     if !plan.is_empty() {
         tracing::info!(
             project = %project,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{ConnectInfo, RawPathParams, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -71,7 +72,7 @@ async fn handle(
     route: &'static Route,
     State(api): State<Arc<Api>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    params: RawPathParams,
+    params: Result<RawPathParams, RawPathParamsRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -94,6 +95,16 @@ async fn handle(
         }
     };
     let c = caller_hashing(peer, &headers, &bytes, route.hash_body);
+    let params = match params {
+        Ok(params) => params,
+        Err(_) => {
+            // `%FF%FE` and the like: the path does not decode to UTF-8.
+            let err = ApiError::bad_request(
+                "the request path does not percent-decode to UTF-8 text".to_string(),
+            );
+            return respond(api.refuse(&c, route.action.name(), route.path, err).await);
+        }
+    };
     let path: HashMap<String, String> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -163,6 +174,33 @@ fn respond(result: Result<Reply, ApiError>) -> Response {
     }
 }
 
+/// The listener's [`Refuser`](super::listen::Refuser) for the API: a request refused before
+/// the router (its head over the limit) is audited like a malformed one, then answered in the
+/// error shape (503 if the audit log cannot take the entry).
+pub fn refuser(api: Arc<Api>) -> super::listen::Refuser {
+    Arc::new(move |refused: super::listen::Refused| {
+        let api = Arc::clone(&api);
+        Box::pin(async move {
+            let credentials = match refused.authorization.as_deref() {
+                None => Credentials::Missing,
+                Some(v) => Credentials::Bearer(
+                    v.strip_prefix("Bearer ")
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                ),
+            };
+            let caller = Caller {
+                credentials,
+                source: refused.peer.to_string(),
+                body_sha256: None,
+            };
+            let err = ApiError::new(refused.status.as_u16(), refused.code, refused.message);
+            respond(api.reject_request(&caller, &refused.path, err).await)
+        })
+    })
+}
+
 /// `{"error": {"code", "message"}}` with the error's status.
 pub fn error_response(e: &ApiError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -174,6 +212,13 @@ pub fn error_response(e: &ApiError) -> Response {
     if e.status == 401 {
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if e.status == 429 {
+        // Each further guess from a limited source costs it a new connection and handshake.
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     r
 }

@@ -647,6 +647,16 @@ pub const ROUTES: &[Route] = &[
         hash_body: true,
         parse: |_| Ok(Command::KeyRotate),
     },
+    Route {
+        method: Method::Get,
+        path: "/v1/status",
+        action: Action::ServerStatus,
+        body: None,
+        query: &[],
+        max_body: SMALL_BODY,
+        hash_body: true,
+        parse: |_| Ok(Command::ServerStatus),
+    },
 ];
 
 #[cfg(test)]

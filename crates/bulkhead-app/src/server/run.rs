@@ -104,12 +104,14 @@ pub async fn run(
         request_timeout: Duration::from_secs(30 * 60),
         ..Limits::default()
     };
-    let served = listen::serve(
+    let served = listen::serve_with(
         listener,
         config,
         http::router(Arc::clone(&api)),
         shutdown,
         limits,
+        Arc::clone(&api.listener),
+        Some(http::refuser(Arc::clone(&api))),
     )
     .await;
     let _ = stop_tx.send(true);

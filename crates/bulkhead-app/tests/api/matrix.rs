@@ -157,6 +157,9 @@ fn rows() -> Vec<(Method, &'static str, Build)> {
         (Method::Post, "/v1/keys/rotations", |_, _, _| {
             ("/v1/keys/rotations".into(), None)
         }),
+        (Method::Get, "/v1/status", |_, _, _| {
+            ("/v1/status".into(), None)
+        }),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! The `bulkhead` binary as a user meets it: real processes, real files, the real Docker
 //! Engine; exit codes, text and JSON output.
 
+mod audit_key;
 mod check;
 mod deploy;
 mod network;

@@ -117,6 +117,7 @@ actions! {
     SecretVersions, "secret.versions", Project, "list a secret's versions (never values)";
     SecretRemove, "secret.remove", Project, "remove a secret";
     KeyRotate, "key.rotate", Global, "rotate the key-encryption key";
+    ServerStatus, "server.status", Global, "read the server's status (connections, rejections)";
     WaiverGrant, "waiver.grant", Project, "deploy a spec that carries hardening waivers";
     FindingsRead, "findings.read", Project, "read scan, audit-check and pentest findings";
     AuditRead, "audit.read", Global, "read the audit log";
@@ -218,6 +219,7 @@ mod tests {
             "secret.remove",
             "secret.versions",
             "key.rotate",
+            "server.status",
             "waiver.grant",
         ] {
             assert!(name.parse::<Action>().is_ok(), "{name} missing");

@@ -49,6 +49,7 @@ const MATRIX: &[(Action, [&str; 6])] = &[
     (Action::SecretVersions,    ["AA.", "AA.",   "A..",    "A..", "...",  "..."]),
     (Action::SecretRemove,      ["AA.", "...",   "A..",    "...", "...",  "..."]),
     (Action::KeyRotate,         ["..A", "...",   "...",    "...", "...",  "..."]),
+    (Action::ServerStatus,      ["..A", "..A",   "...",    "...", "..A",  "..."]),
     (Action::WaiverGrant,       ["AA.", "...",   "...",    "...", "...",  "..."]),
     (Action::FindingsRead,      ["AA.", "AA.",   "A..",    "A..", "AA.",  "..."]),
     (Action::AuditRead,         ["..A", "...",   "...",    "...", "..A",  "..."]),
@@ -360,6 +361,81 @@ fn a_deploy_needing_waivers_is_refused_with_who_can_grant_them() {
             via: Via::Binding(binding("alice", Role::Admin, Scope::All))
         })
     );
+}
+
+#[test]
+fn reactivating_a_waived_release_is_refused_with_who_can_do_it() {
+    let dev = subject(
+        "dev",
+        SubjectKind::User,
+        &[(Role::Developer, Scope::Project(project("shop")))],
+    );
+    let shop = project("shop");
+    let granters = [name("alice")];
+    let uses = [
+        (
+            WaiverUse::Rollback {
+                service: "web",
+                release: 1,
+            },
+            "rolling back activates them again — ask an admin (alice) to roll it back, or roll back to a release without waivers",
+        ),
+        (
+            WaiverUse::Scale {
+                service: "web",
+                release: 1,
+            },
+            "scaling creates containers with them — ask an admin (alice) to scale it, or deploy a release without waivers",
+        ),
+        (
+            WaiverUse::Recreate {
+                service: "web",
+                release: 1,
+            },
+            "user dev, who activated it, may no longer grant waivers",
+        ),
+    ];
+    for (what, expected) in uses {
+        let decision = authorize_waiver_use(&dev, &shop, &["cap-add"], &granters, what);
+        let Some(Decision::Deny { reason }) = decision else {
+            panic!("allowed: {decision:?}");
+        };
+        assert!(
+            reason.starts_with(
+                "release 1 of service `web` in project shop carries waivers for rule `cap-add`"
+            ),
+            "{reason}"
+        );
+        assert!(reason.contains(expected), "{reason}");
+    }
+    // An id this version does not know is still a waiver; none at all needs nothing.
+    let unknown = authorize_waiver_use(
+        &dev,
+        &shop,
+        &["from-the-future"],
+        &granters,
+        WaiverUse::Deploy,
+    );
+    assert!(
+        matches!(unknown, Some(Decision::Deny { .. })),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        authorize_waiver_use(&dev, &shop, &[], &granters, WaiverUse::Deploy),
+        None
+    );
+    let admin = subject("alice", SubjectKind::User, &[(Role::Admin, Scope::All)]);
+    let allowed = authorize_waiver_use(
+        &admin,
+        &shop,
+        &["cap-add"],
+        &granters,
+        WaiverUse::Scale {
+            service: "web",
+            release: 1,
+        },
+    );
+    assert!(allowed.is_some_and(|d| d.is_allow()));
 }
 
 #[test]

@@ -1,14 +1,13 @@
 //! Role-based access control: the grant table (data: which roles may do each action, and what
-//! anyone may do on their own account), `authorize` (the one decision, deny by default), and the
-//! refusal of a deploy that needs waivers its caller may not grant.
+//! anyone may do on their own account) and `authorize` (the one decision, deny by default).
+//! Waiver refusals are in `waivers`.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use super::action::{Action, Resource, ResourceKind};
-use super::identity::{Binding, ProjectName, Role, Scope, Subject, SubjectKind, UserName};
-use crate::hardening::Rule;
+use super::identity::{Binding, Role, Scope, Subject, SubjectKind};
 
 /// What a subject may do on its own account (tokens, bindings), whatever its roles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +43,7 @@ const FINDINGS_READERS: &[Role] = &[
     Role::Auditor,
 ];
 const AUDITORS: &[Role] = &[Role::Admin, Role::Auditor];
+const PLATFORM_READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Auditor];
 const ADMIN: &[Role] = &[Role::Admin];
 
 const fn row(action: Action, roles: &'static [Role], own: OwnAccount) -> Grant {
@@ -78,6 +78,7 @@ pub const GRANTS: &[Grant] = &[
     row(Action::SecretVersions, EVERY_READER, OwnAccount::No),
     row(Action::SecretRemove, SECRET_WRITERS, OwnAccount::No),
     row(Action::KeyRotate, ADMIN, OwnAccount::No),
+    row(Action::ServerStatus, PLATFORM_READERS, OwnAccount::No),
     row(Action::WaiverGrant, ADMIN, OwnAccount::No),
     row(Action::FindingsRead, FINDINGS_READERS, OwnAccount::No),
     row(Action::AuditRead, AUDITORS, OwnAccount::No),
@@ -178,7 +179,7 @@ fn own_account_allows(own: OwnAccount, kind: SubjectKind) -> bool {
     }
 }
 
-fn covers(scope: &Scope, resource: &Resource, listing: bool) -> bool {
+pub(super) fn covers(scope: &Scope, resource: &Resource, listing: bool) -> bool {
     match (scope, resource) {
         (Scope::All, _) => true,
         (Scope::Project(bound), Resource::Project(asked)) => bound == asked,
@@ -187,7 +188,7 @@ fn covers(scope: &Scope, resource: &Resource, listing: bool) -> bool {
     }
 }
 
-fn who(subject: &Subject) -> String {
+pub(super) fn who(subject: &Subject) -> String {
     format!("{} {}", subject.kind(), subject.name())
 }
 
@@ -246,75 +247,6 @@ fn or_list(items: Vec<String>) -> String {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
-}
-
-/// How many granters a waiver refusal names before "and N more".
-const NAMED_GRANTERS: usize = 5;
-
-/// May `subject` deploy, to `project`, a spec that needs `waivers`? `None` when it needs none.
-/// Otherwise the `waiver.grant` decision, and a refusal that names the rules and who can grant
-/// them. `granters` are the enabled accounts that may (see [`waiver_granters`]).
-pub fn authorize_waivers(
-    subject: &Subject,
-    project: &ProjectName,
-    waivers: &[Rule],
-    granters: &[UserName],
-) -> Option<Decision> {
-    if waivers.is_empty() {
-        return None;
-    }
-    let resource = Resource::Project(project.clone());
-    let decision = authorize(subject, Action::WaiverGrant, &resource);
-    if decision.is_allow() {
-        return Some(decision);
-    }
-    let rules: Vec<String> = waivers.iter().map(|r| format!("`{}`", r.id())).collect();
-    let plural = if rules.len() == 1 { "" } else { "s" };
-    let mut reason = format!(
-        "project {project} needs waivers for rule{plural} {}, and {} may not grant waivers: only an admin can grant them",
-        rules.join(", "),
-        who(subject)
-    );
-    let _ = if granters.is_empty() {
-        write!(
-            reason,
-            " and no account is an admin for project {project} yet — one is made with `bulkhead user add NAME --role admin`"
-        )
-    } else {
-        let named: Vec<&str> = granters
-            .iter()
-            .take(NAMED_GRANTERS)
-            .map(UserName::as_str)
-            .collect();
-        let more = granters.len().saturating_sub(NAMED_GRANTERS);
-        let more = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
-        write!(
-            reason,
-            " — ask an admin ({}{more}) to deploy it",
-            named.join(", ")
-        )
-    };
-    reason.push_str(", or meet the rules and remove the waivers");
-    Some(Decision::Deny { reason })
-}
-
-/// The accounts, sorted and without repeats, whose bindings allow `waiver.grant` in
-/// `project`. The caller passes the bindings of enabled accounts only.
-pub fn waiver_granters(bindings: &[Binding], project: &ProjectName) -> Vec<UserName> {
-    let resource = Resource::Project(project.clone());
-    let roles = grant_of(Action::WaiverGrant).map_or(&[][..], |g| g.roles);
-    let mut out: Vec<UserName> = bindings
-        .iter()
-        .filter(|b| roles.contains(&b.role) && covers(&b.scope, &resource, false))
-        .map(|b| b.user.clone())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// The roles × actions table of docs/rbac.md, rendered from [`GRANTS`].

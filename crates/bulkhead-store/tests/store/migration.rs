@@ -82,7 +82,7 @@ async fn a_version_1_store_is_migrated_and_keeps_its_releases() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("store.redb");
     write_v1_store(&path)?;
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
 
     let store = RedbStore::open(&path)?;
     assert_eq!(store.list_projects().await?, vec![project()]);
@@ -94,13 +94,16 @@ async fn a_version_1_store_is_migrated_and_keeps_its_releases() -> TestResult {
         .collect();
     assert_eq!(numbers, [1, 2]);
     assert_eq!(store.active("shop").await?[0].spec_hash, "w2");
+    // Schema 4 backfills the activator from the active release's author.
+    let by = store.activated_by("shop").await?;
+    assert_eq!(by.get("web").map(String::as_str), Some("local"));
     assert!(store.list_users().await?.is_empty());
     store.add_user(&account("alice")?).await?;
-    let (next, _) = store.record_release(release("web", "w3")).await?;
+    let (next, _) = store.record_release(release("web", "w3"), "local").await?;
     assert_eq!(next.number, 3);
     drop(store);
 
-    assert_eq!(read_schema_version(&path)?, Some(3));
+    assert_eq!(read_schema_version(&path)?, Some(SCHEMA_VERSION));
     let store = RedbStore::open(&path)?;
     assert_eq!(store.list_users().await?, vec![account("alice")?]);
     Ok(())

@@ -1,0 +1,117 @@
+//! The waiver checks of the commands that create containers: a deploy whose spec carries
+//! waivers, a rollback to a release that carries them, a scale of a service whose active
+//! release carries them. Each needs the waiver-grant right on the project; a refusal (403,
+//! audited as a denial) names the accounts that have it.
+
+use std::collections::BTreeSet;
+
+use bulkhead_core::auth::{
+    Decision, ProjectName, WaiverUse, authorize_waiver_use, waiver_granters,
+};
+use bulkhead_core::hardening::Outcome as Finding;
+use bulkhead_core::verdict::Verdict;
+use bulkhead_ports::Store;
+
+use super::dispatch::{Api, Authenticated};
+use super::error::ApiError;
+use crate::deploy::DeployError;
+
+impl Api {
+    /// A spec that carries waivers deploys only for a caller who may grant them.
+    pub(super) async fn check_waivers(
+        &self,
+        who: &Authenticated,
+        project: &ProjectName,
+        verdict: &Verdict,
+    ) -> Result<(), ApiError> {
+        let rules: BTreeSet<_> = verdict
+            .services
+            .iter()
+            .flat_map(|s| s.findings.iter())
+            .filter(|f| f.outcome == Finding::Waived)
+            .map(|f| f.rule)
+            .collect();
+        let rules: Vec<&str> = rules.into_iter().map(|r| r.id()).collect();
+        self.check_use(who, project, &rules, WaiverUse::Deploy)
+            .await
+    }
+
+    /// The release a rollback goes to (`to`, or the one before the active one), refused when
+    /// it carries waivers the caller may not grant.
+    pub(super) async fn check_rollback(
+        &self,
+        who: &Authenticated,
+        project: &ProjectName,
+        service: &str,
+        to: Option<u64>,
+    ) -> Result<u64, ApiError> {
+        let (all, active) = self.deployer.releases(project.as_str(), service).await?;
+        let target = match to {
+            Some(n) => n,
+            None => {
+                let current = active.unwrap_or(u64::MAX);
+                all.iter()
+                    .map(|r| r.number)
+                    .filter(|n| *n < current)
+                    .max()
+                    .ok_or(DeployError::NoRelease {
+                        service: service.to_string(),
+                        number: current.saturating_sub(1),
+                    })?
+            }
+        };
+        let release = all
+            .iter()
+            .find(|r| r.number == target)
+            .ok_or(DeployError::NoRelease {
+                service: service.to_string(),
+                number: target,
+            })?;
+        let rules: Vec<&str> = release.waivers.iter().map(|(id, _)| id.as_str()).collect();
+        let what = WaiverUse::Rollback {
+            service,
+            release: target,
+        };
+        self.check_use(who, project, &rules, what).await?;
+        Ok(target)
+    }
+
+    /// The service's active release (`None`: it has none), refused when it carries waivers
+    /// the caller may not grant: scaling out creates containers with them.
+    pub(super) async fn check_scale(
+        &self,
+        who: &Authenticated,
+        project: &ProjectName,
+        service: &str,
+    ) -> Result<Option<u64>, ApiError> {
+        let active = self.deployer.store.active(project.as_str()).await?;
+        let Some(release) = active.into_iter().find(|r| r.service == service) else {
+            return Ok(None);
+        };
+        let rules: Vec<&str> = release.waivers.iter().map(|(id, _)| id.as_str()).collect();
+        let what = WaiverUse::Scale {
+            service,
+            release: release.number,
+        };
+        self.check_use(who, project, &rules, what).await?;
+        Ok(Some(release.number))
+    }
+
+    async fn check_use(
+        &self,
+        who: &Authenticated,
+        project: &ProjectName,
+        rules: &[&str],
+        what: WaiverUse<'_>,
+    ) -> Result<(), ApiError> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let bindings = self.enabled_bindings().await?;
+        let granters = waiver_granters(&bindings, project);
+        match authorize_waiver_use(&who.subject, project, rules, &granters, what) {
+            Some(Decision::Deny { reason }) => Err(ApiError::forbidden(reason)),
+            _ => Ok(()),
+        }
+    }
+}
