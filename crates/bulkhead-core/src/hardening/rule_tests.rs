@@ -1083,12 +1083,37 @@ fn capability_names_are_normalized_before_the_decision() {
 
 #[test]
 fn root_users_in_every_spelling_are_refused() {
-    for user in ["root", "root:root", "0", "0:0", "00", " 0 ", ":1000", ":"] {
+    // uid 0, or (the root group) gid 0, whatever a name the image gives them is decided at
+    // deploy through its /etc/passwd; these are decided on their face.
+    for user in [
+        "root",
+        "root:root",
+        "0",
+        "0:0",
+        "00",
+        " 0 ",
+        ":1000",
+        ":",
+        "1000:0",
+        "app:root",
+        "1000:00",
+    ] {
         let h = harden(&format!("user: \"{user}\""));
         assert_eq!(outcomes(&h, Rule::NonRoot), [Outcome::Refused], "{user:?}");
         assert_eq!(h.effective.user, None, "{user:?}");
+        let h = harden(&with_waiver(&format!("user: \"{user}\""), Rule::NonRoot));
+        assert_eq!(outcomes(&h, Rule::NonRoot), [Outcome::Waived], "{user:?}");
+        assert_eq!(h.effective.user.as_deref(), Some(user));
     }
-    for user in ["1000", "1000:0", "app", "nobody:nogroup", "rooter"] {
+    for user in [
+        "1000",
+        "1000:1000",
+        "app",
+        "nobody:nogroup",
+        "rooter",
+        "toor",
+        "1000:wheel",
+    ] {
         let h = harden(&format!("user: \"{user}\""));
         assert_eq!(outcomes(&h, Rule::NonRoot), [Outcome::Enforced], "{user:?}");
         assert_eq!(h.effective.user.as_deref(), Some(user));
