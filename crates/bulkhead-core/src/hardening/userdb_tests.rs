@@ -196,7 +196,8 @@ fn an_unreadable_database_resolves_no_names_and_says_why() {
 
 #[test]
 fn malformed_lines_are_skipped_and_the_first_good_match_wins() {
-    let cases: &[(&str, &str, Option<(u32, u32)>)] = &[
+    type Case = (&'static str, &'static str, Option<(u32, u32)>);
+    let cases: &[Case] = &[
         ("missing fields", "toor:x:0\ntoor:x:5:5\n", Some((5, 5))),
         ("name only", "toor\n", None),
         ("empty name", ":x:0:0::/:/bin/sh\n", None),
