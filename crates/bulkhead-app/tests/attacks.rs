@@ -8,3 +8,6 @@ mod support;
 
 #[path = "attacks/paths.rs"]
 mod paths;
+
+#[path = "attacks/user_alias.rs"]
+mod user_alias;

@@ -149,6 +149,8 @@ pub struct ContainerSpec {
     pub env: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub user: Option<String>,
+    /// Supplementary groups (numeric), as `HostConfig.GroupAdd`.
+    pub group_add: Vec<String>,
     pub working_dir: Option<String>,
     pub hostname: Option<String>,
     pub read_only_rootfs: bool,

@@ -965,7 +965,7 @@ fn every_rule_has_a_finding_for_every_service() {
 
 #[test]
 fn a_waiver_nobody_needs_is_flagged() {
-    let h = harden(&with_waiver("user: \"1000\"", Rule::NonRoot));
+    let h = harden(&with_waiver("user: \"1000:1000\"", Rule::NonRoot));
     assert_eq!(
         outcomes(&h, Rule::NonRoot),
         [Outcome::Enforced, Outcome::Flagged]
@@ -974,6 +974,16 @@ fn a_waiver_nobody_needs_is_flagged() {
     assert!(flagged.message.contains("not needed"), "{flagged:?}");
     assert!(flagged.at.is_some());
     assert!(h.deployable());
+    // A name, or a uid without its group, is only decided at deploy: the waiver may be needed.
+    for body in ["user: \"1000\"", "user: toor", ""] {
+        let h = harden(&with_waiver(body, Rule::NonRoot));
+        let kept = of_rule(&h, Rule::NonRoot)
+            .into_iter()
+            .find(|f| f.outcome == Outcome::Flagged && f.at.is_some())
+            .map(|f| f.message.clone())
+            .unwrap_or_default();
+        assert!(kept.contains("kept for the user"), "{body:?}: {kept}");
+    }
 
     let h = harden(&with_waiver(
         "cap_add: [NET_BIND_SERVICE]",

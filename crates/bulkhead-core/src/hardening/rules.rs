@@ -61,7 +61,7 @@ macro_rules! rules {
 
 rules! {
     NonRoot, "non-root", "run as a non-root user",
-        "the spec's `user:` if it is not root; otherwise the image's USER, checked at deploy (root is refused)",
+        "the spec's `user:`, else the image's USER, resolved through the image's /etc/passwd and /etc/group at deploy and pinned as `uid:gid`; uid 0 or gid 0 refused",
         "4.1", "Running as Non-root (runAsNonRoot, runAsUser != 0)", true;
     CapDropAll, "cap-drop-all", "drop every capability",
         "cap_drop ALL; cap_add only NET_BIND_SERVICE", "5.4", "Capabilities (drop ALL, add only NET_BIND_SERVICE)", true;
