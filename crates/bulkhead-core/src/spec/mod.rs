@@ -14,6 +14,7 @@ pub mod merge;
 pub mod model;
 pub mod ports;
 mod refs;
+pub mod security_opt;
 pub mod service;
 mod service_keys;
 mod toplevel;
