@@ -11,3 +11,6 @@ mod paths;
 
 #[path = "attacks/user_alias.rs"]
 mod user_alias;
+
+#[path = "attacks/low_hardening.rs"]
+mod low_hardening;
