@@ -20,3 +20,9 @@ mod availability;
 
 #[path = "attacks/rejections.rs"]
 mod rejections;
+
+#[path = "attacks/user_alias.rs"]
+mod user_alias;
+
+#[path = "attacks/low_hardening.rs"]
+mod low_hardening;

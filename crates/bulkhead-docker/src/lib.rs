@@ -13,6 +13,7 @@ mod images;
 mod logs;
 mod networks;
 mod spec;
+mod userfiles;
 mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,10 +22,11 @@ use std::time::Duration;
 use bollard::Docker;
 use bulkhead_ports::{
     BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, ImageInfo,
-    LabelFilter, NetworkInfo, NetworkSpec, Progress, RuntimeError, VolumeInfo,
+    ImageUserFiles, LabelFilter, NetworkInfo, NetworkSpec, Progress, RuntimeError, VolumeInfo,
 };
 
 pub use connect::{DEFAULT_HOST, Endpoint, HostError, MIN_API_VERSION};
+pub use userfiles::LABEL_PROBE;
 
 /// A connection to one Docker Engine, with the API version agreed with it.
 ///
@@ -33,6 +35,7 @@ pub use connect::{DEFAULT_HOST, Endpoint, HostError, MIN_API_VERSION};
 pub struct DockerRuntime {
     docker: Docker,
     endpoint: String,
+    user_files: userfiles::UserFilesCache,
 }
 
 impl DockerRuntime {
@@ -56,6 +59,7 @@ impl DockerRuntime {
         Ok(DockerRuntime {
             docker,
             endpoint: endpoint.to_string(),
+            user_files: userfiles::UserFilesCache::default(),
         })
     }
 
@@ -141,6 +145,10 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn inspect_image(&self, reference: &str) -> Result<ImageInfo, RuntimeError> {
         self.image_inspect(reference).await
+    }
+
+    async fn image_user_files(&self, image: &str) -> Result<ImageUserFiles, RuntimeError> {
+        self.image_user_files(image).await
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {

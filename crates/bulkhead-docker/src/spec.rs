@@ -59,6 +59,7 @@ fn host_config(spec: &ContainerSpec) -> Result<HostConfig, SpecError> {
         mounts: (!spec.mounts.is_empty()).then(|| spec.mounts.iter().map(mount).collect()),
         cap_drop: non_empty(&spec.cap_drop),
         cap_add: non_empty(&spec.cap_add),
+        group_add: non_empty(&spec.group_add),
         privileged: Some(spec.privileged),
         security_opt: non_empty(&spec.security_opt),
         network_mode: network_mode(spec),

@@ -15,6 +15,7 @@ fn full_spec() -> ContainerSpec {
         env: vec!["A=1".into()],
         labels: BTreeMap::from([("dev.bulkhead.project".into(), "shop".into())]),
         user: Some("10001:10001".into()),
+        group_add: vec!["110".into()],
         working_dir: Some("/srv".into()),
         hostname: Some("web".into()),
         read_only_rootfs: true,
@@ -116,6 +117,7 @@ fn host_config_fields_land() {
     assert_eq!(host["ReadonlyRootfs"], true);
     assert_eq!(host["CapDrop"], json!(["ALL"]));
     assert_eq!(host["CapAdd"], json!(["NET_BIND_SERVICE"]));
+    assert_eq!(host["GroupAdd"], json!(["110"]));
     assert_eq!(host["Privileged"], false);
     assert_eq!(host["SecurityOpt"], json!(["no-new-privileges:true"]));
     assert_eq!(host["NetworkMode"], "front");
@@ -197,6 +199,7 @@ fn sends_only_api_1_41_keys() {
         "Mounts",
         "CapDrop",
         "CapAdd",
+        "GroupAdd",
         "Privileged",
         "SecurityOpt",
         "NetworkMode",

@@ -265,3 +265,5 @@ async fn volumes_by_label() {
 mod fixture;
 #[path = "docker/lifecycle.rs"]
 mod lifecycle;
+#[path = "docker/userfiles.rs"]
+mod userfiles;

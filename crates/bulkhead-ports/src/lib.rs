@@ -8,6 +8,10 @@ pub mod runtime;
 pub mod store;
 
 pub use audit::{AppendFuture, AuditError, AuditSink, Receipt};
+/// The image user database as the runtime reads it (parsed in `bulkhead_core`).
+pub use bulkhead_core::hardening::userdb::{
+    ImageFile, ImageUserFiles, MAX_FILE_BYTES as MAX_USER_FILE_BYTES,
+};
 pub use firewall::{Firewall, FirewallError, Installed, NetworkRules};
 pub use keys::{KeyError, KeyFuture, KeyProvider};
 pub use runtime::{

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bulkhead_core::hardening::userdb::ImageUserFiles;
 use serde::Serialize;
 
 /// Owner labels every object Bulkhead creates carries.
@@ -148,6 +149,8 @@ pub struct ContainerSpec {
     pub env: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub user: Option<String>,
+    /// Supplementary groups (numeric), as `HostConfig.GroupAdd`.
+    pub group_add: Vec<String>,
     pub working_dir: Option<String>,
     pub hostname: Option<String>,
     pub read_only_rootfs: bool,
@@ -265,6 +268,15 @@ pub trait ContainerRuntime: Send + Sync {
         &self,
         reference: &str,
     ) -> impl Future<Output = Result<ImageInfo, RuntimeError>> + Send;
+
+    /// The image's `/etc/passwd` and `/etc/group`, read without running it: each bounded to
+    /// [`MAX_FILE_BYTES`](bulkhead_core::hardening::userdb::MAX_FILE_BYTES), and anything but
+    /// a regular file (a symlink, a directory) is not read but reported as refused. `image` is
+    /// an image id (`sha256:...`); images are immutable, so implementations may cache by it.
+    fn image_user_files(
+        &self,
+        image: &str,
+    ) -> impl Future<Output = Result<ImageUserFiles, RuntimeError>> + Send;
 
     /// Create (not start) a container and connect it to all its networks. Returns its id.
     fn create_container(

@@ -50,6 +50,7 @@ pub fn container_spec(id: &Identity<'_>, t: &Template) -> ContainerSpec {
         env: t.env.clone(),
         labels,
         user: t.user.clone(),
+        group_add: t.groups.iter().map(u32::to_string).collect(),
         working_dir: t.working_dir.clone(),
         hostname: t.hostname.clone(),
         read_only_rootfs: t.read_only_rootfs,

@@ -1,5 +1,5 @@
 //! The desired state: from a checked spec to candidate releases (images resolved and pinned,
-//! the image's user checked, templates hashed), recorded in the store; and back from the store
+//! the image's user resolved through its /etc/passwd, checked and pinned, templates hashed), recorded in the store; and back from the store
 //! to the reconciler's `Desired`.
 
 use std::collections::BTreeMap;
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use bulkhead_core::clock::rfc3339;
 use bulkhead_core::deploy::{Desired, DesiredNetwork, DesiredService, HealthTemplate, template};
-use bulkhead_core::hardening::{Outcome, Rule, is_root_user};
+use bulkhead_core::hardening::Outcome;
 use bulkhead_core::secgroups::NetworkRole;
 use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::Verdict;
@@ -92,7 +92,8 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
     Deployer<R, S, F>
 {
     /// Resolve images and compute every service's candidate release. Builds images; creates
-    /// nothing else. Refuses a root image user here, before anything is deployed.
+    /// nothing else. Refuses a user that is root in the image (uid 0, gid 0) here, before
+    /// anything is deployed.
     /// With `actor`, changed `file:`/`environment:` secrets are imported as new versions (see
     /// `secret_use`); `env` is the deploying environment (pass-through variables, secrets).
     pub async fn prepare(
@@ -117,17 +118,6 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                         .into(),
                 });
             }
-            let secret_uses = super::secret_use::resolve(
-                self.secrets.as_deref(),
-                project,
-                &sv.name,
-                service,
-                sv.effective.user.as_deref(),
-                env,
-                actor,
-                super::ops::now_secs(),
-            )
-            .await?;
             let previous: Option<StoredSpec> = active
                 .get(&sv.name)
                 .and_then(|r| serde_json::from_str(&r.spec).ok());
@@ -145,12 +135,19 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 &*self.progress,
             )
             .await?;
-            check_image_user(
+            // The image's own user database decides who is root; the numbers are pinned.
+            let identity = super::user::resolve(&*self.runtime, sv, &resolved.info).await?;
+            let secret_uses = super::secret_use::resolve(
+                self.secrets.as_deref(),
+                project,
                 &sv.name,
-                sv.effective.user.as_deref(),
-                &resolved.info.user,
-                sv,
-            )?;
+                service,
+                Some(identity.pinned().as_str()),
+                env,
+                actor,
+                super::ops::now_secs(),
+            )
+            .await?;
             let env = env::resolve(service, env).map_err(|reason| DeployError::Environment {
                 service: sv.name.clone(),
                 reason,
@@ -168,6 +165,8 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 &attachments,
                 &format!("{}-", project.name),
             );
+            t.user = Some(identity.pinned());
+            t.groups = identity.groups.clone();
             if t.health.is_none()
                 && let Some(test) = &resolved.info.healthcheck
             {
@@ -331,33 +330,4 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             releases,
         ))
     }
-}
-
-/// A service without `user:` runs as the image's USER, which must not be root.
-fn check_image_user(
-    service: &str,
-    spec_user: Option<&str>,
-    image_user: &str,
-    sv: &bulkhead_core::verdict::ServiceVerdict,
-) -> Result<(), DeployError> {
-    if spec_user.is_some() {
-        return Ok(());
-    }
-    let waived = sv.waivers.iter().any(|w| w.rule == Rule::NonRoot);
-    if (image_user.is_empty() || is_root_user(image_user)) && !waived {
-        let shown = if image_user.is_empty() {
-            "root (no USER)"
-        } else {
-            image_user
-        };
-        return Err(DeployError::Policy {
-            service: service.to_string(),
-            reason: format!(
-                "rule non-root: the image runs as {shown} and the spec sets no `user:`"
-            ),
-            hint: "set a non-root user on the service, e.g. `user: \"10001:10001\"`, or add `USER 10001` to the image; or ask an admin for a waiver: x-bulkhead: { waivers: [{ rule: non-root, reason: \"<why>\" }] }"
-                .to_string(),
-        });
-    }
-    Ok(())
 }

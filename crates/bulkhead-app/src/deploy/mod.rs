@@ -11,6 +11,7 @@ pub mod ops;
 mod runner;
 pub mod secret_files;
 mod secret_use;
+mod user;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -418,7 +418,9 @@ fn a_root_image_without_user_is_refused_with_the_fix() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     let err = text(&out.stderr);
     assert!(
-        err.contains("service `store`: rule non-root: the image runs as root"),
+        err.contains(
+            "service `store`: rule non-root: the image's USER is root (no USER), which is uid 0"
+        ),
         "{err}"
     );
     assert!(

@@ -71,7 +71,12 @@ pub struct Template {
     pub tty: bool,
     pub stdin_open: bool,
     /// From here on: the hardened settings (`Effective`), flattened for the runtime.
+    /// At deploy, the numeric `uid:gid` the image's user database resolved the user to.
     pub user: Option<String>,
+    /// Supplementary groups of that user in the image's /etc/group, pinned with it (the
+    /// engine adds none to a `uid:gid` user).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<u32>,
     pub read_only_rootfs: bool,
     pub cap_drop: Vec<String>,
     pub cap_add: Vec<String>,
@@ -150,6 +155,7 @@ pub fn template(
         tty: service.tty,
         stdin_open: service.stdin_open,
         user: effective.user.clone(),
+        groups: Vec::new(),
         read_only_rootfs: effective.read_only_rootfs,
         cap_drop: effective.cap_drop.clone(),
         cap_add: effective.cap_add.clone(),

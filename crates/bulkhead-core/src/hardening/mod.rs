@@ -5,8 +5,9 @@
 mod evaluate;
 mod profile;
 mod rules;
+pub mod userdb;
 
-pub use evaluate::{Finding, Hardened, Outcome, harden, is_root_user};
+pub use evaluate::{Finding, Hardened, Outcome, harden, is_root_group, is_root_user};
 pub use profile::{Binding, Effective, Health, NetworkMode, Profile};
 pub use rules::{RULES, Rule, RuleInfo};
 

@@ -145,6 +145,10 @@ fn only_nnp(e: &Effective) {
     assert_eq!(e.security_opt, [NNP]);
 }
 
+fn tmpfs_of(path: &str, options: &str) -> (String, String) {
+    (path.to_string(), options.to_string())
+}
+
 fn has_tmp(e: &Effective) -> bool {
     e.tmpfs.iter().any(|(p, o)| p == "/tmp" && o == TMP_OPTIONS)
 }
@@ -441,6 +445,32 @@ fn cases() -> Vec<Case> {
             )],
         },
         Case {
+            rule: Rule::NoexecTmpfs,
+            allowed: vec![
+                allowed("", Enforced, |e| assert!(has_tmp(e), "{:?}", e.tmpfs)),
+                allowed("tmpfs: [\"/x:rw,noexec,size=1m\"]", Enforced, |e| {
+                    assert!(e.tmpfs.contains(&tmpfs_of("/x", "rw,noexec,size=1m")))
+                }),
+            ],
+            breaches: vec![
+                refused(
+                    "tmpfs: [\"/x:exec\"]",
+                    |e| assert!(e.tmpfs.contains(&tmpfs_of("/x", "")), "{:?}", e.tmpfs),
+                    |e| assert!(e.tmpfs.contains(&tmpfs_of("/x", "exec")), "{:?}", e.tmpfs),
+                ),
+                refused(
+                    "tmpfs: \"/x:rw,exec,size=1m\"",
+                    |e| assert!(e.tmpfs.contains(&tmpfs_of("/x", "rw,size=1m"))),
+                    |e| assert!(e.tmpfs.contains(&tmpfs_of("/x", "rw,exec,size=1m"))),
+                ),
+                refused(
+                    "tmpfs: [\"/tmp:suid,dev\"]",
+                    |e| assert_eq!(e.tmpfs, [tmpfs_of("/tmp", "")]),
+                    |e| assert_eq!(e.tmpfs, [tmpfs_of("/tmp", "suid,dev")]),
+                ),
+            ],
+        },
+        Case {
             rule: Rule::PortsLocalhost,
             allowed: vec![
                 allowed("", Enforced, |e| assert!(e.ports.is_empty())),
@@ -595,21 +625,46 @@ fn cases() -> Vec<Case> {
                 refused("security_opt: [seccomp=/etc/profile.json]", only_nnp, |e| {
                     assert_eq!(e.security_opt, [NNP, "seccomp=/etc/profile.json"])
                 }),
+                refused("security_opt: [seccomp=x.json]", only_nnp, |e| {
+                    assert_eq!(e.security_opt, [NNP, "seccomp=x.json"])
+                }),
+                refused(
+                    "security_opt: [\"seccomp:/srv/app/p.json\"]",
+                    only_nnp,
+                    |e| assert_eq!(e.security_opt, [NNP, "seccomp:/srv/app/p.json"]),
+                ),
             ],
         },
         Case {
             rule: Rule::ApparmorDefault,
-            allowed: vec![
-                allowed("", Enforced, only_nnp),
-                allowed(
+            allowed: vec![allowed("", Enforced, only_nnp)],
+            breaches: vec![
+                // A fixed level could share another container's categories: not tightening.
+                refused(
                     "security_opt: [\"label=level:s0:c100,c200\"]",
-                    Enforced,
+                    only_nnp,
                     |e| assert_eq!(e.security_opt, [NNP, "label=level:s0:c100,c200"]),
                 ),
-            ],
-            breaches: vec![
+                refused("security_opt: [\"label=type:spc_t\"]", only_nnp, |e| {
+                    assert_eq!(e.security_opt, [NNP, "label=type:spc_t"])
+                }),
+                refused("security_opt: [\"label:type:spc_t\"]", only_nnp, |e| {
+                    assert_eq!(e.security_opt, [NNP, "label:type:spc_t"])
+                }),
+                refused("security_opt: [\"label=user:system_u\"]", only_nnp, |e| {
+                    assert_eq!(e.security_opt, [NNP, "label=user:system_u"])
+                }),
+                refused("security_opt: [\"label=role:system_r\"]", only_nnp, |e| {
+                    assert_eq!(e.security_opt, [NNP, "label=role:system_r"])
+                }),
                 refused("security_opt: [apparmor=unconfined]", only_nnp, |e| {
                     assert_eq!(e.security_opt, [NNP, "apparmor=unconfined"])
+                }),
+                refused("security_opt: [\"apparmor:unconfined\"]", only_nnp, |e| {
+                    assert_eq!(e.security_opt, [NNP, "apparmor:unconfined"])
+                }),
+                refused("security_opt: [apparmor=myprofile]", only_nnp, |e| {
+                    assert_eq!(e.security_opt, [NNP, "apparmor=myprofile"])
                 }),
                 refused("security_opt: [\"label:disable\"]", only_nnp, |e| {
                     assert_eq!(e.security_opt, [NNP, "label:disable"])
@@ -622,6 +677,15 @@ fn cases() -> Vec<Case> {
                     assert_eq!(e.security_opt, [NNP, "disable"])
                 }),
             ],
+        },
+        Case {
+            rule: Rule::MaskedPaths,
+            allowed: vec![allowed("", Enforced, only_nnp)],
+            breaches: vec![refused(
+                "security_opt: [systempaths=unconfined]",
+                only_nnp,
+                |e| assert_eq!(e.security_opt, [NNP, "systempaths=unconfined"]),
+            )],
         },
         Case {
             rule: Rule::NoNewPrivileges,
@@ -965,7 +1029,7 @@ fn every_rule_has_a_finding_for_every_service() {
 
 #[test]
 fn a_waiver_nobody_needs_is_flagged() {
-    let h = harden(&with_waiver("user: \"1000\"", Rule::NonRoot));
+    let h = harden(&with_waiver("user: \"1000:1000\"", Rule::NonRoot));
     assert_eq!(
         outcomes(&h, Rule::NonRoot),
         [Outcome::Enforced, Outcome::Flagged]
@@ -974,6 +1038,16 @@ fn a_waiver_nobody_needs_is_flagged() {
     assert!(flagged.message.contains("not needed"), "{flagged:?}");
     assert!(flagged.at.is_some());
     assert!(h.deployable());
+    // A name, or a uid without its group, is only decided at deploy: the waiver may be needed.
+    for body in ["user: \"1000\"", "user: toor", ""] {
+        let h = harden(&with_waiver(body, Rule::NonRoot));
+        let kept = of_rule(&h, Rule::NonRoot)
+            .into_iter()
+            .find(|f| f.outcome == Outcome::Flagged && f.at.is_some())
+            .map(|f| f.message.clone())
+            .unwrap_or_default();
+        assert!(kept.contains("kept for the user"), "{body:?}: {kept}");
+    }
 
     let h = harden(&with_waiver(
         "cap_add: [NET_BIND_SERVICE]",
@@ -1083,12 +1157,37 @@ fn capability_names_are_normalized_before_the_decision() {
 
 #[test]
 fn root_users_in_every_spelling_are_refused() {
-    for user in ["root", "root:root", "0", "0:0", "00", " 0 ", ":1000", ":"] {
+    // uid 0, or (the root group) gid 0, whatever a name the image gives them is decided at
+    // deploy through its /etc/passwd; these are decided on their face.
+    for user in [
+        "root",
+        "root:root",
+        "0",
+        "0:0",
+        "00",
+        " 0 ",
+        ":1000",
+        ":",
+        "1000:0",
+        "app:root",
+        "1000:00",
+    ] {
         let h = harden(&format!("user: \"{user}\""));
         assert_eq!(outcomes(&h, Rule::NonRoot), [Outcome::Refused], "{user:?}");
         assert_eq!(h.effective.user, None, "{user:?}");
+        let h = harden(&with_waiver(&format!("user: \"{user}\""), Rule::NonRoot));
+        assert_eq!(outcomes(&h, Rule::NonRoot), [Outcome::Waived], "{user:?}");
+        assert_eq!(h.effective.user.as_deref(), Some(user));
     }
-    for user in ["1000", "1000:0", "app", "nobody:nogroup", "rooter"] {
+    for user in [
+        "1000",
+        "1000:1000",
+        "app",
+        "nobody:nogroup",
+        "rooter",
+        "toor",
+        "1000:wheel",
+    ] {
         let h = harden(&format!("user: \"{user}\""));
         assert_eq!(outcomes(&h, Rule::NonRoot), [Outcome::Enforced], "{user:?}");
         assert_eq!(h.effective.user.as_deref(), Some(user));
@@ -1151,4 +1250,104 @@ fn the_strict_profile_defaults() {
     assert_eq!(e.user, None);
     let e = harden("init: false").effective;
     assert!(!e.init);
+}
+
+#[test]
+fn options_the_engine_does_not_know_are_load_errors() {
+    for (body, error) in [
+        (
+            "security_opt: [\"SECCOMP=unconfined\"]",
+            "security_opt `SECCOMP=unconfined` is not an option Docker knows",
+        ),
+        (
+            "security_opt: [\"no-new-privileges=maybe\"]",
+            "is not an option Docker knows",
+        ),
+        (
+            "security_opt: [privileged]",
+            "is not an option Docker knows",
+        ),
+        // The long syntax of a tmpfs volume has no exec option: only size and mode.
+        (
+            "volumes: [{type: tmpfs, target: /x, tmpfs: {exec: true}}]",
+            "exec",
+        ),
+    ] {
+        let err = load_error(body);
+        assert!(err.contains(error), "{body}: {err}");
+    }
+}
+
+#[test]
+fn every_relaxing_security_opt_is_refused_without_a_waiver() {
+    // Only no-new-privileges (true) is allowed as written; each of these is refused by its rule.
+    let cases = [
+        ("label=type:spc_t", Rule::ApparmorDefault),
+        ("label:type:spc_t", Rule::ApparmorDefault),
+        ("label=disable", Rule::ApparmorDefault),
+        ("label:disable", Rule::ApparmorDefault),
+        ("label=user:system_u", Rule::ApparmorDefault),
+        ("apparmor=x", Rule::ApparmorDefault),
+        ("apparmor:unconfined", Rule::ApparmorDefault),
+        ("seccomp=x.json", Rule::SeccompDefault),
+        ("seccomp:unconfined", Rule::SeccompDefault),
+        ("systempaths=unconfined", Rule::MaskedPaths),
+        ("no-new-privileges:false", Rule::NoNewPrivileges),
+        ("no-new-privileges=0", Rule::NoNewPrivileges),
+    ];
+    for (opt, rule) in cases {
+        let body = format!("security_opt: [\"{opt}\"]");
+        let h = harden(&body);
+        assert_eq!(refused_rules(&h), [rule], "{opt}");
+        let message = &h.refused().next().expect("refused").message;
+        assert!(message.contains(opt), "{opt}: {message}");
+        // Tier safe takes no waiver for it.
+        let safe = format!(
+            "{body}\nx-bulkhead: {{tier: safe, waivers: [{{rule: {}, reason: \"{REASON}\"}}]}}",
+            rule.id()
+        );
+        assert!(load_error(&safe).contains("safe"), "{opt}");
+    }
+    for opt in [
+        "no-new-privileges",
+        "no-new-privileges:true",
+        "no-new-privileges=1",
+    ] {
+        let h = harden(&format!("security_opt: [\"{opt}\"]"));
+        assert!(h.deployable(), "{opt}");
+        assert_eq!(h.effective.security_opt, [NNP], "{opt}");
+    }
+}
+
+#[test]
+fn every_tmpfs_that_allows_exec_is_refused_without_a_waiver() {
+    for tmpfs in [
+        "/x:exec",
+        "/x:rw,exec,size=1m",
+        "/x:size=1m,exec",
+        "/x:suid",
+        "/x:dev",
+        "/tmp:exec",
+    ] {
+        let h = harden(&format!("tmpfs: [\"{tmpfs}\"]"));
+        assert_eq!(refused_rules(&h), [Rule::NoexecTmpfs], "{tmpfs}");
+        let h = harden(&with_waiver(
+            &format!("tmpfs: [\"{tmpfs}\"]"),
+            Rule::NoexecTmpfs,
+        ));
+        assert_eq!(
+            outcomes(&h, Rule::NoexecTmpfs),
+            [Outcome::Waived],
+            "{tmpfs}"
+        );
+    }
+    for tmpfs in [
+        "/x",
+        "/x:size=1m",
+        "/x:rw,noexec,nosuid,nodev",
+        "/x:mode=1777",
+    ] {
+        let h = harden(&format!("tmpfs: [\"{tmpfs}\"]"));
+        assert!(h.deployable(), "{tmpfs}");
+    }
 }

@@ -15,6 +15,7 @@ pub enum Rule {
     MemoryLimit,
     CpuShares,
     ReadOnlyRootfs,
+    NoexecTmpfs,
     PortsLocalhost,
     RestartOnFailure,
     NoHostPid,
@@ -24,6 +25,7 @@ pub enum Rule {
     NoDevices,
     SeccompDefault,
     ApparmorDefault,
+    MaskedPaths,
     NoNewPrivileges,
     Healthcheck,
     PidsLimit,
@@ -61,7 +63,7 @@ macro_rules! rules {
 
 rules! {
     NonRoot, "non-root", "run as a non-root user",
-        "the spec's `user:` if it is not root; otherwise the image's USER, checked at deploy (root is refused)",
+        "the spec's `user:`, else the image's USER, resolved through the image's /etc/passwd and /etc/group at deploy and pinned as `uid:gid`; uid 0 or gid 0 refused",
         "4.1", "Running as Non-root (runAsNonRoot, runAsUser != 0)", true;
     CapDropAll, "cap-drop-all", "drop every capability",
         "cap_drop ALL; cap_add only NET_BIND_SERVICE", "5.4", "Capabilities (drop ALL, add only NET_BIND_SERVICE)", true;
@@ -79,6 +81,8 @@ rules! {
         "cpu shares 1024 (cpus limit from the spec when given)", "5.12", "- (resources.limits.cpu)", false;
     ReadOnlyRootfs, "read-only-rootfs", "read-only root filesystem",
         "read_only true, tmpfs at /tmp (64 MiB, noexec, nosuid)", "5.13", "- (readOnlyRootFilesystem, recommended)", true;
+    NoexecTmpfs, "noexec-tmpfs", "tmpfs mounts without exec",
+        "tmpfs mounts noexec, nosuid, nodev; a tmpfs option exec, suid or dev refused", "-", "-", true;
     PortsLocalhost, "ports-localhost", "ports bound to loopback",
         "published ports bound to 127.0.0.1 unless x-bulkhead.public: true", "5.14", "HostPorts (baseline)", false;
     RestartOnFailure, "restart-on-failure", "bounded restarts",
@@ -94,9 +98,11 @@ rules! {
     NoDevices, "no-devices", "no host devices",
         "no devices", "5.18", "Privileged Containers / HostPath (baseline)", true;
     SeccompDefault, "seccomp-default", "default seccomp profile",
-        "Docker's default seccomp profile; seccomp=unconfined refused", "5.22", "Seccomp (RuntimeDefault)", true;
+        "Docker's default seccomp profile; seccomp=unconfined and custom profiles refused (a profile file is never read)", "5.22", "Seccomp (RuntimeDefault)", true;
     ApparmorDefault, "apparmor-default", "default AppArmor and SELinux confinement",
-        "Docker's default AppArmor profile; apparmor=unconfined and label=disable refused", "5.2, 5.3", "AppArmor / SELinux (baseline)", true;
+        "Docker's default AppArmor profile and SELinux label; any apparmor= or label= option (unconfined, another profile, label=disable, label=type:spc_t) refused", "5.2, 5.3", "AppArmor / SELinux (baseline)", true;
+    MaskedPaths, "masked-paths", "kernel paths stay masked",
+        "/proc and /sys paths masked and read-only (Docker's default); systempaths=unconfined refused", "-", "/proc Mount Type (procMount: Default, baseline)", true;
     NoNewPrivileges, "no-new-privileges", "no privilege escalation",
         "security_opt no-new-privileges:true", "5.26", "Privilege Escalation (allowPrivilegeEscalation: false)", true;
     Healthcheck, "healthcheck", "a health check",

@@ -15,7 +15,7 @@ pub use super::service_keys::{SERVICE_KEYS, UNSUPPORTED};
 use super::units;
 use super::volumes::{self, PathBase};
 use super::yaml::{Entry, Node, Value};
-use super::{health, ports};
+use super::{health, ports, security_opt};
 
 /// Decode one service. `base` resolves bind paths; `errors` receives every problem.
 pub fn service(
@@ -183,7 +183,7 @@ fn key(s: &mut Service, e: &Entry, base: &PathBase<'_>, errors: &mut Errors) {
                 };
             }
         }
-        "security_opt" => s.security_opt = at_list(v, k, errors),
+        "security_opt" => s.security_opt = security_opt::check(at_list(v, k, errors), errors),
         "network_mode" => s.network_mode = at(v, k, errors),
         "networks" => s.networks = errors.take(networks(v)).unwrap_or_default(),
         "volumes" => s.volumes = volumes::volumes(v, base, errors),

@@ -59,6 +59,7 @@ pub fn hardened_spec(names: &Names) -> ContainerSpec {
         env: vec!["BULKHEAD_TEST=1".to_string()],
         labels: labels(&names.project, "store"),
         user: Some("10001:10001".to_string()),
+        group_add: Vec::new(),
         working_dir: Some("/".to_string()),
         hostname: Some("store".to_string()),
         read_only_rootfs: true,

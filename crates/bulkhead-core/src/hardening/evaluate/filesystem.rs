@@ -1,5 +1,5 @@
 //! What the container sees of the host's files: bind mounts (and the Docker socket), the root
-//! filesystem with its tmpfs, and host devices.
+//! filesystem with its tmpfs (noexec, nosuid, nodev), and host devices.
 
 use super::{Ctx, Outcome};
 use crate::hardening::{Profile, Rule};
@@ -96,16 +96,48 @@ pub(super) fn mounts(cx: &mut Ctx<'_>) {
     }
 }
 
+/// Options that undo a tmpfs's `noexec`, `nosuid` or `nodev`.
+fn loosens(option: &str) -> bool {
+    matches!(option.trim(), "exec" | "suid" | "dev")
+}
+
+/// The spec's `tmpfs:` entries as `(path, options)`; `exec`, `suid` and `dev` are refused
+/// (and dropped) unless waived. Long-syntax tmpfs volumes take only `size` and `mode`.
+fn tmpfs(cx: &mut Ctx<'_>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for t in cx.service.tmpfs.clone() {
+        let (path, opts) = t.value.split_once(':').unwrap_or((&t.value, ""));
+        let loose: Vec<&str> = opts
+            .split(',')
+            .map(str::trim)
+            .filter(|o| loosens(o))
+            .collect();
+        if loose.is_empty()
+            || cx.breach(
+                Rule::NoexecTmpfs,
+                format!("`tmpfs: {}` allows {} on it", t.value, loose.join(", ")),
+                &t.span,
+            )
+        {
+            out.push((path.to_string(), opts.to_string()));
+            continue;
+        }
+        let kept: Vec<&str> = opts.split(',').filter(|o| !loosens(o)).collect();
+        out.push((path.to_string(), kept.join(",")));
+    }
+    if !cx.findings.iter().any(|f| f.rule == Rule::NoexecTmpfs) {
+        cx.note(
+            Rule::NoexecTmpfs,
+            Outcome::Enforced,
+            "tmpfs mounts noexec, nosuid, nodev",
+            None,
+        );
+    }
+    out
+}
+
 pub(super) fn rootfs(cx: &mut Ctx<'_>, profile: &Profile) -> (bool, Vec<(String, String)>) {
-    let mut tmpfs: Vec<(String, String)> = cx
-        .service
-        .tmpfs
-        .iter()
-        .map(|t| match t.value.split_once(':') {
-            Some((path, opts)) => (path.to_string(), opts.to_string()),
-            None => (t.value.clone(), String::new()),
-        })
-        .collect();
+    let mut tmpfs = tmpfs(cx);
     let read_only = match cx.service.read_only {
         Some(false) => {
             let span = cx.service.key_span("read_only").clone();

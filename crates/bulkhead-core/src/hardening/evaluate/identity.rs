@@ -1,6 +1,6 @@
 //! Who the container runs as and what it may do: `user`, capabilities and `privileged`.
 
-use super::{Ctx, Outcome, is_root_user};
+use super::{Ctx, Outcome, is_root_group, is_root_user};
 use crate::hardening::{Profile, Rule};
 
 pub(super) fn user(cx: &mut Ctx<'_>) -> Option<String> {
@@ -19,17 +19,28 @@ pub(super) fn user(cx: &mut Ctx<'_>) -> Option<String> {
             );
             waived.then(|| u.value.clone())
         }
+        Some(u) if is_root_group(&u.value) => {
+            let waived = cx.breach(
+                Rule::NonRoot,
+                format!("`user: {}` runs with the root group (gid 0)", u.value),
+                &u.span.clone(),
+            );
+            waived.then(|| u.value.clone())
+        }
         Some(u) => {
             cx.note(
                 Rule::NonRoot,
                 Outcome::Enforced,
-                format!("runs as `{}`", u.value),
+                format!(
+                    "runs as `{}` (resolved to uid:gid through the image's /etc/passwd at deploy)",
+                    u.value
+                ),
                 Some(&u.span),
             );
             Some(u.value.clone())
         }
         None => {
-            let msg = "no `user:`; the image's USER is checked at deploy and refused if it is root";
+            let msg = "no `user:`; the image's USER is resolved through its /etc/passwd at deploy and refused if it is uid 0 or gid 0";
             cx.note(Rule::NonRoot, Outcome::Flagged, msg, None);
             None
         }

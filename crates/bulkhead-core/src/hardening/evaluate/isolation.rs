@@ -1,8 +1,10 @@
 //! What separates the container from the host and its neighbours: network mode, namespaces,
-//! `security_opt` (seccomp, AppArmor/SELinux, no-new-privileges), sysctls and the runtime.
+//! `security_opt` (seccomp, AppArmor/SELinux, masked paths, no-new-privileges), sysctls and the
+//! runtime.
 
 use super::{Ctx, Outcome};
 use crate::hardening::{NetworkMode, Profile, Rule};
+use crate::spec::security_opt::{SecurityOpt, classify};
 
 pub(super) fn network(cx: &mut Ctx<'_>) -> NetworkMode {
     let mode = network_mode(cx);
@@ -67,38 +69,63 @@ fn network_mode(cx: &mut Ctx<'_>) -> NetworkMode {
     }
 }
 
+/// Only `no-new-privileges` (true) stays without a waiver. Every other option Docker knows
+/// relaxes a default: seccomp (`unconfined` or a custom profile, whose file is never read),
+/// AppArmor (`unconfined` or another profile), SELinux (`label=disable`, a type such as
+/// `spc_t`, a user, role or fixed level instead of the engine's unique one) or the masked
+/// kernel paths (`systempaths=unconfined`).
 pub(super) fn security_opt(cx: &mut Ctx<'_>) -> Vec<String> {
     let mut out = Vec::new();
     let mut nnp_off = false;
     for opt in cx.service.security_opt.clone() {
-        let norm = opt.value.replacen(':', "=", 1).to_ascii_lowercase();
-        let (rule, msg) = match norm.as_str() {
-            "seccomp=unconfined" => (Some(Rule::SeccompDefault), "disables the seccomp filter"),
-            s if s.starts_with("seccomp=") => (
-                Some(Rule::SeccompDefault),
-                "replaces Docker's default seccomp profile with a custom one",
-            ),
-            "apparmor=unconfined" => (Some(Rule::ApparmorDefault), "disables AppArmor confinement"),
-            // Docker reads a bare `disable` as `label=disable`.
-            "label=disable" | "disable" => {
-                (Some(Rule::ApparmorDefault), "disables SELinux labelling")
-            }
-            "no-new-privileges=false" => {
+        let (rule, msg) = match classify(&opt.value) {
+            SecurityOpt::NoNewPrivileges(true) => continue,
+            SecurityOpt::NoNewPrivileges(false) => {
                 nnp_off = true;
                 (
-                    Some(Rule::NoNewPrivileges),
+                    Rule::NoNewPrivileges,
                     "allows privilege escalation through setuid binaries",
                 )
             }
-            "no-new-privileges" | "no-new-privileges=true" => continue,
-            _ => (None, ""),
-        };
-        match rule {
-            Some(r) if cx.breach(r, format!("`security_opt: {}` {msg}", opt.value), &opt.span) => {
-                out.push(opt.value.clone())
+            SecurityOpt::Seccomp("unconfined") => {
+                (Rule::SeccompDefault, "disables the seccomp filter")
             }
-            Some(_) => {}
-            None => out.push(opt.value.clone()),
+            SecurityOpt::Seccomp(_) => (
+                Rule::SeccompDefault,
+                "replaces Docker's default seccomp profile with a custom one",
+            ),
+            SecurityOpt::Apparmor("unconfined") => {
+                (Rule::ApparmorDefault, "disables AppArmor confinement")
+            }
+            SecurityOpt::Apparmor(_) => (
+                Rule::ApparmorDefault,
+                "replaces Docker's default AppArmor profile with another one",
+            ),
+            SecurityOpt::Label("disable") => (Rule::ApparmorDefault, "disables SELinux labelling"),
+            SecurityOpt::Label(l) if l.starts_with("type:") => (
+                Rule::ApparmorDefault,
+                "sets the SELinux type (`spc_t` runs the container unconfined)",
+            ),
+            SecurityOpt::Label(_) => (
+                Rule::ApparmorDefault,
+                "sets the SELinux label instead of the engine's unique one",
+            ),
+            SecurityOpt::SystemPaths(_) => (
+                Rule::MaskedPaths,
+                "unmasks the kernel paths under /proc and /sys",
+            ),
+            // Refused when the spec is loaded; kept strict should a service come from elsewhere.
+            SecurityOpt::Unknown => (
+                Rule::NoNewPrivileges,
+                "is not an option Docker knows; only no-new-privileges:true is allowed",
+            ),
+        };
+        if cx.breach(
+            rule,
+            format!("`security_opt: {}` {msg}", opt.value),
+            &opt.span,
+        ) {
+            out.push(opt.value.clone());
         }
     }
     let nnp_waived = nnp_off
@@ -107,7 +134,7 @@ pub(super) fn security_opt(cx: &mut Ctx<'_>) -> Vec<String> {
             .iter()
             .any(|f| f.rule == Rule::NoNewPrivileges && f.outcome == Outcome::Waived);
     if !nnp_waived {
-        out.retain(|o| !o.to_ascii_lowercase().starts_with("no-new-privileges"));
+        out.retain(|o| !matches!(classify(o), SecurityOpt::NoNewPrivileges(_)));
         out.insert(0, "no-new-privileges:true".to_string());
     }
     for (rule, msg) in [
@@ -116,6 +143,7 @@ pub(super) fn security_opt(cx: &mut Ctx<'_>) -> Vec<String> {
             Rule::ApparmorDefault,
             "default AppArmor/SELinux confinement",
         ),
+        (Rule::MaskedPaths, "kernel paths masked"),
         (Rule::NoNewPrivileges, "no-new-privileges set"),
     ] {
         if !cx.findings.iter().any(|f| f.rule == rule) {

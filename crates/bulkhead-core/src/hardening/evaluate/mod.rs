@@ -175,3 +175,14 @@ pub fn is_root_user(user: &str) -> bool {
     let name = user.split(':').next().unwrap_or_default().trim();
     name.is_empty() || name == "root" || name.parse::<u32>() == Ok(0)
 }
+
+/// Whether a `user:` value names the root group (`1000:0`, `app:root`) on its face. A group
+/// that is gid 0 under another name (`1000:wheel`) is found at deploy, in the image's
+/// /etc/group (see `userdb`).
+pub fn is_root_group(user: &str) -> bool {
+    let Some((_, group)) = user.split_once(':') else {
+        return false;
+    };
+    let group = group.trim();
+    group == "root" || group.parse::<u32>() == Ok(0)
+}

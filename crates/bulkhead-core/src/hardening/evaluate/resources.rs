@@ -227,8 +227,15 @@ pub(super) fn unused_waivers(cx: &mut Ctx<'_>) {
             .iter()
             .any(|f| f.rule == w.rule && f.outcome == Outcome::Waived);
         if !used {
-            let msg = if w.rule == Rule::NonRoot && cx.service.user.is_none() {
-                "the waiver for `non-root` is kept for the image's USER, checked at deploy"
+            // Only `uid:gid` in digits is decided here; any other user (a name, a uid without
+            // its group, the image's USER) is resolved through the image's /etc/passwd at
+            // deploy, where the waiver may still be needed.
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            let decided = cx.service.user.as_ref().is_some_and(
+                |u| matches!(u.value.split_once(':'), Some((a, b)) if digits(a) && digits(b)),
+            );
+            let msg = if w.rule == Rule::NonRoot && !decided {
+                "the waiver for `non-root` is kept for the user, resolved through the image's /etc/passwd at deploy"
                     .to_string()
             } else {
                 format!(

@@ -1,0 +1,129 @@
+//! Who a service's containers run as, decided at deploy by the image's own user database: the
+//! spec's `user:` (else the image's USER) resolved to uid:gid through the image's /etc/passwd
+//! and /etc/group, refused when it is uid 0 or carries gid 0 unless a `non-root` waiver covers
+//! it, and pinned as numbers so that what was checked is what the engine runs.
+
+use bulkhead_core::hardening::Rule;
+use bulkhead_core::hardening::userdb::{Identity, UserDb};
+use bulkhead_core::verdict::ServiceVerdict;
+use bulkhead_ports::{ContainerRuntime, ImageInfo};
+
+use super::DeployError;
+
+const HINT_ROOT: &str = "run as a non-root user and group, e.g. `user: \"10001:10001\"` (or `USER 10001:10001` in the image); or ask an admin for a waiver: x-bulkhead: { waivers: [{ rule: non-root, reason: \"<why>\" }] }";
+const HINT_UNKNOWN: &str =
+    "name a user the image defines, or give numbers: `user: \"10001:10001\"`";
+
+/// Where the user string came from, as the refusal names it.
+fn key(spec_user: Option<&str>) -> &'static str {
+    if spec_user.is_some() {
+        "`user`"
+    } else {
+        "the image's USER"
+    }
+}
+
+/// Resolve and judge the effective user of `sv` in `image`. The database is read only when a
+/// name or a missing group has to be looked up: `uid:gid` in numbers needs none.
+pub(super) async fn resolve<R: ContainerRuntime>(
+    runtime: &R,
+    sv: &ServiceVerdict,
+    image: &ImageInfo,
+) -> Result<Identity, DeployError> {
+    let spec_user = sv.effective.user.as_deref();
+    let user = spec_user.unwrap_or(&image.user);
+    let db = if needs_database(user) {
+        UserDb::parse(&runtime.image_user_files(&image.id).await?)
+    } else {
+        UserDb::empty()
+    };
+    let identity = db.resolve(user).map_err(|e| DeployError::Policy {
+        service: sv.name.clone(),
+        reason: format!(
+            "rule non-root: {} is {}, but {e}",
+            key(spec_user),
+            shown(user)
+        ),
+        hint: HINT_UNKNOWN.to_string(),
+    })?;
+    judge(sv, spec_user, user, &identity)?;
+    Ok(identity)
+}
+
+fn shown(user: &str) -> String {
+    if user.is_empty() {
+        "root (no USER)".to_string()
+    } else {
+        format!("`{user}`")
+    }
+}
+
+/// Only `uid:gid` written in digits resolves without the image's files.
+fn needs_database(user: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    !matches!(user.split_once(':'), Some((u, g)) if digits(u) && digits(g))
+}
+
+/// uid 0, or gid 0 as the primary or a supplementary group, is refused without a waiver.
+fn judge(
+    sv: &ServiceVerdict,
+    spec_user: Option<&str>,
+    user: &str,
+    id: &Identity,
+) -> Result<(), DeployError> {
+    let waived = sv.waivers.iter().any(|w| w.rule == Rule::NonRoot);
+    if waived || (!id.is_root() && !id.has_root_group()) {
+        return Ok(());
+    }
+    let what = if id.is_root() {
+        format!("uid {}", id.uid)
+    } else if id.gid == 0 {
+        format!("uid {} with the root group (gid 0)", id.uid)
+    } else {
+        format!(
+            "uid {}, a member of the root group (gid 0) in the image's /etc/group",
+            id.uid
+        )
+    };
+    let explicit_group = user.split_once(':').is_some_and(|(_, g)| !g.is_empty());
+    let source = if id.name.is_some() {
+        " in the image's /etc/passwd"
+    } else if id.gid == 0 && !id.is_root() && !explicit_group {
+        " (the uid has no entry in the image's /etc/passwd, so the engine gives it gid 0)"
+    } else {
+        ""
+    };
+    Err(DeployError::Policy {
+        service: sv.name.clone(),
+        reason: format!(
+            "rule non-root: {} is {}, which is {what}{source}",
+            key(spec_user),
+            shown(user)
+        ),
+        hint: HINT_ROOT.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_numeric_uid_and_gid_skip_the_database() {
+        for user in ["10001:10001", "0:0", "1:2"] {
+            assert!(!needs_database(user), "{user}");
+        }
+        for user in [
+            "",
+            "10001",
+            "app",
+            "app:app",
+            "10001:app",
+            ":10001",
+            "10001:",
+            "+1:2",
+        ] {
+            assert!(needs_database(user), "{user}");
+        }
+    }
+}
