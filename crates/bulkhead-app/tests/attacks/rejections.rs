@@ -39,6 +39,19 @@ async fn a_request_head_over_64_kib_is_431_in_the_error_shape_and_audited() {
     // Without a token too: the size is the answer.
     let response = api.get(ME, "/v1/projects", None, &pad(80_000)).await;
     assert_eq!(status(&response), 431, "{response}");
+    // Past the parser's buffer hyper answers by itself: still the error shape, and counted.
+    let before = srv.api.listener.snapshot().rejected.head_too_large;
+    let response = api.get(ME, "/v1/projects", None, &pad(300_000)).await;
+    assert_eq!(status(&response), 431, "{response}");
+    assert_eq!(
+        body(&response)["error"]["code"],
+        "headers_too_large",
+        "{response}"
+    );
+    srv.api
+        .listener
+        .wait_until(|s| s.rejected.head_too_large > before)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -61,7 +74,7 @@ async fn a_path_that_is_not_utf8_gets_the_error_shape_and_an_audit_entry() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_connection_that_does_not_speak_http_is_counted() {
+async fn a_connection_that_does_not_speak_http_gets_the_error_shape_and_is_counted() {
     let srv = server().await;
     let api = https(&srv, Limits::default()).await;
     let stats = &srv.api.listener;
@@ -72,6 +85,13 @@ async fn a_connection_that_does_not_speak_http_is_counted() {
         .expect("write");
     let mut response = Vec::new();
     let _ = tls.read_to_end(&mut response).await;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    assert_eq!(status(&response), 400, "{response}");
+    assert_eq!(
+        body(&response)["error"]["code"],
+        "bad_request",
+        "{response}"
+    );
     // The connection's end is counted before its slot is freed: wait for either event.
     stats
         .wait_until(|s| s.rejected.malformed_http > before && s.connections_open == 0)

@@ -1,8 +1,10 @@
 //! Serving an axum `Router` over TLS: the accept loop under a connection cap and a per-client
 //! cap, each TLS handshake under a deadline, HTTP/1.1 keep-alive (hyper) with header-read,
 //! head-size, request and body limits, the peer address for handlers, counters of what was
-//! turned away (`stats`), and graceful shutdown with a bounded drain.
+//! turned away (`stats`), hyper's automatic error replies in the JSON shape (`automatic`), and
+//! graceful shutdown with a bounded drain.
 
+mod automatic;
 mod stats;
 
 pub use stats::{Rejected, Rejection, Snapshot, Stats};
@@ -249,7 +251,9 @@ impl Connection {
                     return;
                 }
             };
-        let conn = self.http.serve_connection(TokioIo::new(tls), self.handler);
+        // hyper's own replies to what it cannot parse leave in the API's error shape.
+        let io = automatic::JsonErrors::new(TokioIo::new(tls));
+        let conn = self.http.serve_connection(io, self.handler);
         if let Err(e) = self.watcher.watch(conn).await {
             tracing::debug!(%peer, "connection closed: {e}");
             if e.is_parse_too_large() {
