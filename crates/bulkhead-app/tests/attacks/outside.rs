@@ -257,7 +257,9 @@ async fn a_project_cannot_mount_another_projects_volume_by_declaring_it_external
         .map(|id| docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}} {{end}}", id]))
         .collect();
     assert!(
-        mounted.iter().all(|m| !m.split_whitespace().any(|n| n == stolen)),
+        mounted
+            .iter()
+            .all(|m| !m.split_whitespace().any(|n| n == stolen)),
         "project {attacker} ({status}) mounted project {victim}'s volume {stolen}: {mounted:?} {body}"
     );
 }
