@@ -26,3 +26,6 @@ mod user_alias;
 
 #[path = "attacks/low_hardening.rs"]
 mod low_hardening;
+
+#[path = "attacks/outside.rs"]
+mod outside;

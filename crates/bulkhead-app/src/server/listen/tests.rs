@@ -288,3 +288,26 @@ async fn a_second_connection_resumes_the_tls_session() -> TestResult {
     assert_eq!(kinds, [Some(Full), Some(Resumed)]);
     server.stop().await
 }
+
+/// One IPv6 host holds a whole /64 (SLAAC, privacy addresses): 16 of its addresses take all
+/// 1024 connections if each address is its own client. A client is its /64, as the per-client
+/// cap's promise ("one source cannot starve the others") needs.
+#[test]
+fn the_addresses_of_one_ipv6_64_are_one_client() {
+    let stats = Arc::new(stats::Stats::default());
+    let net: std::net::Ipv6Addr = "2001:db8:1:2::".parse().expect("address");
+    let in_net = |host: u16| {
+        let mut s = net.segments();
+        s[7] = host;
+        std::net::IpAddr::V6(std::net::Ipv6Addr::from(s))
+    };
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        held.push(stats.admit(in_net(1), 64).expect("under the cap"));
+    }
+    assert!(stats.admit(in_net(1), 64).is_none(), "the 65th from ::1");
+    assert!(
+        stats.admit(in_net(2), 64).is_none(),
+        "the 65th from the same /64, through another of its addresses"
+    );
+}

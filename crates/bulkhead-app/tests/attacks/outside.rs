@@ -1,0 +1,265 @@
+//! Holes found attacking the F5 fixes from outside, as a developer of one project: each test
+//! states what must hold and fails while the hole is open.
+//!
+//! - a `non-root` waiver that `check` cannot judge (the user is a name, or the image's USER) is
+//!   only "flagged" there, so a developer's deploy carrying it is not asked for `waiver.grant`,
+//!   and the deploy step then honours it: the container runs as uid 0;
+//! - a project's named volumes are `<project>-<name>` on the engine, and an `external: true`
+//!   volume is mounted by that name without being created or checked: project `p` declaring
+//!   `db-data` external mounts project `p-db`'s volume `data`.
+
+use std::process::Command;
+use std::sync::Mutex;
+
+use bulkhead_core::auth::{ProjectName, Role, Scope};
+
+use super::support::{deploy_body, server};
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn by_label(kind: &[&str], label: &str) -> Vec<String> {
+    let mut args = kind.to_vec();
+    args.extend(["-q", "--filter", label]);
+    docker(&args).lines().map(str::to_string).collect()
+}
+
+/// Removes the projects' containers, networks, volumes and firewall rules, and the images.
+struct Cleanup {
+    projects: Vec<String>,
+    images: Vec<String>,
+    volumes: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for project in &self.projects {
+            let label = format!("label=dev.bulkhead.project={project}");
+            for id in by_label(&["ps", "-a"], &label) {
+                docker(&["rm", "-f", "-v", &id]);
+            }
+            for id in by_label(&["network", "ls"], &label) {
+                docker(&["network", "rm", &id]);
+            }
+            for name in by_label(&["volume", "ls"], &label) {
+                docker(&["volume", "rm", "-f", &name]);
+            }
+            use bulkhead_ports::Firewall as _;
+            let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(project);
+        }
+        for v in &self.volumes {
+            docker(&["volume", "rm", "-f", v]);
+        }
+        for image in &self.images {
+            docker(&["rmi", "-f", image]);
+        }
+    }
+}
+
+static DEMO_BUILD: Mutex<()> = Mutex::new(());
+
+/// The static demo binary (built by the example's script when missing).
+fn demo_binary() -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin = root.join("examples/shop/image/bulkhead-demo");
+    let _serial = DEMO_BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    if !bin.exists() {
+        let built = Command::new("bash")
+            .arg(root.join("examples/shop/build.sh"))
+            .status()
+            .expect("build.sh runs");
+        assert!(built.success(), "examples/shop/build.sh failed");
+    }
+    std::fs::read(bin).expect("the demo binary")
+}
+
+/// `docker import` of `files` (path, bytes, mode), with Dockerfile `changes`.
+fn import(tag: &str, files: &[(&str, &[u8], u32)], changes: &[&str]) {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data, mode) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(*mode);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, *data).expect("append");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rootfs.tar");
+    std::fs::write(&file, b.into_inner().expect("tar")).expect("write tar");
+    let mut args = vec!["import".to_string()];
+    for c in changes {
+        args.extend(["--change".to_string(), c.to_string()]);
+    }
+    args.extend([file.to_string_lossy().into_owned(), tag.to_string()]);
+    let out = Command::new("docker")
+        .args(&args)
+        .output()
+        .expect("docker import runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+                      toor:x:0:0::/root:/bin/sh\n\
+                      app:x:10001:10001::/:/sbin/nologin\n";
+const GROUP: &str = "root:x:0:\napp:x:10001:\n";
+
+/// The demo's store role with its health probe; `user` and `extra` (service keys) as given,
+/// and `top` appended at the top level.
+fn spec(service: &str, image: &str, user: Option<&str>, extra: &str, top: &str) -> String {
+    let user = user
+        .map(|u| format!("    user: \"{u}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "services:\n  {service}:\n    image: {image}\n{user}    command: [\"store\"]\n    \
+         healthcheck:\n      test: [\"CMD\", \"/bulkhead-demo\", \"probe\", \"http://127.0.0.1:8082/healthz\"]\n      \
+         interval: 1s\n      timeout: 2s\n      retries: 30\n{extra}{top}"
+    )
+}
+
+const NON_ROOT_WAIVER: &str = "    x-bulkhead:\n      waivers:\n        - rule: non-root\n          reason: the developer says so\n";
+
+/// A developer (no `waiver.grant`) sends a `non-root` waiver with a user that `check` cannot
+/// judge by its face — a name (`user: toor`) or none at all (the image's USER). `check` only
+/// flags the waiver ("kept for the user, resolved at deploy"), so the API's waiver check sees
+/// no waived rule and lets the deploy through; the deploy step then honours the waiver for
+/// uid 0. Nothing in the release records the waiver either, so rollback, scale and the
+/// reconciler never ask for it again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_developer_cannot_run_as_root_through_a_waiver_check_could_not_judge() {
+    let srv = server().await;
+    let project = format!("atkroot{}", std::process::id());
+    let scope = Scope::Project(ProjectName::new(&project).expect("project name"));
+    let dev = srv.account("dev", &[(Role::Developer, scope)]).await;
+    let demo = demo_binary();
+    let (named, bare) = (
+        format!("bulkhead-attack-{project}-toor:1"),
+        format!("bulkhead-attack-{project}-bare:1"),
+    );
+    let _cleanup = Cleanup {
+        projects: vec![project.clone()],
+        images: vec![named.clone(), bare.clone()],
+        volumes: Vec::new(),
+    };
+    let files: [(&str, &[u8], u32); 3] = [
+        ("etc/passwd", PASSWD.as_bytes(), 0o644),
+        ("etc/group", GROUP.as_bytes(), 0o644),
+        ("bulkhead-demo", &demo, 0o755),
+    ];
+    let entry = "ENTRYPOINT [\"/bulkhead-demo\"]";
+    import(&named, &files, &[entry]);
+    import(&bare, &files, &[entry]);
+    let uri = format!("/v1/projects/{project}/deploys");
+    let label = format!("label=dev.bulkhead.project={project}");
+    for (image, user) in [(&named, Some("toor")), (&bare, None)] {
+        let body = deploy_body(&spec("app", image, user, NON_ROOT_WAIVER, ""));
+        let (status, reply) = srv.call("POST", &uri, Some(&dev), Some(&body)).await;
+        let users: Vec<String> = by_label(&["ps", "-a"], &label)
+            .iter()
+            .map(|id| docker(&["inspect", "-f", "{{.Config.User}}", id]))
+            .collect();
+        assert!(
+            users.iter().all(|u| !u.starts_with("0:")),
+            "user {user:?} in {image}: a developer's deploy ({status}) created containers running as {users:?}: {reply}"
+        );
+        assert_eq!(
+            status.as_u16(),
+            403,
+            "user {user:?}: a `non-root` waiver needs waiver.grant: {reply}"
+        );
+    }
+}
+
+/// A project's named volume `v` is `<project>-v` on the engine, so project `p` and project
+/// `p-db` share a namespace: `p`'s volume `db-data` is `p-db`'s volume `data`. Creating it is
+/// refused (the existing volume carries the other project's labels), but an `external: true`
+/// volume is neither created nor checked: it is mounted by that name. A developer of `p`
+/// alone then reads and writes the data of `p-db`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_cannot_mount_another_projects_volume_by_declaring_it_external() {
+    let srv = server().await;
+    let attacker = format!("atkvol{}", std::process::id());
+    let victim = format!("{attacker}-db");
+    let stolen = format!("{victim}-data");
+    let ana = srv.account("ana", &[(Role::Admin, Scope::All)]).await;
+    let own = Scope::Project(ProjectName::new(&attacker).expect("project name"));
+    let dev = srv.account("dev", &[(Role::Developer, own)]).await;
+    let demo = demo_binary();
+    let image = format!("bulkhead-attack-{attacker}:1");
+    let _cleanup = Cleanup {
+        projects: vec![attacker.clone(), victim.clone()],
+        images: vec![image.clone()],
+        volumes: vec![stolen.clone()],
+    };
+    import(
+        &image,
+        &[
+            ("etc/passwd", PASSWD.as_bytes(), 0o644),
+            ("etc/group", GROUP.as_bytes(), 0o644),
+            ("bulkhead-demo", &demo, 0o755),
+        ],
+        &["ENTRYPOINT [\"/bulkhead-demo\"]", "USER 10001:10001"],
+    );
+
+    // The victim project, deployed by an admin: one service with its named volume `data`.
+    let victim_spec = spec(
+        "store",
+        &image,
+        None,
+        "    volumes: [\"data:/data\"]\n",
+        "volumes:\n  data:\n",
+    );
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{victim}/deploys"),
+            Some(&ana),
+            Some(&deploy_body(&victim_spec)),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let owner = docker(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{index .Labels \"dev.bulkhead.project\"}}",
+        &stolen,
+    ]);
+    assert_eq!(owner, victim, "the victim's volume is {stolen}");
+
+    // The attacker's project, by its developer: "its" external volume `db-data`.
+    let thief = spec(
+        "thief",
+        &image,
+        None,
+        "    volumes: [\"db-data:/loot\"]\n",
+        "volumes:\n  db-data:\n    external: true\n",
+    );
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{attacker}/deploys"),
+            Some(&dev),
+            Some(&deploy_body(&thief)),
+        )
+        .await;
+    let label = format!("label=dev.bulkhead.project={attacker}");
+    let mounted: Vec<String> = by_label(&["ps", "-a"], &label)
+        .iter()
+        .map(|id| docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}} {{end}}", id]))
+        .collect();
+    assert!(
+        mounted
+            .iter()
+            .all(|m| !m.split_whitespace().any(|n| n == stolen)),
+        "project {attacker} ({status}) mounted project {victim}'s volume {stolen}: {mounted:?} {body}"
+    );
+}
