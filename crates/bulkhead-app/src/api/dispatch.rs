@@ -70,6 +70,23 @@ pub enum Reply {
 pub const MAX_FAILURES: u32 = 20;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
+/// The client an address belongs to, for per-client limits: an IPv4 address (an IPv4-mapped
+/// IPv6 one included) is one client; an IPv6 address counts as its /64, the block one host or
+/// site is given, so that a host cannot multiply its budget by rotating addresses.
+pub fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut s = v6.segments();
+                s[4..].fill(0);
+                IpAddr::V6(std::net::Ipv6Addr::from(s))
+            }
+        },
+    }
+}
+
 /// The application behind the API.
 pub struct Api {
     pub deployer: Arc<Local>,
@@ -340,7 +357,7 @@ impl Api {
             .source
             .parse::<std::net::SocketAddr>()
             .ok()
-            .map(|a| a.ip());
+            .map(|a| client_of(a.ip()));
         // The token is checked first, whatever the source did before: a valid token is never
         // refused by the brute-force limit. Only a failure is limited (see `refusal`).
         let Ok(secret) = TokenSecret::parse(token) else {

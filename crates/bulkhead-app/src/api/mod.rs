@@ -14,5 +14,5 @@ mod waivers;
 
 pub use accounts::{init, init_dir, new_token};
 pub use command::{AuditQuery, Bundle, Command, SecretValue, Source};
-pub use dispatch::{Api, Caller, Credentials, Reply};
+pub use dispatch::{Api, Caller, Credentials, Reply, client_of};
 pub use error::ApiError;

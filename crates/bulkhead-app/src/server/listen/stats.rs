@@ -81,8 +81,10 @@ impl Drop for ClientSlot {
 }
 
 impl Stats {
-    /// A slot for one more connection from `ip`, or `None` (counted) when it holds `max`.
+    /// A slot for one more connection from `ip`'s client (see [`client_of`](crate::api::client_of)),
+    /// or `None` (counted) when it holds `max`.
     pub(super) fn admit(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let ip = crate::api::client_of(ip);
         self.accepted.fetch_add(1, Ordering::SeqCst);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         let n = clients.entry(ip).or_insert(0);
