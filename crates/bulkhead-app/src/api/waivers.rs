@@ -17,20 +17,27 @@ use super::error::ApiError;
 use crate::deploy::DeployError;
 
 impl Api {
-    /// A spec that carries waivers deploys only for a caller who may grant them.
+    /// A spec that carries waivers deploys only for a caller who may grant them — every waiver
+    /// it declares, used at `check` or not: some are decided only at deploy (a user name
+    /// resolved through the image's /etc/passwd), after this check.
     pub(super) async fn check_waivers(
         &self,
         who: &Authenticated,
         project: &ProjectName,
         verdict: &Verdict,
     ) -> Result<(), ApiError> {
-        let rules: BTreeSet<_> = verdict
+        let used = verdict
             .services
             .iter()
             .flat_map(|s| s.findings.iter())
             .filter(|f| f.outcome == Finding::Waived)
-            .map(|f| f.rule)
-            .collect();
+            .map(|f| f.rule);
+        let declared = verdict
+            .services
+            .iter()
+            .flat_map(|s| s.waivers.iter())
+            .map(|w| w.rule);
+        let rules: BTreeSet<_> = used.chain(declared).collect();
         let rules: Vec<&str> = rules.into_iter().map(|r| r.id()).collect();
         self.check_use(who, project, &rules, WaiverUse::Deploy)
             .await

@@ -192,7 +192,10 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 secrets: secret_uses,
             };
             let spec_hash = spec_hash(&spec, &resolved.image);
-            let waivers = sv
+            // Every waiver the spec declares goes with the release, used at `check` or not
+            // (a `non-root` waiver may be used only by the user resolved above): activating
+            // the release again needs the right to grant each.
+            let mut waivers: Vec<(String, String)> = sv
                 .findings
                 .iter()
                 .filter(|f| f.outcome == Outcome::Waived)
@@ -203,6 +206,11 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                     )
                 })
                 .collect();
+            for w in &sv.waivers {
+                if !waivers.iter().any(|(id, _)| id == w.rule.id()) {
+                    waivers.push((w.rule.id().to_string(), w.reason.clone()));
+                }
+            }
             candidates.push(Candidate {
                 service: sv.name.clone(),
                 image: resolved.image,
