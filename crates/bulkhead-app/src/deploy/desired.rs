@@ -74,11 +74,7 @@ fn project_state(project: &Project, verdict: &Verdict) -> ProjectState {
         .volumes
         .iter()
         .filter(|(_, v)| !v.external)
-        .map(|(name, v)| {
-            v.name
-                .clone()
-                .unwrap_or_else(|| format!("{}-{name}", project.name))
-        })
+        .map(|(name, _)| super::volumes::engine_name(project, name))
         .collect();
     volumes.sort();
     ProjectState {
@@ -103,6 +99,7 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
         actor: Option<&str>,
         env: &BTreeMap<String, String>,
     ) -> Result<Prepared, DeployError> {
+        super::volumes::check_external(&*self.runtime, project).await?;
         let active = self.baseline(project).await?;
         let mut built = images::BuildCache::default();
         let mut candidates = Vec::new();
@@ -165,6 +162,7 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 &attachments,
                 &format!("{}-", project.name),
             );
+            super::volumes::name_mounts(project, &mut t.mounts);
             t.user = Some(identity.pinned());
             t.groups = identity.groups.clone();
             if t.health.is_none()

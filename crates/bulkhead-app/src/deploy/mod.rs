@@ -12,6 +12,7 @@ mod runner;
 pub mod secret_files;
 mod secret_use;
 mod user;
+mod volumes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use bulkhead_core::deploy::{Op, Plan, Rollout};
 use bulkhead_core::spec::model::Condition;
-use bulkhead_ports::runtime::LABEL_SERVICE;
+use bulkhead_ports::runtime::{LABEL_PROJECT, LABEL_SERVICE};
 use bulkhead_ports::{
     ContainerRuntime, Firewall, HealthState, LabelFilter, NetworkRules, NetworkSpec, Release,
     RuntimeError, Store,
@@ -496,6 +496,16 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         match self.runtime.create_container(cspec).await {
             Err(RuntimeError::Conflict { .. }) => {
                 let holder = self.runtime.inspect_container(name).await?;
+                // Names of two projects can meet (`p` + `db-x` and `p-db` + `x`): only a
+                // container of this project is moved aside, never another's.
+                let project = cspec.labels.get(LABEL_PROJECT);
+                if project.is_none() || holder.labels.get(LABEL_PROJECT) != project {
+                    return Err(DeployError::NameTaken {
+                        what: "container",
+                        name: name.to_string(),
+                        project: project.cloned().unwrap_or_default(),
+                    });
+                }
                 let short: String = holder.id.chars().take(8).collect();
                 self.runtime
                     .rename_container(&holder.id, &format!("{name}-old-{short}"))

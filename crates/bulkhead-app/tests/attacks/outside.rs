@@ -197,7 +197,7 @@ async fn a_project_cannot_mount_another_projects_volume_by_declaring_it_external
     let _cleanup = Cleanup {
         projects: vec![attacker.clone(), victim.clone()],
         images: vec![image.clone()],
-        volumes: vec![stolen.clone()],
+        volumes: vec![stolen.clone(), format!("{attacker}-ext")],
     };
     import(
         &image,
@@ -261,5 +261,110 @@ async fn a_project_cannot_mount_another_projects_volume_by_declaring_it_external
             .iter()
             .all(|m| !m.split_whitespace().any(|n| n == stolen)),
         "project {attacker} ({status}) mounted project {victim}'s volume {stolen}: {mounted:?} {body}"
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not belong to project"),
+        "{body}"
+    );
+
+    // An external volume the admin labelled for the project is mounted by its own name.
+    let own_volume = format!("{attacker}-ext");
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        &format!("dev.bulkhead.project={attacker}"),
+        &own_volume,
+    ]);
+    let allowed = spec(
+        "keeper",
+        &image,
+        None,
+        "    volumes: [\"shared:/shared\"]\n",
+        &format!("volumes:\n  shared:\n    external: true\n    name: {own_volume}\n"),
+    );
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{attacker}/deploys"),
+            Some(&dev),
+            Some(&deploy_body(&allowed)),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mounted: Vec<String> = by_label(&["ps", "-a"], &label)
+        .iter()
+        .map(|id| docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}} {{end}}", id]))
+        .collect();
+    assert!(
+        mounted
+            .iter()
+            .any(|m| m.split_whitespace().any(|n| n == own_volume)),
+        "{mounted:?}"
+    );
+}
+
+/// Container names meet the same way: project `p` service `db-x` and project `p-db` service
+/// `x` are both `p-db-x-1`. The second deploy must not move the first project's container aside
+/// (as it would its own, being replaced): it is refused, and the other container is untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_cannot_move_another_projects_container_by_its_name() {
+    let srv = server().await;
+    let attacker = format!("atkname{}", std::process::id());
+    let victim = format!("{attacker}-db");
+    let ana = srv.account("ana", &[(Role::Admin, Scope::All)]).await;
+    let own = Scope::Project(ProjectName::new(&attacker).expect("project name"));
+    let dev = srv.account("dev", &[(Role::Developer, own)]).await;
+    let demo = demo_binary();
+    let image = format!("bulkhead-attack-{attacker}:1");
+    let _cleanup = Cleanup {
+        projects: vec![attacker.clone(), victim.clone()],
+        images: vec![image.clone()],
+        volumes: Vec::new(),
+    };
+    import(
+        &image,
+        &[
+            ("etc/passwd", PASSWD.as_bytes(), 0o644),
+            ("etc/group", GROUP.as_bytes(), 0o644),
+            ("bulkhead-demo", &demo, 0o755),
+        ],
+        &["ENTRYPOINT [\"/bulkhead-demo\"]", "USER 10001:10001"],
+    );
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{victim}/deploys"),
+            Some(&ana),
+            Some(&deploy_body(&spec("x", &image, None, "", ""))),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let name = format!("{victim}-x-1");
+    let before = docker(&["inspect", "-f", "{{.Id}} {{.Name}}", &name]);
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{attacker}/deploys"),
+            Some(&dev),
+            Some(&deploy_body(&spec("db-x", &image, None, "", ""))),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!(
+            "a container named {name} exists but does not belong"
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Id}} {{.Name}}", &name]),
+        before,
+        "the other project's container keeps its name"
     );
 }

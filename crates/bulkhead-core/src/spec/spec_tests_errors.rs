@@ -38,6 +38,8 @@ const UNKNOWN_KEYS: &[(&str, &str)] = &[
     ("services:\n  web:\n    image: x\n    x-bulkhead:\n      tierr: safe\n", "compose.yaml:5:7: x-bulkhead: key `tierr` is not supported\n  hint: did you mean `tier`?"),
     ("services:\n  web:\n    image: x\n    x-bulkhead: {x-note: 1}\n", "compose.yaml:4:18: x-bulkhead: key `x-note` is not supported\n  hint: supported keys: tier, public, allow_from, egress, autoscale, waivers"),
     ("x-bulkhead:\n  trst: {}\nservices: {web: {image: x}}\n", "compose.yaml:2:3: x-bulkhead (top level): key `trst` is not supported\n  hint: did you mean `trust`?"),
+    ("services: {web: {image: x}}\nvolumes:\n  d:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "compose.yaml:4:5: volumes.d: key `driver_opts` is not supported\n  hint: not supported: a named volume is a local volume with no options (for host files, use a bind mount inside the project)"),
+    ("services:\n  web:\n    image: x\n    volumes: [{type: volume, source: d, target: /d, volume: {subpath: etc}}]\nvolumes: {d: }\n", "compose.yaml:4:62: volumes.volume: key `subpath` is not supported\n  hint: not supported: mount the whole volume, or give the data its own volume"),
 ];
 
 #[test]

@@ -98,14 +98,29 @@ pub fn volumes(node: &Node, errors: &mut Errors) -> BTreeMap<String, VolumeDef> 
         let Some(sub) = errors.take(decode::map_or_null(&e.value, &what)) else {
             continue;
         };
+        // A named volume is a plain local volume: driver options could make it a bind mount
+        // of any host path (`{type: none, o: bind, device: /etc}`), and they would otherwise
+        // be dropped without a word.
         decode::check_keys(
             sub,
-            &["driver", "driver_opts", "external", "labels", "name"],
-            &[],
+            &["driver", "external", "labels", "name"],
+            &[(
+                "driver_opts",
+                "not supported: a named volume is a local volume with no options (for host files, use a bind mount inside the project)",
+            )],
             &what,
             errors,
         );
         let v = &e.value;
+        if let Some(d) = v.get("driver")
+            && let Some(driver) = errors.take(decode::opt_text(d, &format!("{what}.driver")))
+            && driver.as_deref().is_some_and(|x| x != "local")
+        {
+            errors.push(SpecError::value(
+                &d.span,
+                format!("{what}.driver: only the `local` driver is supported"),
+            ));
+        }
         let def = (|| -> Result<VolumeDef, SpecError> {
             Ok(VolumeDef {
                 driver: opt(v, "driver", &what)?,

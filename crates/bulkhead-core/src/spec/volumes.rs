@@ -219,8 +219,11 @@ fn sub_keys(node: &Node) -> Result<(), SpecError> {
         let e = decode::map_or_null(v, "volumes.volume")?;
         decode::check_keys(
             e,
-            &["nocopy", "subpath"],
-            &[],
+            &["nocopy"],
+            &[(
+                "subpath",
+                "not supported: mount the whole volume, or give the data its own volume",
+            )],
             "volumes.volume",
             &mut errors,
         );
