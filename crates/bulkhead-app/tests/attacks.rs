@@ -29,3 +29,6 @@ mod low_hardening;
 
 #[path = "attacks/outside.rs"]
 mod outside;
+
+#[path = "attacks/outside2.rs"]
+mod outside2;

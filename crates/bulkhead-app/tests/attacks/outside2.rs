@@ -1,0 +1,335 @@
+//! Holes found in a second round of attacks on the tenant boundary from outside, as a developer
+//! of one project: each test states what must hold and fails while the hole is open.
+//!
+//! - a built image is tagged `<project>-<service>`, and `image:` takes any image on the engine:
+//!   project `p` runs the image project `q` built (its code, whatever its build baked in) by
+//!   naming its tag;
+//! - the tags of two projects meet like their volumes and containers (`p` + `db-store` and
+//!   `p-db` + `store`): project `p`'s build moves project `p-db`'s tag onto its own image, and
+//!   `p-db`'s next deploy of a service that names that tag runs `p`'s code inside `p-db`.
+
+use std::process::Command;
+use std::sync::Mutex;
+
+use bulkhead_core::auth::{ProjectName, Role, Scope};
+use serde_json::Value;
+
+use super::support::server;
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn by_label(kind: &[&str], label: &str) -> Vec<String> {
+    let mut args = kind.to_vec();
+    args.extend(["-q", "--filter", label]);
+    docker(&args).lines().map(str::to_string).collect()
+}
+
+/// Removes the projects' containers, networks, volumes, firewall rules and built images, and
+/// the named images.
+struct Cleanup {
+    projects: Vec<String>,
+    images: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for project in &self.projects {
+            let label = format!("label=dev.bulkhead.project={project}");
+            for id in by_label(&["ps", "-a"], &label) {
+                docker(&["rm", "-f", "-v", &id]);
+            }
+            for id in by_label(&["network", "ls"], &label) {
+                docker(&["network", "rm", &id]);
+            }
+            for name in by_label(&["volume", "ls"], &label) {
+                docker(&["volume", "rm", "-f", &name]);
+            }
+            use bulkhead_ports::Firewall as _;
+            let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(project);
+        }
+        for image in &self.images {
+            docker(&["rmi", "-f", image]);
+        }
+        for project in &self.projects {
+            let label = format!("label=dev.bulkhead.project={project}");
+            for id in by_label(&["images"], &label) {
+                docker(&["rmi", "-f", &id]);
+            }
+        }
+    }
+}
+
+static DEMO_BUILD: Mutex<()> = Mutex::new(());
+
+/// The static demo binary (built by the example's script when missing).
+fn demo_binary() -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin = root.join("examples/shop/image/bulkhead-demo");
+    let _serial = DEMO_BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    if !bin.exists() {
+        let built = Command::new("bash")
+            .arg(root.join("examples/shop/build.sh"))
+            .status()
+            .expect("build.sh runs");
+        assert!(built.success(), "examples/shop/build.sh failed");
+    }
+    std::fs::read(bin).expect("the demo binary")
+}
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/:/sbin/nologin\n";
+const GROUP: &str = "root:x:0:\napp:x:10001:\n";
+
+/// `docker import` of the demo binary with a user database, running as 10001.
+fn import_base(tag: &str) {
+    let demo = demo_binary();
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data, mode) in [
+        ("etc/passwd", PASSWD.as_bytes(), 0o644),
+        ("etc/group", GROUP.as_bytes(), 0o644),
+        ("bulkhead-demo", &demo[..], 0o755),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data).expect("append");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rootfs.tar");
+    std::fs::write(&file, b.into_inner().expect("tar")).expect("write tar");
+    let out = Command::new("docker")
+        .args([
+            "import",
+            "--change",
+            "ENTRYPOINT [\"/bulkhead-demo\"]",
+            "--change",
+            "USER 10001:10001",
+        ])
+        .arg(&file)
+        .arg(tag)
+        .output()
+        .expect("docker import runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A project directory of several files, as a deploy body (base64 tar bundle).
+fn bundle(files: &[(&str, &str)]) -> Value {
+    use base64::Engine as _;
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, text) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, text.as_bytes())
+            .expect("append");
+    }
+    let archive = b.into_inner().expect("tar");
+    serde_json::json!({
+        "files": ["compose.yaml"],
+        "env": {},
+        "bundle": base64::engine::general_purpose::STANDARD.encode(archive),
+    })
+}
+
+/// One service of the demo's store role: `source` is `image: X` or `build: ./app`.
+fn service(name: &str, source: &str) -> String {
+    format!(
+        "  {name}:\n    {source}\n    command: [\"store\"]\n    \
+         healthcheck:\n      test: [\"CMD\", \"/bulkhead-demo\", \"probe\", \"http://127.0.0.1:8082/healthz\"]\n      \
+         interval: 1s\n      timeout: 2s\n      retries: 30\n"
+    )
+}
+
+/// The image ids the project's containers run.
+fn images_run(project: &str) -> Vec<String> {
+    let label = format!("label=dev.bulkhead.project={project}");
+    by_label(&["ps", "-a"], &label)
+        .iter()
+        .map(|id| docker(&["inspect", "-f", "{{.Image}}", id]))
+        .collect()
+}
+
+/// Project `q` (an admin's) builds its service `store` from a context holding a file only `q`
+/// should have; the engine tags it `q-store`. A developer of project `p` alone deploys
+/// `image: q-store`: the image of another project, with its files, runs in `p`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_cannot_run_the_image_another_project_built() {
+    let srv = server().await;
+    let attacker = format!("atkimg{}", std::process::id());
+    let victim = format!("vicimg{}", std::process::id());
+    let base = format!("bulkhead-attack2-{attacker}-base:1");
+    let _cleanup = Cleanup {
+        projects: vec![attacker.clone(), victim.clone()],
+        images: vec![base.clone(), format!("{victim}-store")],
+    };
+    import_base(&base);
+    let ana = srv.account("ana", &[(Role::Admin, Scope::All)]).await;
+    let own = Scope::Project(ProjectName::new(&attacker).expect("project name"));
+    let dev = srv.account("dev", &[(Role::Developer, own)]).await;
+
+    let victim_files = [
+        (
+            "compose.yaml",
+            format!("services:\n{}", service("store", "build: ./app")),
+        ),
+        (
+            "app/Dockerfile",
+            format!("FROM {base}\nCOPY license.key /license.key\n"),
+        ),
+        ("app/license.key", "victim-only-license-key\n".to_string()),
+    ];
+    let files: Vec<(&str, &str)> = victim_files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{victim}/deploys"),
+            Some(&ana),
+            Some(&bundle(&files)),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let victims_image = docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        &format!("{victim}-store"),
+    ]);
+    assert!(victims_image.starts_with("sha256:"), "{victims_image}");
+
+    let thief = format!(
+        "services:\n{}",
+        service("thief", &format!("image: {victim}-store"))
+    );
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{attacker}/deploys"),
+            Some(&dev),
+            Some(&bundle(&[("compose.yaml", &thief)])),
+        )
+        .await;
+    let run = images_run(&attacker);
+    assert!(
+        !run.contains(&victims_image),
+        "project {attacker} ({status}) runs the image project {victim} built ({victims_image}), \
+         license.key and all: {run:?} {body}"
+    );
+    assert_ne!(status, 200, "{body}");
+}
+
+/// Project `p-db` (an admin's) builds `store` (tag `p-db-store`). A developer of project `p`
+/// alone builds a service `db-store`: its tag is `p-db-store` too, so the engine moves the tag
+/// onto `p`'s image (the deploy then stops at the container-name clash, 409, but the tag has
+/// moved). When `p-db` next deploys a service that runs the store's image by its tag (`aworker:
+/// image: p-db-store`, resolved before `store` is rebuilt), it pins and runs `p`'s image inside
+/// `p-db`, with `p-db`'s networks, volumes and secrets.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_cannot_move_another_projects_image_tag_onto_its_own_build() {
+    let srv = server().await;
+    let attacker = format!("atktag{}", std::process::id());
+    let victim = format!("{attacker}-db");
+    let tag = format!("{victim}-store");
+    let base = format!("bulkhead-attack2-{attacker}-base:1");
+    let _cleanup = Cleanup {
+        projects: vec![attacker.clone(), victim.clone()],
+        images: vec![base.clone(), tag.clone()],
+    };
+    import_base(&base);
+    let ana = srv.account("ana", &[(Role::Admin, Scope::All)]).await;
+    let own = Scope::Project(ProjectName::new(&attacker).expect("project name"));
+    let dev = srv.account("dev", &[(Role::Developer, own)]).await;
+
+    let victim_dockerfile = format!("FROM {base}\nLABEL made-by=victim\n");
+    let first = format!("services:\n{}", service("store", "build: ./app"));
+    // Later the victim adds a worker running the store's image (sorted first, as `aworker`).
+    let second = format!(
+        "services:\n{}{}",
+        service("store", "build: ./app"),
+        service("aworker", &format!("image: {tag}"))
+    );
+    let uri = format!("/v1/projects/{victim}/deploys");
+    let (status, body) = srv
+        .call(
+            "POST",
+            &uri,
+            Some(&ana),
+            Some(&bundle(&[
+                ("compose.yaml", &first),
+                ("app/Dockerfile", &victim_dockerfile),
+            ])),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let victims_image = docker(&["image", "inspect", "-f", "{{.Id}}", &tag]);
+    assert!(victims_image.starts_with("sha256:"), "{victims_image}");
+
+    let attacker_compose = format!("services:\n{}", service("db-store", "build: ./app"));
+    let attacker_dockerfile = format!("FROM {base}\nLABEL made-by=attacker\n");
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{attacker}/deploys"),
+            Some(&dev),
+            Some(&bundle(&[
+                ("compose.yaml", &attacker_compose),
+                ("app/Dockerfile", &attacker_dockerfile),
+            ])),
+        )
+        .await;
+    let now = docker(&["image", "inspect", "-f", "{{.Id}}", &tag]);
+    let made_by = docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"made-by\"}}",
+        &tag,
+    ]);
+
+    // The victim deploys again, with the worker.
+    let (again, again_body) = srv
+        .call(
+            "POST",
+            &uri,
+            Some(&ana),
+            Some(&bundle(&[
+                ("compose.yaml", &second),
+                ("app/Dockerfile", &victim_dockerfile),
+            ])),
+        )
+        .await;
+    let label = format!("label=dev.bulkhead.project={victim}");
+    let worker_made_by: Vec<String> = by_label(&["ps"], &label)
+        .iter()
+        .filter(|id| {
+            docker(&[
+                "inspect",
+                "-f",
+                "{{index .Config.Labels \"dev.bulkhead.service\"}}",
+                id,
+            ]) == "aworker"
+        })
+        .map(|id| docker(&["inspect", "-f", "{{index .Config.Labels \"made-by\"}}", id]))
+        .collect();
+    assert!(
+        !worker_made_by.is_empty() && worker_made_by.iter().all(|m| m == "victim"),
+        "project {victim}'s worker now runs project {attacker}'s build: {worker_made_by:?} \
+         (victim's redeploy: {again} {again_body})"
+    );
+    assert_eq!(
+        now, victims_image,
+        "project {attacker}'s deploy ({status}) moved project {victim}'s tag {tag} onto its own \
+         image (made by {made_by}): {body}"
+    );
+}
