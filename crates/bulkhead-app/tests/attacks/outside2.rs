@@ -9,7 +9,10 @@
 //!   `p-db`'s next deploy of a service that names that tag runs `p`'s code inside `p-db`;
 //! - a tenant's `build:` runs its `RUN` steps on the engine's default bridge, with the network
 //!   and none of the hardening: a step reaches the host (and beyond) although the tenant's
-//!   services have no egress.
+//!   services have no egress;
+//! - a developer's `secret set` rolls every service delivering that secret, waived releases
+//!   included: new containers with an admin's waivers are created at a developer's request,
+//!   which a scale of the same release refuses (403) for want of `waiver.grant`.
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -413,5 +416,79 @@ async fn a_build_step_cannot_reach_the_host_network() {
     assert!(
         !reached.load(std::sync::atomic::Ordering::SeqCst),
         "a RUN step of project {attacker}'s build ({status}) connected to {host}:{port} on the host: {body}"
+    );
+}
+
+/// An admin deploys `app` with `cap_add: [SYS_PTRACE]` (waived) and secret `tok`. A developer
+/// may not scale that release (403: it carries a waiver), nor roll back to it; but setting the
+/// secret rolls it, and the roll creates a new container with the waiver, at the developer's
+/// request. Creating containers of a waived release must need `waiver.grant` whichever way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_developer_cannot_recreate_a_waived_release_by_setting_its_secret() {
+    use base64::Engine as _;
+    let srv = server().await;
+    let project = format!("atkroll{}", std::process::id());
+    let base = format!("bulkhead-attack2-{project}-base:1");
+    let _cleanup = Cleanup {
+        projects: vec![project.clone()],
+        images: vec![base.clone()],
+    };
+    import_base(&base);
+    let ana = srv.account("ana", &[(Role::Admin, Scope::All)]).await;
+    let own = Scope::Project(ProjectName::new(&project).expect("project name"));
+    let dev = srv.account("dev", &[(Role::Developer, own)]).await;
+    let secret_uri = format!("/v1/projects/{project}/secrets/tok");
+    let value =
+        |v: &str| serde_json::json!({"value": base64::engine::general_purpose::STANDARD.encode(v)});
+    let (status, body) = srv
+        .call("PUT", &secret_uri, Some(&ana), Some(&value("first")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let compose = format!(
+        "services:\n{}    cap_add: [SYS_PTRACE]\n    secrets: [tok]\n    x-bulkhead:\n      \
+         waivers:\n        - rule: cap-drop-all\n          reason: the profiler attaches\n\
+         secrets:\n  tok:\n    external: true\n",
+        service("app", &format!("image: {base}"))
+    );
+    let (status, body) = srv
+        .call(
+            "POST",
+            &format!("/v1/projects/{project}/deploys"),
+            Some(&ana),
+            Some(&bundle(&[("compose.yaml", &compose)])),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let label = format!("label=dev.bulkhead.project={project}");
+    let waived = || -> Vec<String> {
+        by_label(&["ps", "-a"], &label)
+            .into_iter()
+            .filter(|id| {
+                docker(&["inspect", "-f", "{{json .HostConfig.CapAdd}}", id]).contains("SYS_PTRACE")
+            })
+            .collect()
+    };
+    let before = waived();
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    // The same developer may not scale it...
+    let (status, body) = srv
+        .call(
+            "PUT",
+            &format!("/v1/projects/{project}/services/app/replicas"),
+            Some(&dev),
+            Some(&serde_json::json!({"replicas": 2})),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    // ...but may set the secret, which rolls it.
+    let (status, body) = srv
+        .call("PUT", &secret_uri, Some(&dev), Some(&value("second")))
+        .await;
+    let after = waived();
+    assert!(
+        after.iter().all(|id| before.contains(id)),
+        "the developer's secret set ({status}) created waived containers {after:?} (before: \
+         {before:?}): {body}"
     );
 }
