@@ -58,12 +58,13 @@ async fn prepare(rt: &DockerRuntime, file: &Path) -> anyhow::Result<Prepared> {
         .collect();
     let mut image = None;
     for name in project.services.keys() {
-        if let Ok(info) = rt.inspect_image(&format!("benchbh-{name}")).await {
+        let tag = bulkhead_app::deploy::images::tag("benchbh", name);
+        if let Ok(info) = rt.inspect_image(&tag).await {
             image = Some(info.id);
             break;
         }
     }
-    let image = image.context("run bulkhead up first: no benchbh-* image")?;
+    let image = image.context("run bulkhead up first: no bulkhead/*:benchbh image")?;
     let mut by_level: BTreeMap<usize, Vec<Start>> = BTreeMap::new();
     for sv in &v.services {
         let service = &project.services[&sv.name];

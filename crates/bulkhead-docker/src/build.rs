@@ -94,7 +94,8 @@ impl DockerRuntime {
     }
 }
 
-/// Classic builder, intermediate containers removed even on failure; nothing pulled.
+/// Classic builder, intermediate containers removed even on failure; nothing pulled; `RUN`
+/// steps with no network unless the request asks for one.
 fn options(request: &BuildRequest, dockerfile: &str) -> BuildImageOptions {
     let map = |m: &std::collections::BTreeMap<String, String>| -> Option<HashMap<String, String>> {
         (!m.is_empty()).then(|| m.clone().into_iter().collect())
@@ -105,6 +106,8 @@ fn options(request: &BuildRequest, dockerfile: &str) -> BuildImageOptions {
         buildargs: map(&request.args),
         target: request.target.clone().unwrap_or_default(),
         labels: map(&request.labels),
+        // A build runs the tenant's code: with no network unless the service declares egress.
+        networkmode: Some(if request.network { "default" } else { "none" }.to_string()),
         rm: true,
         forcerm: true,
         ..Default::default()

@@ -28,6 +28,7 @@ pub(crate) fn image_info(inspected: ImageInspect) -> ImageInfo {
         repo_digests: inspected.repo_digests.unwrap_or_default(),
         user: config.user.unwrap_or_default(),
         healthcheck,
+        labels: config.labels.unwrap_or_default().into_iter().collect(),
     }
 }
 

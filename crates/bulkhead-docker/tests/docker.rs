@@ -69,6 +69,7 @@ fn build_request(context: &std::path::Path, tag: &str) -> BuildRequest {
         args: BTreeMap::new(),
         target: None,
         labels: BTreeMap::new(),
+        network: false,
     }
 }
 

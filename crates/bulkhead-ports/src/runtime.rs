@@ -86,6 +86,9 @@ pub struct BuildRequest {
     pub args: BTreeMap<String, String>,
     pub target: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// Whether the build's `RUN` steps get a network (the engine's default bridge). `false`,
+    /// the default: none at all.
+    pub network: bool,
 }
 
 /// What Bulkhead needs to know about an image.
@@ -99,6 +102,8 @@ pub struct ImageInfo {
     pub user: String,
     /// The image's HEALTHCHECK test, if it has one (`["NONE"]` counts as none).
     pub healthcheck: Option<Vec<String>>,
+    /// The image's labels (an image Bulkhead built carries its project's owner label).
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

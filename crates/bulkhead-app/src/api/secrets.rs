@@ -40,10 +40,25 @@ impl Api {
                 bulkhead_core::secrets::check_value(&value.0)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 let actor = who.subject.name().to_string();
+                // A new version rolls the services that use the secret: one whose release
+                // carries waivers needs the right to grant them, checked again under the lock.
+                let may_grant = self.check_secret_roll(who, &project, name.as_str()).await?;
                 let (p, n) = (project.clone(), name.clone());
                 let s = std::sync::Arc::clone(&secrets);
                 let (version, rolled) = self
                     .locked(&project, move |d| async move {
+                        if !may_grant {
+                            let waived = d.waived_users_of_secret(p.as_str(), n.as_str()).await?;
+                            if let Some((service, release, _)) = waived.first() {
+                                return Err(crate::deploy::DeployError::Policy {
+                                    service: service.clone(),
+                                    reason: format!(
+                                        "release {release} now carries waivers, and a new version of this secret would roll it"
+                                    ),
+                                    hint: "ask an admin to set the secret".into(),
+                                });
+                            }
+                        }
                         let version =
                             s.set(&p, &n, value.0, &actor, now_secs())
                                 .await

@@ -104,6 +104,39 @@ impl Api {
         Ok(Some(release.number))
     }
 
+    /// Setting `secret` rolls the services whose active release uses it; each that carries
+    /// waivers needs the caller to hold `waiver.grant`. Returns whether the caller holds it,
+    /// for the check made again under the project's lock.
+    pub(super) async fn check_secret_roll(
+        &self,
+        who: &Authenticated,
+        project: &ProjectName,
+        secret: &str,
+    ) -> Result<bool, ApiError> {
+        let may_grant = bulkhead_core::auth::authorize(
+            &who.subject,
+            bulkhead_core::auth::Action::WaiverGrant,
+            &bulkhead_core::auth::Resource::Project(project.clone()),
+        )
+        .is_allow();
+        if may_grant {
+            return Ok(true);
+        }
+        for (service, release, rules) in self
+            .deployer
+            .waived_users_of_secret(project.as_str(), secret)
+            .await?
+        {
+            let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+            let what = WaiverUse::SecretRoll {
+                service: &service,
+                release,
+            };
+            self.check_use(who, project, &rules, what).await?;
+        }
+        Ok(false)
+    }
+
     async fn check_use(
         &self,
         who: &Authenticated,

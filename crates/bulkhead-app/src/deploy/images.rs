@@ -106,7 +106,10 @@ pub struct BuildCache {
 
 /// The tag a built image gets: `<project>-<service>`, as Docker Compose names it.
 pub fn tag(project: &str, service: &str) -> String {
-    format!("{project}-{service}")
+    // Not `<project>-<service>`: `p` + `db-store` and `p-db` + `store` would share it, and a
+    // build of one project would move another's tag. Service and project sit in fields of
+    // their own: `bulkhead/store:shop`.
+    format!("bulkhead/{service}:{project}")
 }
 
 /// Resolve one service's image. `reuse` is the previous release's (build key, image id): when
@@ -136,6 +139,19 @@ pub async fn resolve<R: ContainerRuntime>(
                 },
                 other => DeployError::Runtime(other),
             })?;
+        // An image another project built is that project's (its code, whatever its build
+        // baked in): not for this one to run.
+        if info
+            .labels
+            .get(bulkhead_ports::runtime::LABEL_PROJECT)
+            .is_some_and(|owner| owner != project_name)
+        {
+            return Err(DeployError::Policy {
+                service: service.name.clone(),
+                reason: format!("image `{reference}` was built by another project"),
+                hint: "build it from this project's own files (`build:`), or use an image no project built".into(),
+            });
+        }
         return Ok(Resolved {
             image: info.id.clone(),
             info,
@@ -188,6 +204,9 @@ pub async fn resolve<R: ContainerRuntime>(
             bulkhead_ports::runtime::LABEL_PROJECT.to_string(),
             project_name.to_string(),
         )]),
+        // The build's `RUN` steps reach the network only for a service that declares egress
+        // (and then through the engine's default bridge, see docs/threat-model.md).
+        network: service.bulkhead.egress == bulkhead_core::spec::extension::Egress::Internet,
     };
     progress(Progress {
         subject: service.name.clone(),

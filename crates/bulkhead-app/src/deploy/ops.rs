@@ -250,6 +250,30 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     /// A secret got a new version: every active release that delivers an older version of it
     /// is succeeded by a release delivering `version` (same image, same everything else), and
     /// the project converges — start-first, as any deploy. Returns the services rolled.
+    /// The active releases that use `secret` and carry waivers: (service, release number,
+    /// waived rule ids). Setting the secret rolls each, creating containers with the waivers.
+    pub async fn waived_users_of_secret(
+        &self,
+        project: &str,
+        secret: &str,
+    ) -> Result<Vec<(String, u64, Vec<String>)>, DeployError> {
+        let mut out = Vec::new();
+        for r in self.store.active(project).await? {
+            if r.waivers.is_empty() {
+                continue;
+            }
+            let spec: super::StoredSpec =
+                serde_json::from_str(&r.spec).map_err(|e| bulkhead_ports::StoreError::Corrupt {
+                    reason: format!("release {} of {}: {e}", r.number, r.service),
+                })?;
+            if spec.secrets.iter().any(|u| u.name == secret) {
+                let rules = r.waivers.iter().map(|(id, _)| id.clone()).collect();
+                out.push((r.service.clone(), r.number, rules));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn roll_secret(
         self: &Arc<Self>,
         project: &str,

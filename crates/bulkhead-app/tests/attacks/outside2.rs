@@ -175,9 +175,10 @@ async fn a_project_cannot_run_the_image_another_project_built() {
     let attacker = format!("atkimg{}", std::process::id());
     let victim = format!("vicimg{}", std::process::id());
     let base = format!("bulkhead-attack2-{attacker}-base:1");
+    let victim_tag = bulkhead_app::deploy::images::tag(&victim, "store");
     let _cleanup = Cleanup {
         projects: vec![attacker.clone(), victim.clone()],
-        images: vec![base.clone(), format!("{victim}-store")],
+        images: vec![base.clone(), victim_tag.clone()],
     };
     import_base(&base);
     let ana = srv.account("ana", &[(Role::Admin, Scope::All)]).await;
@@ -205,18 +206,12 @@ async fn a_project_cannot_run_the_image_another_project_built() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let victims_image = docker(&[
-        "image",
-        "inspect",
-        "-f",
-        "{{.Id}}",
-        &format!("{victim}-store"),
-    ]);
+    let victims_image = docker(&["image", "inspect", "-f", "{{.Id}}", &victim_tag]);
     assert!(victims_image.starts_with("sha256:"), "{victims_image}");
 
     let thief = format!(
         "services:\n{}",
-        service("thief", &format!("image: {victim}-store"))
+        service("thief", &format!("image: {victim_tag}"))
     );
     let (status, body) = srv
         .call(
@@ -246,7 +241,7 @@ async fn a_project_cannot_move_another_projects_image_tag_onto_its_own_build() {
     let srv = server().await;
     let attacker = format!("atktag{}", std::process::id());
     let victim = format!("{attacker}-db");
-    let tag = format!("{victim}-store");
+    let tag = bulkhead_app::deploy::images::tag(&victim, "store");
     let base = format!("bulkhead-attack2-{attacker}-base:1");
     let _cleanup = Cleanup {
         projects: vec![attacker.clone(), victim.clone()],

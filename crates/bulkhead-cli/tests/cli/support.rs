@@ -202,9 +202,9 @@ impl Drop for Shop {
                 "image",
                 "rm",
                 "-f",
-                &format!("{}-web", self.name),
-                &format!("{}-api", self.name),
-                &format!("{}-store", self.name),
+                &format!("bulkhead/web:{}", self.name),
+                &format!("bulkhead/api:{}", self.name),
+                &format!("bulkhead/store:{}", self.name),
             ])
             .output();
     }

@@ -21,6 +21,9 @@ pub enum WaiverUse<'a> {
     Rollback { service: &'a str, release: u64 },
     /// Scaling `service`, whose active `release` carries them (scaling out creates containers).
     Scale { service: &'a str, release: u64 },
+    /// Setting a secret that `service`'s active `release`, which carries them, uses: the new
+    /// version rolls the service, creating containers with them.
+    SecretRoll { service: &'a str, release: u64 },
     /// Creating containers of `service`'s active `release`, which carries them, on behalf of
     /// the account that activated it (the reconciler).
     Recreate { service: &'a str, release: u64 },
@@ -80,6 +83,13 @@ pub fn authorize_waiver_use(
                 "release {release} of service `{service}` in project {project} carries waivers for rule{plural} {rules}, and {subject} may not grant waivers: only an admin can grant them, and scaling creates containers with them"
             ),
             "scale it",
+            "deploy a release without waivers",
+        ),
+        WaiverUse::SecretRoll { service, release } => (
+            format!(
+                "release {release} of service `{service}` in project {project} carries waivers for rule{plural} {rules}, and {subject} may not grant waivers: only an admin can grant them, and a new version of this secret rolls the service, creating containers with them"
+            ),
+            "set the secret",
             "deploy a release without waivers",
         ),
         WaiverUse::Recreate { service, release } => (
