@@ -125,10 +125,16 @@ fn mount(m: &MountTemplate) -> MountSpec {
                     .find_map(|o| o.strip_prefix("size="))
                     .and_then(|s| s.parse().ok())
             });
+            // `mode=` is octal, as mount(8) reads it (`mode=1777`: the sticky bit of /tmp).
+            let mode = options
+                .split(',')
+                .find_map(|o| o.strip_prefix("mode="))
+                .and_then(|m| u32::from_str_radix(m, 8).ok())
+                .filter(|m| *m <= 0o7777);
             MountSpec::Tmpfs {
                 target: target.clone(),
                 size,
-                mode: None,
+                mode,
             }
         }
     }
@@ -142,5 +148,27 @@ fn health(h: &HealthTemplate) -> HealthSpec {
         timeout: d(&h.timeout),
         retries: h.retries,
         start_period: d(&h.start_period),
+    }
+}
+
+#[cfg(test)]
+mod tmpfs_tests {
+    use super::*;
+
+    #[test]
+    fn a_tmpfs_keeps_its_size_and_mode() {
+        let t = MountTemplate::Tmpfs {
+            target: "/scratch".into(),
+            size: None,
+            options: "rw,noexec,nosuid,nodev,mode=1777,size=1048576".into(),
+        };
+        assert_eq!(
+            mount(&t),
+            MountSpec::Tmpfs {
+                target: "/scratch".into(),
+                size: Some(1_048_576),
+                mode: Some(0o1777),
+            }
+        );
     }
 }
