@@ -32,3 +32,6 @@ mod outside;
 
 #[path = "attacks/outside2.rs"]
 mod outside2;
+
+#[path = "attacks/outside3.rs"]
+mod outside3;

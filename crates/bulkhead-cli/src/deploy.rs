@@ -378,7 +378,7 @@ pub async fn down(c: &Common<'_>, volumes: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// The most replicas one service may have (the API's bound).
-const MAX_REPLICAS: u32 = 100;
+const MAX_REPLICAS: u32 = bulkhead_core::spec::MAX_REPLICAS;
 
 pub async fn scale(c: &Common<'_>, service: &str, replicas: u32) -> anyhow::Result<ExitCode> {
     let project = project_name(c)?;

@@ -250,6 +250,31 @@ impl Api {
         }
     }
 
+    /// For a request whose body is large (an upload), before the body is read: when its
+    /// credentials do not authenticate, record it and return the refusal — so that no
+    /// unauthenticated client makes the server take in megabytes first. `None`: go on.
+    pub async fn refuse_unauthenticated(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+    ) -> Option<Result<Reply, ApiError>> {
+        let (actor, auth) = self.authenticate(caller).await.err()?;
+        let outcome = Outcome::new(OutcomeKind::Unauthenticated, Some(auth.code), None);
+        let record = Record {
+            actor,
+            source: caller.source.clone(),
+            action: action.to_string(),
+            resource: resource.chars().take(512).collect(),
+            outcome,
+            body_sha256: None,
+        };
+        Some(match self.append(record).await {
+            Ok(()) => Err(auth),
+            Err(e) => Err(e),
+        })
+    }
+
     /// Record a request the listener refused before the router (its head over the limit) and
     /// return its error: attributed to the caller when its token authenticates, else to
     /// nobody — either way the answer is `err` (the size is the problem, not the token).
@@ -322,7 +347,8 @@ impl Api {
         .await
     }
 
-    async fn append(&self, record: Record) -> Result<(), ApiError> {
+    async fn append(&self, mut record: Record) -> Result<(), ApiError> {
+        record.resource = printable(&record.resource);
         self.audit
             .append(record)
             .await
@@ -476,8 +502,22 @@ impl Api {
     }
 }
 
-/// An audit reason: one line, bounded.
+/// An audit reason: one line, bounded, printable.
 fn short(message: &str) -> String {
     let line = message.lines().next().unwrap_or_default();
-    line.chars().take(400).collect()
+    printable(&line.chars().take(400).collect::<String>())
+}
+
+/// `text` with every control character escaped (`\r`, `\u{1b}`): what a tenant wrote must not
+/// move an auditor's cursor, clear a line or forge one when the log is printed.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -18,11 +18,23 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// Control characters in `message` (a tenant's file or entry name, a container's log
+    /// line) are escaped, line breaks aside: a client prints it to a terminal.
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+        let message: String = message.into();
+        let message = if message.chars().any(|c| c.is_control() && c != '\n') {
+            message
+                .split('\n')
+                .map(super::dispatch::printable)
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            message
+        };
         ApiError {
             status,
             code,
-            message: message.into(),
+            message,
         }
     }
 

@@ -63,6 +63,7 @@ impl Api {
                     )));
                 }
                 self.check_waivers(who, project, &verdict).await?;
+                check_secret_sources(who, project, &opened)?;
                 Ok(Prepared::Deploy {
                     project: Box::new(opened),
                     verdict: Box::new(verdict),
@@ -441,4 +442,45 @@ impl Api {
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
     }
+}
+
+/// A deploy whose secrets come from `file:` or `environment:` writes their values (a new
+/// version when they changed), so its caller needs `secret.set` too: an operator, who may
+/// deploy but not change secrets, is refused rather than setting them this way.
+fn check_secret_sources(
+    who: &Authenticated,
+    project: &ProjectName,
+    opened: &Project,
+) -> Result<(), ApiError> {
+    use bulkhead_core::spec::model::SecretDef;
+    let sourced: std::collections::BTreeSet<&str> = opened
+        .services
+        .values()
+        .flat_map(|s| s.secrets.iter())
+        .map(|r| r.value.source.as_str())
+        .filter(|name| {
+            matches!(
+                opened.secrets.get(*name),
+                Some(SecretDef::File(_) | SecretDef::Environment(_))
+            )
+        })
+        .collect();
+    if sourced.is_empty() {
+        return Ok(());
+    }
+    let resource = bulkhead_core::auth::Resource::Project(project.clone());
+    let decision = bulkhead_core::auth::authorize(
+        &who.subject,
+        bulkhead_core::auth::Action::SecretSet,
+        &resource,
+    );
+    if decision.is_allow() {
+        return Ok(());
+    }
+    let names: Vec<String> = sourced.iter().map(|n| format!("`{n}`")).collect();
+    Err(ApiError::forbidden(format!(
+        "the spec gives secret {} a `file:` or `environment:` source, which sets its value, and {} may not set secrets of project {project}; have a developer or admin set it (`bulkhead secret set`) and declare it `external: true`",
+        names.join(", "),
+        who.subject.name()
+    )))
 }

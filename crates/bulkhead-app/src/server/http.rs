@@ -77,6 +77,16 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // An upload's body is read only for a caller whose token authenticates.
+    if route.max_body > crate::server::routes::SMALL_BODY {
+        let pre = caller_hashing(peer, &headers, b"", false);
+        if let Some(refused) = api
+            .refuse_unauthenticated(&pre, route.action.name(), route.path)
+            .await
+        {
+            return respond(refused);
+        }
+    }
     let bytes = match axum::body::to_bytes(body, route.max_body).await {
         Ok(b) => b,
         Err(_) => {

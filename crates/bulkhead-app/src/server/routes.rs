@@ -331,8 +331,11 @@ pub const ROUTES: &[Route] = &[
         hash_body: true,
         parse: |p| {
             let b: ScaleBody = body(p)?;
-            if b.replicas > 100 {
-                return Err(ApiError::bad_request("replicas must be between 0 and 100"));
+            if b.replicas > bulkhead_core::spec::MAX_REPLICAS {
+                return Err(ApiError::bad_request(format!(
+                    "replicas must be between 0 and {}",
+                    bulkhead_core::spec::MAX_REPLICAS
+                )));
             }
             Ok(Command::ServiceScale {
                 project: project(p)?,

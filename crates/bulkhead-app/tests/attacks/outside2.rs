@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::support::server;
 
-fn docker(args: &[&str]) -> String {
+pub(super) fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
         .args(args)
         .output()
@@ -38,9 +38,9 @@ fn by_label(kind: &[&str], label: &str) -> Vec<String> {
 
 /// Removes the projects' containers, networks, volumes, firewall rules and built images, and
 /// the named images.
-struct Cleanup {
-    projects: Vec<String>,
-    images: Vec<String>,
+pub(super) struct Cleanup {
+    pub(super) projects: Vec<String>,
+    pub(super) images: Vec<String>,
 }
 
 impl Drop for Cleanup {
@@ -92,7 +92,7 @@ const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/:/sbin/
 const GROUP: &str = "root:x:0:\napp:x:10001:\n";
 
 /// `docker import` of the demo binary with a user database, running as 10001.
-fn import_base(tag: &str) {
+pub(super) fn import_base(tag: &str) {
     let demo = demo_binary();
     let mut b = tar::Builder::new(Vec::new());
     for (path, data, mode) in [
@@ -129,6 +129,10 @@ fn import_base(tag: &str) {
 }
 
 /// A project directory of several files, as a deploy body (base64 tar bundle).
+pub(super) fn bundle_of(files: &[(&str, &str)]) -> Value {
+    bundle(files)
+}
+
 fn bundle(files: &[(&str, &str)]) -> Value {
     use base64::Engine as _;
     let mut b = tar::Builder::new(Vec::new());
@@ -149,7 +153,7 @@ fn bundle(files: &[(&str, &str)]) -> Value {
 }
 
 /// One service of the demo's store role: `source` is `image: X` or `build: ./app`.
-fn service(name: &str, source: &str) -> String {
+pub(super) fn service(name: &str, source: &str) -> String {
     format!(
         "  {name}:\n    {source}\n    command: [\"store\"]\n    \
          healthcheck:\n      test: [\"CMD\", \"/bulkhead-demo\", \"probe\", \"http://127.0.0.1:8082/healthz\"]\n      \

@@ -9,12 +9,15 @@ use super::model::{Resources, Service, Ulimit};
 use super::units;
 use super::yaml::{Node, Value};
 
+/// The most replicas one service may have, in a spec as through the scale API.
+pub const MAX_REPLICAS: u32 = 100;
+
 pub(super) fn replicas(node: &Node, what: &str) -> Result<u32, SpecError> {
     let n = decode::integer::<u32>(node, what)?;
-    if n > 1000 {
+    if n > MAX_REPLICAS {
         return Err(SpecError::value(
             &node.span,
-            format!("{what} {n} is more than 1000"),
+            format!("{what} {n} is more than {MAX_REPLICAS}"),
         ));
     }
     Ok(n)

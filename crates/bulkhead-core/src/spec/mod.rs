@@ -4,6 +4,7 @@
 mod connections;
 pub mod decode;
 mod deploy_keys;
+pub use deploy_keys::MAX_REPLICAS;
 pub mod dotenv;
 pub mod error;
 pub mod extension;

@@ -63,7 +63,7 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("deploy:\n  resources:\n    limits:\n      memory: 12ZB", "compose.yaml:7:19: deploy.resources.limits.memory: `12ZB` has an unknown size unit `zb`; use b, k, m, g, t or p"),
     ("mem_limit: 12ZB", "compose.yaml:4:16: mem_limit: `12ZB` has an unknown size unit `zb`; use b, k, m, g, t or p"),
     ("cpus: lots", "compose.yaml:4:11: cpus: `lots` is not a CPU count; write e.g. 0.5 or 2"),
-    ("deploy: {replicas: 1001}", "compose.yaml:4:24: deploy.replicas 1001 is more than 1000"),
+    ("deploy: {replicas: 101}", "compose.yaml:4:24: deploy.replicas 101 is more than 100"),
     ("read_only: maybe", "compose.yaml:4:16: read_only must be true or false, found `maybe`"),
     ("restart: sometimes", "compose.yaml:4:14: restart `sometimes` is unknown; use no, always, on-failure[:N] or unless-stopped"),
     ("restart: on-failure:x", "compose.yaml:4:14: restart: `on-failure:x`: the retry count must be a whole number"),
