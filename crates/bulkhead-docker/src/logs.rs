@@ -1,5 +1,9 @@
 //! Container logs: stdout and stderr demultiplexed by the engine's frame headers and cut into
-//! lines, each stream assembled separately so interleaved partial frames do not mix.
+//! lines, each stream assembled separately so interleaved partial frames do not mix. What is
+//! kept is bounded, whatever a container wrote: the last [`MAX_LINES`] lines, at most
+//! [`MAX_BYTES`] in all, none longer than [`MAX_LINE_BYTES`].
+
+use std::collections::VecDeque;
 
 use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptions;
@@ -8,8 +12,16 @@ use futures_util::StreamExt;
 
 use crate::DockerRuntime;
 
+/// The most lines one read keeps (the last ones).
+pub const MAX_LINES: usize = 10_000;
+/// The most bytes of lines one read keeps (the last ones).
+pub const MAX_BYTES: usize = 8 << 20;
+/// A longer line is cut into pieces of this size.
+pub const MAX_LINE_BYTES: usize = 64 << 10;
+
 impl DockerRuntime {
-    /// The last `tail` lines (all when `None`) of stdout and stderr, in the engine's order.
+    /// The last `tail` lines (all when `None`, within the bounds of the module doc) of stdout
+    /// and stderr, in the engine's order.
     pub(crate) async fn container_logs(
         &self,
         id: &str,
@@ -35,7 +47,8 @@ impl DockerRuntime {
 pub(crate) struct Lines {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
-    lines: Vec<String>,
+    lines: VecDeque<String>,
+    bytes: usize,
 }
 
 impl Lines {
@@ -47,9 +60,34 @@ impl Lines {
             | LogOutput::StdIn { message } => (&mut self.stdout, message),
         };
         pending.extend_from_slice(&message);
-        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
-            self.lines.push(text(&line[..end]));
+        let mut done = Vec::new();
+        loop {
+            match pending.iter().position(|b| *b == b'\n') {
+                Some(end) if end <= MAX_LINE_BYTES => {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    done.push(text(&line[..end]));
+                }
+                _ if pending.len() > MAX_LINE_BYTES => {
+                    let piece: Vec<u8> = pending.drain(..MAX_LINE_BYTES).collect();
+                    done.push(text(&piece));
+                }
+                _ => break,
+            }
+        }
+        for line in done {
+            self.keep(line);
+        }
+    }
+
+    /// Keep `line`, dropping the oldest ones past the bounds.
+    fn keep(&mut self, line: String) {
+        self.bytes += line.len();
+        self.lines.push_back(line);
+        while self.lines.len() > MAX_LINES || self.bytes > MAX_BYTES {
+            match self.lines.pop_front() {
+                Some(old) => self.bytes -= old.len(),
+                None => break,
+            }
         }
     }
 
@@ -60,10 +98,10 @@ impl Lines {
             std::mem::take(&mut self.stderr),
         ] {
             if !pending.is_empty() {
-                self.lines.push(text(&pending));
+                self.keep(text(&pending));
             }
         }
-        self.lines
+        self.lines.into()
     }
 }
 
@@ -103,5 +141,26 @@ mod tests {
         let mut lines = Lines::default();
         lines.push(out("a\n\nb\n"));
         assert_eq!(lines.finish(), ["a", "", "b"]);
+    }
+
+    #[test]
+    fn what_is_kept_is_bounded() {
+        let mut lines = Lines::default();
+        // One line with no end, longer than a line may be: cut into pieces.
+        lines.push(out(&"x".repeat(MAX_LINE_BYTES * 2 + 5)));
+        // More lines than are kept: the oldest go.
+        for i in 0..MAX_LINES + 10 {
+            lines.push(out(&format!("line {i}\n")));
+        }
+        let kept = lines.finish();
+        assert_eq!(kept.len(), MAX_LINES);
+        assert_eq!(kept.first().map(String::as_str), Some("line 10"));
+        assert!(kept.iter().all(|l| l.len() <= MAX_LINE_BYTES));
+        let mut big = Lines::default();
+        for _ in 0..(MAX_BYTES / MAX_LINE_BYTES) + 4 {
+            big.push(out(&format!("{}\n", "y".repeat(MAX_LINE_BYTES))));
+        }
+        let kept = big.finish();
+        assert!(kept.iter().map(String::len).sum::<usize>() <= MAX_BYTES);
     }
 }
