@@ -14,7 +14,6 @@ use bulkhead_ports::Store;
 
 use super::dispatch::{Api, Authenticated};
 use super::error::ApiError;
-use crate::deploy::DeployError;
 
 impl Api {
     /// A spec that carries waivers deploys only for a caller who may grant them — every waiver
@@ -53,27 +52,8 @@ impl Api {
         to: Option<u64>,
     ) -> Result<u64, ApiError> {
         let (all, active) = self.deployer.releases(project.as_str(), service).await?;
-        let target = match to {
-            Some(n) => n,
-            None => {
-                let current = active.unwrap_or(u64::MAX);
-                all.iter()
-                    .map(|r| r.number)
-                    .filter(|n| *n < current)
-                    .max()
-                    .ok_or(DeployError::NoRelease {
-                        service: service.to_string(),
-                        number: current.saturating_sub(1),
-                    })?
-            }
-        };
-        let release = all
-            .iter()
-            .find(|r| r.number == target)
-            .ok_or(DeployError::NoRelease {
-                service: service.to_string(),
-                number: target,
-            })?;
+        let release = crate::deploy::ops::rollback_target(service, &all, active, to)?;
+        let target = release.number;
         let rules: Vec<&str> = release.waivers.iter().map(|(id, _)| id.as_str()).collect();
         let what = WaiverUse::Rollback {
             service,

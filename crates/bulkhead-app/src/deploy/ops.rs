@@ -361,26 +361,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         actor: &str,
     ) -> Result<(u64, Plan, super::Outcome), DeployError> {
         let (all, active) = self.releases(project, service).await?;
-        let target = match to {
-            Some(n) => n,
-            None => {
-                let current = active.unwrap_or(u64::MAX);
-                all.iter()
-                    .map(|r| r.number)
-                    .filter(|n| *n < current)
-                    .max()
-                    .ok_or(DeployError::NoRelease {
-                        service: service.to_string(),
-                        number: current.saturating_sub(1),
-                    })?
-            }
-        };
-        if !all.iter().any(|r| r.number == target) {
-            return Err(DeployError::NoRelease {
-                service: service.to_string(),
-                number: target,
-            });
-        }
+        let target = rollback_target(service, &all, active, to)?.number;
         self.store.activate(project, service, target, actor).await?;
         let (plan, outcome) = self.reconcile(project).await?;
         Ok((target, plan, outcome))
@@ -414,3 +395,31 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 
 /// Poll interval for `logs -f`.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+/// The release a rollback of `service` goes to: `to`, or the one before the `active` one;
+/// an error naming the number when there is none.
+pub fn rollback_target<'a>(
+    service: &str,
+    all: &'a [Release],
+    active: Option<u64>,
+    to: Option<u64>,
+) -> Result<&'a Release, DeployError> {
+    let missing = |number| DeployError::NoRelease {
+        service: service.to_string(),
+        number,
+    };
+    let target = match to {
+        Some(n) => n,
+        None => {
+            let current = active.unwrap_or(u64::MAX);
+            all.iter()
+                .map(|r| r.number)
+                .filter(|n| *n < current)
+                .max()
+                .ok_or_else(|| missing(current.saturating_sub(1)))?
+        }
+    };
+    all.iter()
+        .find(|r| r.number == target)
+        .ok_or_else(|| missing(target))
+}
