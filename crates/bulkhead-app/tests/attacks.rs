@@ -6,6 +6,9 @@
 #[path = "api/support.rs"]
 mod support;
 
+#[path = "attacks/common.rs"]
+mod common;
+
 #[path = "attacks/paths.rs"]
 mod paths;
 

@@ -8,104 +8,10 @@
 //!   volume is mounted by that name without being created or checked: project `p` declaring
 //!   `db-data` external mounts project `p-db`'s volume `data`.
 
-use std::process::Command;
-use std::sync::Mutex;
-
 use bulkhead_core::auth::{ProjectName, Role, Scope};
 
+use super::common::{Cleanup, Item, by_label, demo_binary, docker, import};
 use super::support::{deploy_body, server};
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn by_label(kind: &[&str], label: &str) -> Vec<String> {
-    let mut args = kind.to_vec();
-    args.extend(["-q", "--filter", label]);
-    docker(&args).lines().map(str::to_string).collect()
-}
-
-/// Removes the projects' containers, networks, volumes and firewall rules, and the images.
-struct Cleanup {
-    projects: Vec<String>,
-    images: Vec<String>,
-    volumes: Vec<String>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for project in &self.projects {
-            let label = format!("label=dev.bulkhead.project={project}");
-            for id in by_label(&["ps", "-a"], &label) {
-                docker(&["rm", "-f", "-v", &id]);
-            }
-            for id in by_label(&["network", "ls"], &label) {
-                docker(&["network", "rm", &id]);
-            }
-            for name in by_label(&["volume", "ls"], &label) {
-                docker(&["volume", "rm", "-f", &name]);
-            }
-            use bulkhead_ports::Firewall as _;
-            let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(project);
-        }
-        for v in &self.volumes {
-            docker(&["volume", "rm", "-f", v]);
-        }
-        for image in &self.images {
-            docker(&["rmi", "-f", image]);
-        }
-    }
-}
-
-static DEMO_BUILD: Mutex<()> = Mutex::new(());
-
-/// The static demo binary (built by the example's script when missing).
-fn demo_binary() -> Vec<u8> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let bin = root.join("examples/shop/image/bulkhead-demo");
-    let _serial = DEMO_BUILD.lock().unwrap_or_else(|p| p.into_inner());
-    if !bin.exists() {
-        let built = Command::new("bash")
-            .arg(root.join("examples/shop/build.sh"))
-            .status()
-            .expect("build.sh runs");
-        assert!(built.success(), "examples/shop/build.sh failed");
-    }
-    std::fs::read(bin).expect("the demo binary")
-}
-
-/// `docker import` of `files` (path, bytes, mode), with Dockerfile `changes`.
-fn import(tag: &str, files: &[(&str, &[u8], u32)], changes: &[&str]) {
-    let mut b = tar::Builder::new(Vec::new());
-    for (path, data, mode) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(*mode);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, path, *data).expect("append");
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("rootfs.tar");
-    std::fs::write(&file, b.into_inner().expect("tar")).expect("write tar");
-    let mut args = vec!["import".to_string()];
-    for c in changes {
-        args.extend(["--change".to_string(), c.to_string()]);
-    }
-    args.extend([file.to_string_lossy().into_owned(), tag.to_string()]);
-    let out = Command::new("docker")
-        .args(&args)
-        .output()
-        .expect("docker import runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
                       toor:x:0:0::/root:/bin/sh\n\
@@ -149,10 +55,10 @@ async fn a_developer_cannot_run_as_root_through_a_waiver_check_could_not_judge()
         images: vec![named.clone(), bare.clone()],
         volumes: Vec::new(),
     };
-    let files: [(&str, &[u8], u32); 3] = [
-        ("etc/passwd", PASSWD.as_bytes(), 0o644),
-        ("etc/group", GROUP.as_bytes(), 0o644),
-        ("bulkhead-demo", &demo, 0o755),
+    let files = [
+        Item::File("etc/passwd", PASSWD.as_bytes(), 0o644),
+        Item::File("etc/group", GROUP.as_bytes(), 0o644),
+        Item::File("bulkhead-demo", &demo, 0o755),
     ];
     let entry = "ENTRYPOINT [\"/bulkhead-demo\"]";
     import(&named, &files, &[entry]);
@@ -202,9 +108,9 @@ async fn a_project_cannot_mount_another_projects_volume_by_declaring_it_external
     import(
         &image,
         &[
-            ("etc/passwd", PASSWD.as_bytes(), 0o644),
-            ("etc/group", GROUP.as_bytes(), 0o644),
-            ("bulkhead-demo", &demo, 0o755),
+            Item::File("etc/passwd", PASSWD.as_bytes(), 0o644),
+            Item::File("etc/group", GROUP.as_bytes(), 0o644),
+            Item::File("bulkhead-demo", &demo, 0o755),
         ],
         &["ENTRYPOINT [\"/bulkhead-demo\"]", "USER 10001:10001"],
     );
@@ -329,9 +235,9 @@ async fn a_project_cannot_move_another_projects_container_by_its_name() {
     import(
         &image,
         &[
-            ("etc/passwd", PASSWD.as_bytes(), 0o644),
-            ("etc/group", GROUP.as_bytes(), 0o644),
-            ("bulkhead-demo", &demo, 0o755),
+            Item::File("etc/passwd", PASSWD.as_bytes(), 0o644),
+            Item::File("etc/group", GROUP.as_bytes(), 0o644),
+            Item::File("bulkhead-demo", &demo, 0o755),
         ],
         &["ENTRYPOINT [\"/bulkhead-demo\"]", "USER 10001:10001"],
     );

@@ -14,79 +14,13 @@
 //!   included: new containers with an admin's waivers are created at a developer's request,
 //!   which a scale of the same release refuses (403) for want of `waiver.grant`.
 
-use std::process::Command;
-use std::sync::Mutex;
-
 use bulkhead_core::auth::{ProjectName, Role, Scope};
 use serde_json::Value;
 
+use std::process::Command;
+
+use super::common::{Cleanup, Item, by_label, demo_binary, docker, import};
 use super::support::server;
-
-pub(super) fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn by_label(kind: &[&str], label: &str) -> Vec<String> {
-    let mut args = kind.to_vec();
-    args.extend(["-q", "--filter", label]);
-    docker(&args).lines().map(str::to_string).collect()
-}
-
-/// Removes the projects' containers, networks, volumes, firewall rules and built images, and
-/// the named images.
-pub(super) struct Cleanup {
-    pub(super) projects: Vec<String>,
-    pub(super) images: Vec<String>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for project in &self.projects {
-            let label = format!("label=dev.bulkhead.project={project}");
-            for id in by_label(&["ps", "-a"], &label) {
-                docker(&["rm", "-f", "-v", &id]);
-            }
-            for id in by_label(&["network", "ls"], &label) {
-                docker(&["network", "rm", &id]);
-            }
-            for name in by_label(&["volume", "ls"], &label) {
-                docker(&["volume", "rm", "-f", &name]);
-            }
-            use bulkhead_ports::Firewall as _;
-            let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(project);
-        }
-        for image in &self.images {
-            docker(&["rmi", "-f", image]);
-        }
-        for project in &self.projects {
-            let label = format!("label=dev.bulkhead.project={project}");
-            for id in by_label(&["images"], &label) {
-                docker(&["rmi", "-f", &id]);
-            }
-        }
-    }
-}
-
-static DEMO_BUILD: Mutex<()> = Mutex::new(());
-
-/// The static demo binary (built by the example's script when missing).
-fn demo_binary() -> Vec<u8> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let bin = root.join("examples/shop/image/bulkhead-demo");
-    let _serial = DEMO_BUILD.lock().unwrap_or_else(|p| p.into_inner());
-    if !bin.exists() {
-        let built = Command::new("bash")
-            .arg(root.join("examples/shop/build.sh"))
-            .status()
-            .expect("build.sh runs");
-        assert!(built.success(), "examples/shop/build.sh failed");
-    }
-    std::fs::read(bin).expect("the demo binary")
-}
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/:/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\napp:x:10001:\n";
@@ -94,37 +28,14 @@ const GROUP: &str = "root:x:0:\napp:x:10001:\n";
 /// `docker import` of the demo binary with a user database, running as 10001.
 pub(super) fn import_base(tag: &str) {
     let demo = demo_binary();
-    let mut b = tar::Builder::new(Vec::new());
-    for (path, data, mode) in [
-        ("etc/passwd", PASSWD.as_bytes(), 0o644),
-        ("etc/group", GROUP.as_bytes(), 0o644),
-        ("bulkhead-demo", &demo[..], 0o755),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(mode);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, path, data).expect("append");
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("rootfs.tar");
-    std::fs::write(&file, b.into_inner().expect("tar")).expect("write tar");
-    let out = Command::new("docker")
-        .args([
-            "import",
-            "--change",
-            "ENTRYPOINT [\"/bulkhead-demo\"]",
-            "--change",
-            "USER 10001:10001",
-        ])
-        .arg(&file)
-        .arg(tag)
-        .output()
-        .expect("docker import runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    import(
+        tag,
+        &[
+            Item::File("etc/passwd", PASSWD.as_bytes(), 0o644),
+            Item::File("etc/group", GROUP.as_bytes(), 0o644),
+            Item::File("bulkhead-demo", &demo, 0o755),
+        ],
+        &["ENTRYPOINT [\"/bulkhead-demo\"]", "USER 10001:10001"],
     );
 }
 
@@ -183,6 +94,7 @@ async fn a_project_cannot_run_the_image_another_project_built() {
     let _cleanup = Cleanup {
         projects: vec![attacker.clone(), victim.clone()],
         images: vec![base.clone(), victim_tag.clone()],
+        volumes: Vec::new(),
     };
     import_base(&base);
     let ana = srv.account("ana", &[(Role::Admin, Scope::All)]).await;
@@ -250,6 +162,7 @@ async fn a_project_cannot_move_another_projects_image_tag_onto_its_own_build() {
     let _cleanup = Cleanup {
         projects: vec![attacker.clone(), victim.clone()],
         images: vec![base.clone(), tag.clone()],
+        volumes: Vec::new(),
     };
     import_base(&base);
     let ana = srv.account("ana", &[(Role::Admin, Scope::All)]).await;
@@ -365,6 +278,7 @@ async fn a_build_step_cannot_reach_the_host_network() {
     let _cleanup = Cleanup {
         projects: vec![attacker.clone()],
         images: vec![base.clone(), format!("{attacker}-s")],
+        volumes: Vec::new(),
     };
     import_base(&base);
     let own = Scope::Project(ProjectName::new(&attacker).expect("project name"));
@@ -431,6 +345,7 @@ async fn a_developer_cannot_recreate_a_waived_release_by_setting_its_secret() {
     let _cleanup = Cleanup {
         projects: vec![project.clone()],
         images: vec![base.clone()],
+        volumes: Vec::new(),
     };
     import_base(&base);
     let ana = srv.account("ana", &[(Role::Admin, Scope::All)]).await;

@@ -188,7 +188,8 @@ fn a_spec_cannot_ask_for_more_replicas_than_the_scale_api_allows() {
 /// operator chose the project's token (a JWT key, a database password) after all.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_operator_cannot_set_a_secret_through_a_deploy() {
-    use super::outside2::{Cleanup, import_base, service};
+    use super::common::Cleanup;
+    use super::outside2::{import_base, service};
     let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
     let srv = server().await;
     let project = unique("atk3op");
@@ -197,6 +198,7 @@ async fn an_operator_cannot_set_a_secret_through_a_deploy() {
     let _cleanup = Cleanup {
         projects: vec![project.clone()],
         images: vec![base.clone()],
+        volumes: Vec::new(),
     };
     import_base(&base);
     let own = Scope::Project(bulkhead_core::auth::ProjectName::new(&project).expect("name"));

@@ -15,6 +15,7 @@ use bulkhead_core::auth::{ProjectName, Role, Scope};
 use bulkhead_ports::Store;
 use serde_json::{Value, json};
 
+use super::common::{demo_binary, docker};
 use super::support::server;
 
 /// One spec per path key, `{}` where the path goes.
@@ -150,12 +151,12 @@ fn bundle(files: &[(&str, &str)], names: &[&str], env: &[(&str, &str)]) -> Value
 }
 
 fn containers_of(project: &str) -> String {
-    let out = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter"])
-        .arg(format!("label=dev.bulkhead.project={project}"))
-        .output()
-        .expect("docker ps");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=dev.bulkhead.project={project}"),
+    ])
 }
 
 /// Every byte the server wrote to its state directory (audit log, store), as lossy text.
@@ -398,15 +399,8 @@ fn a_bind_source_inside_a_writable_one_is_refused() {
 
 /// The demo image's build context, copied into `root/image`.
 fn demo_context(root: &Path) {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let image = repo.join("examples/shop/image");
-    if !image.join("bulkhead-demo").exists() {
-        let built = std::process::Command::new("bash")
-            .arg(repo.join("examples/shop/build.sh"))
-            .status()
-            .expect("build.sh runs");
-        assert!(built.success(), "examples/shop/build.sh failed");
-    }
+    demo_binary(); // built when missing
+    let image = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop/image");
     let status = std::process::Command::new("cp")
         .arg("-a")
         .arg(&image)

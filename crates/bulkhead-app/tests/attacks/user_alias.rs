@@ -3,13 +3,11 @@
 //! developer, with nothing created; a symlinked /etc/passwd is not followed; a real non-root
 //! user deploys, pinned as the numbers that were checked.
 
-use std::process::Command;
-use std::sync::Mutex;
-
 use bulkhead_core::auth::{ProjectName, Role, Scope};
 use bulkhead_ports::Store;
 use serde_json::Value;
 
+use super::common::{Cleanup, Item, by_label, demo_binary, docker, import};
 use super::support::{Server, deploy_body, server};
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
@@ -17,104 +15,6 @@ const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
                       app:x:10001:10001::/:/sbin/nologin\n\
                       staff:x:10002:0::/:/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\nwheel:x:0:\napp:x:10001:\n";
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn by_label(kind: &[&str], label: &str) -> Vec<String> {
-    let mut args = kind.to_vec();
-    args.extend(["-q", "--filter", label]);
-    docker(&args).lines().map(str::to_string).collect()
-}
-
-/// Removes the project's containers, networks and firewall rules, and the test's images.
-struct Cleanup {
-    project: String,
-    images: Vec<String>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let label = format!("label=dev.bulkhead.project={}", self.project);
-        for id in by_label(&["ps", "-a"], &label) {
-            docker(&["rm", "-f", "-v", &id]);
-        }
-        for id in by_label(&["network", "ls"], &label) {
-            docker(&["network", "rm", &id]);
-        }
-        use bulkhead_ports::Firewall as _;
-        let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(&self.project);
-        for image in &self.images {
-            docker(&["rmi", "-f", image]);
-        }
-    }
-}
-
-static DEMO_BUILD: Mutex<()> = Mutex::new(());
-
-/// The static demo binary (built by the example's script when missing).
-fn demo_binary() -> Vec<u8> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let bin = root.join("examples/shop/image/bulkhead-demo");
-    let _serial = DEMO_BUILD.lock().unwrap_or_else(|p| p.into_inner());
-    if !bin.exists() {
-        let built = Command::new("bash")
-            .arg(root.join("examples/shop/build.sh"))
-            .status()
-            .expect("build.sh runs");
-        assert!(built.success(), "examples/shop/build.sh failed");
-    }
-    std::fs::read(bin).expect("the demo binary")
-}
-
-enum Item<'a> {
-    File(&'a str, &'a [u8], u32),
-    Link(&'a str, &'a str),
-}
-
-/// `docker import` of exactly `items` (no shell, nothing else), with Dockerfile `changes`.
-fn import(tag: &str, items: &[Item<'_>], changes: &[&str]) {
-    let mut b = tar::Builder::new(Vec::new());
-    for item in items {
-        let mut h = tar::Header::new_gnu();
-        match item {
-            Item::File(path, data, mode) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(*mode);
-                h.set_size(data.len() as u64);
-                b.append_data(&mut h, path, *data).expect("append");
-            }
-            Item::Link(path, target) => {
-                h.set_entry_type(tar::EntryType::Symlink);
-                h.set_mode(0o777);
-                h.set_size(0);
-                b.append_link(&mut h, path, target).expect("append link");
-            }
-        }
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("rootfs.tar");
-    std::fs::write(&file, b.into_inner().expect("tar")).expect("write tar");
-    let mut args = vec!["import".to_string()];
-    for c in changes {
-        args.extend(["--change".to_string(), c.to_string()]);
-    }
-    args.extend([file.to_string_lossy().into_owned(), tag.to_string()]);
-    let out = Command::new("docker")
-        .args(&args)
-        .output()
-        .expect("docker import runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 struct Fixture {
     srv: Server,
@@ -140,8 +40,9 @@ async fn fixture(name: &str) -> Fixture {
         format!("{base}-linked:1"),
     );
     let cleanup = Cleanup {
-        project: project.clone(),
+        projects: vec![project.clone()],
         images: vec![toor.clone(), plain.clone(), linked.clone()],
+        volumes: Vec::new(),
     };
     let entry = "ENTRYPOINT [\"/bulkhead-demo\"]";
     let files = |passwd: Item<'static>| -> Vec<Item<'_>> {
