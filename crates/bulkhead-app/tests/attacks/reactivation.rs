@@ -9,28 +9,15 @@ use bulkhead_core::audit::OutcomeKind;
 use bulkhead_core::auth::{ProjectName, Role, Scope};
 use serde_json::json;
 
+use super::common::{demo_binary, docker};
 use super::support::{Server, deploy_body, server};
 
 const IMAGE: &str = "bulkhead-attacks-demo:1";
 
-fn docker(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// The demo image, built once from examples/shop (its binary built first when missing).
 fn demo_image() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    if !root.join("examples/shop/image/bulkhead-demo").exists() {
-        let built = std::process::Command::new("bash")
-            .arg(root.join("examples/shop/build.sh"))
-            .status()
-            .expect("build.sh runs");
-        assert!(built.success(), "examples/shop/build.sh failed");
-    }
+    demo_binary(); // built when missing
     let built = std::process::Command::new("docker")
         .args(["build", "-q", "-t", IMAGE])
         .arg(root.join("examples/shop/image"))
