@@ -175,20 +175,7 @@ impl Api {
 
     /// Every binding of an enabled account.
     pub(super) async fn enabled_bindings(&self) -> Result<Vec<Binding>, ApiError> {
-        let store = &self.deployer.store;
-        let enabled: std::collections::BTreeSet<UserName> = store
-            .list_users()
-            .await?
-            .into_iter()
-            .filter(|u| !u.disabled)
-            .map(|u| u.name)
-            .collect();
-        Ok(store
-            .list_bindings(None)
-            .await?
-            .into_iter()
-            .filter(|b| enabled.contains(&b.user))
-            .collect())
+        Ok(self.deployer.enabled_bindings().await?)
     }
 
     /// Refuses to remove the last enabled administrator of every project (the account, or its

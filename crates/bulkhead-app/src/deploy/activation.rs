@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use bulkhead_core::auth::{
-    Decision, ProjectName, Subject, SubjectKind, UserName, WaiverUse, authorize_waiver_use,
-    waiver_granters,
+    Binding, Decision, ProjectName, Subject, SubjectKind, UserName, WaiverUse,
+    authorize_waiver_use, waiver_granters,
 };
 use bulkhead_core::deploy::{Op, Plan};
 use bulkhead_ports::{ContainerRuntime, Firewall, Release, Store};
@@ -27,6 +27,25 @@ pub struct Held {
 }
 
 impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> Deployer<R, S, F> {
+    /// The role bindings of the accounts that are enabled: who may act (and grant) now.
+    pub async fn enabled_bindings(&self) -> Result<Vec<Binding>, DeployError> {
+        let enabled: BTreeSet<UserName> = self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled)
+            .map(|u| u.name)
+            .collect();
+        Ok(self
+            .store
+            .list_bindings(None)
+            .await?
+            .into_iter()
+            .filter(|b| enabled.contains(&b.user))
+            .collect())
+    }
+
     /// The services of `active` (a project's active releases) that are held.
     pub async fn held<'a>(
         &self,
@@ -41,19 +60,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             return Ok(Vec::new());
         }
         let activators = self.store.activated_by(project).await?;
+        let bindings = self.enabled_bindings().await?;
         let users = self.store.list_users().await?;
-        let enabled: BTreeSet<&UserName> = users
-            .iter()
-            .filter(|u| !u.disabled)
-            .map(|u| &u.name)
-            .collect();
-        let bindings: Vec<_> = self
-            .store
-            .list_bindings(None)
-            .await?
-            .into_iter()
-            .filter(|b| enabled.contains(&b.user))
-            .collect();
         let name = ProjectName::new(project).ok();
         let mut held = Vec::new();
         for r in waived {
@@ -69,15 +77,12 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                         .iter()
                         .find(|u| u.name == user)
                         .map_or(SubjectKind::User, |u| u.kind);
-                    let own = if enabled.contains(&user) {
-                        bindings
-                            .iter()
-                            .filter(|b| b.user == user)
-                            .cloned()
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
+                    // A disabled account has no binding among the enabled ones: it grants nothing.
+                    let own = bindings
+                        .iter()
+                        .filter(|b| b.user == user)
+                        .cloned()
+                        .collect();
                     let subject = Subject::new(user, kind, own).map_err(|e| {
                         bulkhead_ports::StoreError::Corrupt {
                             reason: e.to_string(),
