@@ -73,9 +73,8 @@ async fn an_unauthenticated_client_cannot_make_the_server_buffer_an_upload_body(
          Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
     );
     tls.write_all(head.as_bytes()).await.expect("head");
-    // A first megabyte of body, then nothing: a client that keeps the rest coming slowly
-    // (or just holds it) keeps what it sent in the server's memory.
-    tls.write_all(&vec![b' '; 1 << 20]).await.expect("body");
+    // No body at all: a server that waited for it would never answer. (Sending part of it
+    // would race the server closing the connection once it has answered.)
     tls.flush().await.expect("flush");
     // The answer comes from the head alone; the rest of the body never has to arrive.
     let mut response = vec![0u8; 4096];
