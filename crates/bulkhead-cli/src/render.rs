@@ -150,19 +150,7 @@ pub fn plan(project: &str, plan: &Value) -> String {
                 text(op, "owner")
             ),
             "create_volume" => format!("create volume {name}"),
-            "deploy" => {
-                let then = op["replaces"]
-                    .get(1)
-                    .and_then(Value::as_str)
-                    .map(|n| format!(", then remove {n}"))
-                    .unwrap_or_default();
-                format!(
-                    "start {} replica {} at release {}, wait until ready{then}",
-                    text(op, "service"),
-                    scalar(&op["replica"]),
-                    scalar(&op["release"])
-                )
-            }
+            "deploy" => deploy_line(op),
             "remove" => format!("remove {name} ({})", text(op, "why")),
             "remove_network" => format!("remove network {name}"),
             other => format!("{other} {op}"),
@@ -170,6 +158,32 @@ pub fn plan(project: &str, plan: &Value) -> String {
         let _ = writeln!(out, "  {line}");
     }
     out
+}
+
+/// One rollout step: start-first (the old one serves until the new one is ready), stop-first
+/// (a gap: the old one stops first, and starts again if the new one fails), or the
+/// verification of a replica an earlier run started.
+fn deploy_line(op: &Value) -> String {
+    let old = op["replaces"].get(1).and_then(Value::as_str);
+    let (service, replica, release) = (
+        text(op, "service"),
+        scalar(&op["replica"]),
+        scalar(&op["release"]),
+    );
+    let start = if op["adopt"].is_string() {
+        format!(
+            "verify {service} replica {replica} at release {release} (started earlier), wait until ready"
+        )
+    } else {
+        format!("start {service} replica {replica} at release {release}, wait until ready")
+    };
+    match (old, op["stop_first"].as_str()) {
+        (Some(old), Some(why)) => format!(
+            "stop {old} first (stop-first: the service {why}; a gap until the new one is ready), {start}, then remove {old}; if it fails, {old} starts again"
+        ),
+        (Some(old), None) => format!("{start}, then remove {old}"),
+        (None, _) => start,
+    }
 }
 
 /// The containers of a service listing (`{"services": [{"service", "containers": [...]}]}`),
@@ -300,6 +314,14 @@ mod tests {
         assert_eq!(
             plan("shop", &p),
             "project shop: plan\n  create network n (internal)\n  start web replica 1 at release 2, wait until ready, then remove web-old\n  remove network m\n"
+        );
+        let stateful = json!({"prepare": [], "waves": [[{"service": "db", "ops": [
+            {"op": "deploy", "service": "db", "release": 3, "replica": 1,
+             "replaces": ["id", "db-old"], "stop_first": "writes volume `p-data` at /data"}
+        ]}]], "cleanup": []});
+        assert_eq!(
+            plan("p", &stateful),
+            "project p: plan\n  stop db-old first (stop-first: the service writes volume `p-data` at /data; a gap until the new one is ready), start db replica 1 at release 3, wait until ready, then remove db-old; if it fails, db-old starts again\n"
         );
         let empty = json!({"prepare": [], "waves": [], "cleanup": []});
         assert_eq!(plan("shop", &empty), "project shop: nothing to do\n");

@@ -191,6 +191,7 @@ pub(crate) fn container_info(inspected: ContainerInspectResponse) -> ContainerIn
     let network = inspected.network_settings.unwrap_or_default();
     let status = state.status.map(|s| s.to_string()).unwrap_or_default();
     let exited = matches!(status.as_str(), "exited" | "dead");
+    let running_for = running_for(&state, &status);
     ContainerInfo {
         id: inspected.id.unwrap_or_default(),
         name: inspected
@@ -204,7 +205,23 @@ pub(crate) fn container_info(inspected: ContainerInspectResponse) -> ContainerIn
         state: status,
         addresses: addresses(&network),
         published: published(&network),
+        running_for,
+        restart_count: inspected.restart_count.and_then(|n| u64::try_from(n).ok()),
     }
+}
+
+/// How long a running container has run since its last start (`State.StartedAt` to now).
+fn running_for(state: &ContainerState, status: &str) -> Option<Duration> {
+    if status != "running" {
+        return None;
+    }
+    let started = bulkhead_core::clock::parse_rfc3339(state.started_at.as_deref()?)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    let now = u64::try_from(now).ok()?;
+    Some(Duration::from_millis(now.saturating_sub(started)))
 }
 
 fn health(state: &ContainerState) -> HealthState {

@@ -29,6 +29,11 @@ pub(crate) fn image_info(inspected: ImageInspect) -> ImageInfo {
         user: config.user.unwrap_or_default(),
         healthcheck,
         labels: config.labels.unwrap_or_default().into_iter().collect(),
+        volumes: {
+            let mut v: Vec<String> = config.volumes.unwrap_or_default();
+            v.sort();
+            v
+        },
     }
 }
 

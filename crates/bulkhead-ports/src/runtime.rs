@@ -104,6 +104,8 @@ pub struct ImageInfo {
     pub healthcheck: Option<Vec<String>>,
     /// The image's labels (an image Bulkhead built carries its project's owner label).
     pub labels: BTreeMap<String, String>,
+    /// The image's `VOLUME` paths, sorted.
+    pub volumes: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -216,6 +218,11 @@ pub struct ContainerInfo {
     pub addresses: BTreeMap<String, String>,
     /// Published ports as `(container port/proto, host ip, host port)`.
     pub published: Vec<(String, String, u16)>,
+    /// How long it has been running since its last (re)start; `None` when it is not running
+    /// or the engine's answer does not tell.
+    pub running_for: Option<Duration>,
+    /// How often the engine restarted it (by its restart policy), when the answer tells.
+    pub restart_count: Option<u64>,
 }
 
 /// Something the engine reports about one of its objects (Docker's `/events`).

@@ -54,7 +54,7 @@ pub fn container_spec(id: &Identity<'_>, t: &Template) -> ContainerSpec {
         working_dir: t.working_dir.clone(),
         hostname: t.hostname.clone(),
         read_only_rootfs: t.read_only_rootfs,
-        mounts: t.mounts.iter().map(mount).collect(),
+        mounts: mounts(id, t),
         cap_drop: t.cap_drop.clone(),
         cap_add: t.cap_add.clone(),
         privileged: t.privileged,
@@ -92,6 +92,79 @@ pub fn container_spec(id: &Identity<'_>, t: &Template) -> ContainerSpec {
         tty: t.tty,
         stdin_open: t.stdin_open,
     }
+}
+
+/// The template's mounts, with each anonymous volume (in the spec, or the image's own
+/// `VOLUME`) made the replica's own named volume, so its data outlives the container.
+fn mounts(id: &Identity<'_>, t: &Template) -> Vec<MountSpec> {
+    let mut out: Vec<MountSpec> = t
+        .mounts
+        .iter()
+        .map(|m| match m {
+            MountTemplate::Volume {
+                name,
+                target,
+                read_only,
+            } if name.is_empty() => MountSpec::Volume {
+                name: replica_volume(id.project, id.service, id.replica, target),
+                target: target.clone(),
+                read_only: *read_only,
+            },
+            other => mount(other),
+        })
+        .collect();
+    out.extend(t.image_volumes.iter().map(|target| MountSpec::Volume {
+        name: replica_volume(id.project, id.service, id.replica, target),
+        target: target.clone(),
+        read_only: false,
+    }));
+    out
+}
+
+/// The replica's own volumes (name, target): what `mounts` names for anonymous and image
+/// volumes; created with owner labels before the container.
+pub fn replica_volumes(id: &Identity<'_>, t: &Template) -> Vec<(String, String)> {
+    let anonymous = t.mounts.iter().filter_map(|m| match m {
+        MountTemplate::Volume { name, target, .. } if name.is_empty() => Some(target),
+        _ => None,
+    });
+    anonymous
+        .chain(t.image_volumes.iter())
+        .map(|target| {
+            (
+                replica_volume(id.project, id.service, id.replica, target),
+                target.clone(),
+            )
+        })
+        .collect()
+}
+
+/// `<project>-<service>-<replica>-<last path part>-<6 hex of the path's hash>`: readable in
+/// `docker volume ls`, one per replica and path.
+pub fn replica_volume(project: &str, service: &str, replica: u32, target: &str) -> String {
+    use sha2::Digest as _;
+    let tail: String = target
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(24)
+        .collect();
+    let hash = hex::encode(sha2::Sha256::digest(target.as_bytes()));
+    let tail = if tail.is_empty() {
+        "root".to_string()
+    } else {
+        tail
+    };
+    format!("{project}-{service}-{replica}-{tail}-{}", &hash[..6])
 }
 
 fn mount(m: &MountTemplate) -> MountSpec {
@@ -154,6 +227,25 @@ fn health(h: &HealthTemplate) -> HealthSpec {
 #[cfg(test)]
 mod tmpfs_tests {
     use super::*;
+
+    #[test]
+    fn anonymous_and_image_volumes_are_the_replicas_own() {
+        assert_eq!(
+            replica_volume("shop", "db", 2, "/var/lib/postgresql/data"),
+            format!(
+                "shop-db-2-data-{}",
+                &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                    b"/var/lib/postgresql/data"
+                ))[..6]
+            )
+        );
+        assert_ne!(
+            replica_volume("p", "s", 1, "/a/data"),
+            replica_volume("p", "s", 1, "/b/data")
+        );
+        assert!(replica_volume("p", "s", 1, "/").starts_with("p-s-1-root-"));
+        assert!(replica_volume("p", "s", 1, "/x y:z").starts_with("p-s-1-x_y_z-"));
+    }
 
     #[test]
     fn a_tmpfs_keeps_its_size_and_mode() {

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bulkhead_core::clock::rfc3339;
-use bulkhead_core::deploy::{Desired, DesiredNetwork, DesiredService, HealthTemplate, template};
+use bulkhead_core::deploy::{
+    Desired, DesiredNetwork, DesiredService, HealthTemplate, MountTemplate, template,
+};
 use bulkhead_core::hardening::Outcome;
 use bulkhead_core::secgroups::NetworkRole;
 use bulkhead_core::spec::Project;
@@ -32,19 +34,51 @@ pub struct Prepared {
     pub state: ProjectState,
 }
 
-/// The release's hash: the template's, and the secret versions it delivers when it has any
-/// (so a service without secrets keeps the hash it always had).
+/// The release's hash: the template's, and the secret versions it delivers, its settle time
+/// and its volume sharing when they are set (so a service without them keeps the hash it
+/// always had).
 pub(super) fn spec_hash(spec: &StoredSpec, image: &str) -> String {
     let template = spec.template.hash(image);
-    if spec.secrets.is_empty() {
+    if spec.secrets.is_empty() && spec.settle_ms.is_none() && !spec.share_volumes {
         return template;
     }
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
     h.update(template.as_bytes());
-    h.update(b"\nsecrets:");
-    h.update(serde_json::to_vec(&spec.secrets).unwrap_or_default());
+    if !spec.secrets.is_empty() {
+        h.update(b"\nsecrets:");
+        h.update(serde_json::to_vec(&spec.secrets).unwrap_or_default());
+    }
+    if let Some(ms) = spec.settle_ms {
+        h.update(format!("\nsettle:{ms}").as_bytes());
+    }
+    if spec.share_volumes {
+        h.update(b"\nshare_volumes");
+    }
     hex::encode(h.finalize())
+}
+
+/// The image's `VOLUME` paths that no mount of the template covers (a mount at the same
+/// path, or above it, takes its place, as on the engine).
+fn uncovered_volumes(image_volumes: &[String], mounts: &[MountTemplate]) -> Vec<String> {
+    let targets: Vec<&str> = mounts
+        .iter()
+        .map(|m| match m {
+            MountTemplate::Bind { target, .. }
+            | MountTemplate::Volume { target, .. }
+            | MountTemplate::Tmpfs { target, .. } => target.trim_end_matches('/'),
+        })
+        .collect();
+    image_volumes
+        .iter()
+        .filter(|v| {
+            let v = v.trim_end_matches('/');
+            !targets
+                .iter()
+                .any(|t| *t == v || t.is_empty() || v.starts_with(&format!("{t}/")))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The exec-form probe for a health test: the test run directly for fast readiness.
@@ -165,16 +199,22 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             super::volumes::name_mounts(project, &mut t.mounts);
             t.user = Some(identity.pinned());
             t.groups = identity.groups.clone();
-            if t.health.is_none()
-                && let Some(test) = &resolved.info.healthcheck
-            {
-                t.health = Some(HealthTemplate {
-                    test: test.clone(),
-                    interval: None,
-                    timeout: None,
-                    retries: None,
-                    start_period: None,
-                });
+            t.image_volumes = uncovered_volumes(&resolved.info.volumes, &t.mounts);
+            if let Some(test) = &resolved.info.healthcheck {
+                match &mut t.health {
+                    None => {
+                        t.health = Some(HealthTemplate {
+                            test: test.clone(),
+                            interval: None,
+                            timeout: None,
+                            retries: None,
+                            start_period: None,
+                        })
+                    }
+                    // Timings without a test: the image's test runs with them.
+                    Some(h) if h.test.is_empty() => h.test = test.clone(),
+                    Some(_) => {}
+                }
             }
             let probe = t.health.as_ref().and_then(|h| probe_of(&h.test));
             let spec = StoredSpec {
@@ -188,6 +228,11 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 probe,
                 build_key: resolved.build_key.clone(),
                 secrets: secret_uses,
+                settle_ms: service
+                    .bulkhead
+                    .settle
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                share_volumes: service.bulkhead.share_volumes,
             };
             let spec_hash = spec_hash(&spec, &resolved.image);
             // Every waiver the spec declares goes with the release, used at `check` or not
@@ -322,6 +367,10 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                         .copied()
                         .unwrap_or(spec.replicas),
                     depends_on: spec.depends_on.clone(),
+                    stop_first: spec.stop_first(),
+                    settle_ms: spec
+                        .settle()
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 },
             );
             releases.insert(r.service.clone(), (r, spec));

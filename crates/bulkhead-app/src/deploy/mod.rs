@@ -109,6 +109,37 @@ pub struct StoredSpec {
     /// The secrets its containers get, each at a recorded version.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretUse>,
+    /// `x-bulkhead.settle` in ms, when the spec sets it (without a health check, a replica is
+    /// ready once it ran this long without a restart; default `DEFAULT_SETTLE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_ms: Option<u64>,
+    /// `x-bulkhead.share_volumes`: replicas may write the service's volumes at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub share_volumes: bool,
+}
+
+impl StoredSpec {
+    /// Why a replica stops before its successor starts, if it must.
+    pub fn stop_first(&self) -> Option<String> {
+        self.template.stop_first(self.share_volumes)
+    }
+
+    /// Without a health check, the settle time a replica must run without a restart; `None`
+    /// when it has one (then only "healthy" is ready).
+    pub fn settle(&self) -> Option<std::time::Duration> {
+        let checked = self
+            .template
+            .health
+            .as_ref()
+            .is_some_and(|h| !h.test.is_empty() && h.test.first().is_none_or(|t| t != "NONE"));
+        if checked {
+            return None;
+        }
+        Some(self.settle_ms.map_or(
+            bulkhead_core::spec::extension::DEFAULT_SETTLE,
+            std::time::Duration::from_millis,
+        ))
+    }
 }
 
 /// The project-level desired state kept in the store.

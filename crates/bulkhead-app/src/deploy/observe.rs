@@ -21,6 +21,10 @@ pub fn observed_container(c: &ContainerInfo) -> ObservedContainer {
         spec_hash: label(LABEL_SPEC),
         running: c.state == "running",
         unhealthy: c.health == HealthState::Unhealthy,
+        healthy: c.health == HealthState::Healthy,
+        running_for_ms: c
+            .running_for
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         exit_code: if c.state == "exited" {
             c.exit_code
         } else {
@@ -63,5 +67,40 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             ingress,
         };
         Ok((observed, containers))
+    }
+
+    /// A replica whose health check has not passed yet by the engine's clock (its interval
+    /// may be long) is verified now: its test run once, concurrently for all; passing is
+    /// ready. Keeps a converged project converged right after a rollout that verified its
+    /// replicas the same way.
+    pub(super) async fn verify_starting(
+        &self,
+        observed: &mut Observed,
+        probes: &BTreeMap<String, Vec<String>>,
+    ) {
+        let mut checks = tokio::task::JoinSet::new();
+        for (i, c) in observed.containers.iter().enumerate() {
+            if !c.running || c.healthy || c.unhealthy {
+                continue;
+            }
+            let Some(probe) = probes.get(&c.service).cloned() else {
+                continue;
+            };
+            let (runtime, id) = (std::sync::Arc::clone(&self.runtime), c.id.clone());
+            checks.spawn(async move {
+                let passed = runtime
+                    .exec(&id, &probe, std::time::Duration::from_secs(2))
+                    .await
+                    .is_ok_and(|code| code == 0);
+                (i, passed)
+            });
+        }
+        while let Some(done) = checks.join_next().await {
+            if let Ok((i, true)) = done
+                && let Some(c) = observed.containers.get_mut(i)
+            {
+                c.healthy = true;
+            }
+        }
     }
 }

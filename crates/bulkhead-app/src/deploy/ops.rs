@@ -76,7 +76,12 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         let held = self
             .held(project, releases.values().map(|(r, _)| r))
             .await?;
-        let (observed, _) = self.observe(project).await?;
+        let (mut observed, _) = self.observe(project).await?;
+        let probes = releases
+            .iter()
+            .filter_map(|(service, (_, spec))| Some((service.clone(), spec.probe.clone()?)))
+            .collect();
+        self.verify_starting(&mut observed, &probes).await;
         let mut plan = plan(&desired, &observed);
         super::activation::hold_back(&mut plan, &held);
         let mut owned: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -132,10 +137,21 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     spec_hash: c.spec_hash.clone(),
                     replicas: c.spec.replicas,
                     depends_on: c.spec.depends_on.clone(),
+                    stop_first: c.spec.stop_first(),
+                    settle_ms: c
+                        .spec
+                        .settle()
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 },
             );
         }
-        let (observed, _) = self.observe(&project.name).await?;
+        let (mut observed, _) = self.observe(&project.name).await?;
+        let probes = prepared
+            .candidates
+            .iter()
+            .filter_map(|c| Some((c.service.clone(), c.spec.probe.clone()?)))
+            .collect();
+        self.verify_starting(&mut observed, &probes).await;
         Ok((verdict, plan(&desired, &observed)))
     }
 
@@ -236,6 +252,18 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         let current = state.scale.get(service).copied().unwrap_or(spec.replicas);
         if current == replicas {
             return Ok(false);
+        }
+        if replicas > 1
+            && !spec.share_volumes
+            && let Some(what) = spec.template.shared_writable()
+        {
+            return Err(DeployError::Policy {
+                service: service.to_string(),
+                reason: format!(
+                    "{replicas} replicas would all write {what} at once; the service scales to 1 at most"
+                ),
+                hint: "declare `x-bulkhead: { share_volumes: true }` in the spec if the application coordinates its writers, then `up`".into(),
+            });
         }
         if replicas == spec.replicas {
             state.scale.remove(service);

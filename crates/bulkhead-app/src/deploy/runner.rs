@@ -13,13 +13,13 @@ use tokio::task::JoinSet;
 
 use bulkhead_core::deploy::{Op, Plan, Rollout};
 use bulkhead_core::spec::model::Condition;
-use bulkhead_ports::runtime::{LABEL_PROJECT, LABEL_SERVICE};
+use bulkhead_ports::runtime::{LABEL_PROJECT, LABEL_REPLICA, LABEL_SERVICE};
 use bulkhead_ports::{
     ContainerRuntime, Firewall, HealthState, LabelFilter, NetworkRules, NetworkSpec, Release,
     RuntimeError, Store,
 };
 
-use super::container::{Identity, container_name, container_spec, owner_labels};
+use super::container::{Identity, container_name, container_spec, owner_labels, replica_volumes};
 use super::{DeployError, Deployer, StoredSpec};
 use crate::project::files::check_bind_source;
 
@@ -309,6 +309,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 release,
                 replica,
                 replaces,
+                adopt,
+                stop_first,
             } => {
                 let (rel, spec) =
                     releases
@@ -319,24 +321,39 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                             number: *release,
                         })?;
                 let owned = releases.owned.get(service).cloned().unwrap_or_default();
-                // A replica publishing a fixed host port cannot start beside the one it
-                // replaces (the engine holds the port for the old one): stop-first for it.
-                let stop_first = replaces.is_some() && fixed_host_port(&spec.template);
-                let (before, after) = if stop_first {
-                    (replaces.as_ref(), None)
-                } else {
-                    (None, replaces.as_ref())
+                // Never two replicas of one slot at once on a stateful service: the old one
+                // stops first, and serves again if its successor does not become ready.
+                let (before, after) = match stop_first {
+                    Some(_) => (replaces.as_ref(), None),
+                    None => (None, replaces.as_ref()),
                 };
-                if let Some((id, old)) = before {
-                    self.say(old, "stopping first: its fixed host port cannot be shared");
-                    self.retire(project, service, id, old, spec, &owned, outcome)
+                if let (Some((id, old)), Some(why)) = (before, stop_first) {
+                    self.say(old, format!("stopping first: the service {why}"));
+                    self.stop_only(id, old, spec.template.stop_grace_secs)
                         .await?;
+                    self.sync_ingress(project, service, &owned).await?;
                 }
-                let name = self
-                    .deploy_replica(project, rel, spec, *replica, after, releases)
-                    .await?;
+                let made = match adopt {
+                    Some(id) => {
+                        self.adopt_replica(project, rel, spec, *replica, id, releases)
+                            .await
+                    }
+                    None => {
+                        self.deploy_replica(project, rel, spec, *replica, after, releases)
+                            .await
+                    }
+                };
+                let name = match made {
+                    Ok(name) => name,
+                    Err(e) => {
+                        if let Some((id, old)) = before {
+                            self.serve_again(project, service, id, old, &owned).await;
+                        }
+                        return Err(e);
+                    }
+                };
                 outcome.created.push(name);
-                if let Some((id, old)) = after {
+                if let Some((id, old)) = replaces {
                     self.retire(project, service, id, old, spec, &owned, outcome)
                         .await?;
                 }
@@ -396,6 +413,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         let mut cspec = container_spec(&id, &spec.template);
         let name = container_name(project, &rel.service, replica);
         check_binds(&rel.service, &cspec)?;
+        self.replica_volumes(&id, &spec.template).await?;
         let secret_key = self.deliver_secrets(project, spec, &mut cspec).await?;
         let created = match self.create_for(&cspec, &name).await {
             Ok(id) => id,
@@ -434,26 +452,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             allowed.and(ready)
         };
         if let Err(e) = ready.await {
-            let logs = self
-                .runtime
-                .logs(&created, Some(10))
-                .await
-                .unwrap_or_default();
-            let _ = self.runtime.remove_container(&created).await;
-            let _ = self.sync_ingress(project, &rel.service, owned).await;
+            let e = self
+                .discard(project, &rel.service, &created, &name, owned, e)
+                .await;
             if replaces.is_some() {
                 self.say(&name, "new replica failed; the old one keeps serving");
             }
-            let tail = if logs.is_empty() {
-                String::new()
-            } else {
-                format!("; last log lines:\n    {}", logs.join("\n    "))
-            };
-            return Err(DeployError::NotReady {
-                what: "replica".into(),
-                name,
-                reason: format!("{e}{tail}"),
-            });
+            return Err(e);
         }
         self.say(
             &name,
@@ -464,6 +469,32 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             ),
         );
         Ok(name)
+    }
+
+    /// The replica's own volumes (its anonymous and image volumes), created with owner labels
+    /// (and its replica number) unless they exist; one of that name that is not this
+    /// project's is never mounted.
+    async fn replica_volumes(
+        &self,
+        id: &Identity<'_>,
+        template: &bulkhead_core::deploy::Template,
+    ) -> Result<(), DeployError> {
+        for (volume, _) in replica_volumes(id, template) {
+            let mut labels = owner_labels(id.project, id.service, 0);
+            labels.insert(LABEL_REPLICA.to_string(), id.replica.to_string());
+            match retry(|| self.runtime.create_volume(&volume, &labels)).await {
+                Ok(()) => {}
+                Err(RuntimeError::Conflict { .. }) => {
+                    return Err(DeployError::NameTaken {
+                        what: "volume",
+                        name: volume,
+                        project: id.project.to_string(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Stop and remove the replica `old` (being replaced) and take its address out of the
@@ -596,12 +627,36 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     }
 
     /// Ready: running and either healthy per the engine, or its health test passing when run
-    /// directly (sooner than the engine's interval), or running with no health check at all.
+    /// directly (sooner than the engine's interval); without a health check, running for its
+    /// settle time without a restart. A restart on the way (a crash loop) fails it at once.
     async fn wait_ready(&self, id: &str, name: &str, spec: &StoredSpec) -> Result<(), DeployError> {
         let limit = readiness_limit(spec);
+        let settle = spec.settle();
+        if let Some(settle) = settle {
+            self.say(
+                name,
+                format!(
+                    "no health check: ready once it has run {} s without a restart (x-bulkhead.settle)",
+                    settle.as_secs_f64()
+                ),
+            );
+        }
         let start = Instant::now();
+        let mut restarts: Option<u64> = None;
         loop {
             let info = self.runtime.inspect_container(id).await?;
+            let count = info.restart_count.unwrap_or(0);
+            let before = *restarts.get_or_insert(count);
+            if info.state == "restarting" || count > before {
+                return Err(DeployError::NotReady {
+                    what: "replica".into(),
+                    name: name.into(),
+                    reason: format!(
+                        "it is crash-looping (restarted {} time(s) while it was awaited)",
+                        (count - before).max(1)
+                    ),
+                });
+            }
             if info.state == "exited" || info.state == "dead" {
                 let code = info.exit_code.unwrap_or(-1);
                 return Err(DeployError::NotReady {
@@ -611,10 +666,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 });
             }
             if info.state == "running" {
-                match (&spec.probe, info.health) {
-                    (_, HealthState::Healthy) => return Ok(()),
-                    (None, HealthState::None) => return Ok(()),
-                    (Some(probe), _) => {
+                match (settle, &spec.probe, info.health) {
+                    (_, _, HealthState::Healthy) => return Ok(()),
+                    (_, _, HealthState::Unhealthy) => {}
+                    (Some(settle), _, _) => {
+                        if info.running_for.is_some_and(|ran| ran >= settle) {
+                            return Ok(());
+                        }
+                    }
+                    (None, Some(probe), _) => {
                         if self
                             .runtime
                             .exec(id, probe, Duration::from_secs(2))
@@ -624,7 +684,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                             return Ok(());
                         }
                     }
-                    (None, _) => {}
+                    (None, None, _) => {}
                 }
             }
             if start.elapsed() > limit {
@@ -635,6 +695,110 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 });
             }
             tokio::time::sleep(PROBE_EVERY).await;
+        }
+    }
+
+    /// Verify a replica a previous run created and started (it was killed, or the reconciler
+    /// found it not yet ready): adopted once ready; removed if it never is.
+    async fn adopt_replica(
+        &self,
+        project: &str,
+        rel: &Release,
+        spec: &StoredSpec,
+        replica: u32,
+        id: &str,
+        ctx: &RunData,
+    ) -> Result<String, DeployError> {
+        let owned: &[String] = ctx.owned.get(&rel.service).map_or(&[], Vec::as_slice);
+        let name = container_name(project, &rel.service, replica);
+        self.say(&name, "started by an earlier run: verifying it is ready");
+        let joins: Vec<String> = spec
+            .template
+            .networks
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        let ready = async {
+            wait_for_rules(ctx.gate.clone(), &joins).await?;
+            let (allowed, ready) = tokio::join!(
+                self.sync_ingress(project, &rel.service, owned),
+                self.wait_ready(id, &name, spec)
+            );
+            allowed.and(ready)
+        };
+        if let Err(e) = ready.await {
+            return Err(self
+                .discard(project, &rel.service, id, &name, owned, e)
+                .await);
+        }
+        self.say(&name, format!("ready (release {})", rel.number));
+        Ok(name)
+    }
+
+    /// A replica that did not become ready: its last log lines kept for the error, then it is
+    /// removed and the service's allow sets follow.
+    async fn discard(
+        &self,
+        project: &str,
+        service: &str,
+        id: &str,
+        name: &str,
+        owned: &[String],
+        e: DeployError,
+    ) -> DeployError {
+        let logs = self.runtime.logs(id, Some(10)).await.unwrap_or_default();
+        let _ = self.runtime.remove_container(id).await;
+        let _ = self.sync_ingress(project, service, owned).await;
+        let tail = if logs.is_empty() {
+            String::new()
+        } else {
+            format!("; last log lines:\n    {}", logs.join("\n    "))
+        };
+        DeployError::NotReady {
+            what: "replica".into(),
+            name: name.to_string(),
+            reason: format!("{e}{tail}"),
+        }
+    }
+
+    /// Stop (not remove) the replica a stop-first rollout replaces.
+    async fn stop_only(&self, id: &str, name: &str, grace_secs: u64) -> Result<(), DeployError> {
+        match self
+            .runtime
+            .stop_container(id, Duration::from_secs(grace_secs))
+            .await
+        {
+            Ok(()) | Err(RuntimeError::NotFound { .. }) => {
+                self.say(name, "stopped");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Its successor failed: the stopped replica of the previous release starts again.
+    /// Best effort — the successor's failure is the error worth reporting; the next run
+    /// (the reconciler, or `up`) keeps it as the one to replace either way.
+    async fn serve_again(
+        &self,
+        project: &str,
+        service: &str,
+        id: &str,
+        name: &str,
+        owned: &[String],
+    ) {
+        match self.runtime.start_container(id).await {
+            Ok(()) => {
+                let _ = self.sync_ingress(project, service, owned).await;
+                self.say(
+                    name,
+                    "the new replica failed; the previous release serves again",
+                );
+            }
+            Err(e) => self.say(
+                name,
+                format!("could not start the previous release again: {e}"),
+            ),
         }
     }
 
@@ -773,13 +937,6 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         self.say(name, "stopped and removed");
         Ok(())
     }
-}
-
-/// True when a replica binds a host port of its own choosing (not an ephemeral one).
-fn fixed_host_port(t: &bulkhead_core::deploy::Template) -> bool {
-    t.ports
-        .iter()
-        .any(|p| p.host_port.is_some_and(|port| port > 0))
 }
 
 /// True when a dependant waits for `service` to complete (`service_completed_successfully`).

@@ -16,6 +16,14 @@ pub struct DesiredService {
     pub spec_hash: String,
     pub replicas: u32,
     pub depends_on: Vec<(String, Condition)>,
+    /// Why a replica must stop before its successor starts (see `Template::stop_first`);
+    /// `None`: start-first, the old one serves until the new one is ready.
+    #[serde(default)]
+    pub stop_first: Option<String>,
+    /// Without a health check: how long (ms) a replica must run without a restart to count
+    /// as ready. `None`: it has a health check, and only "healthy" is ready.
+    #[serde(default)]
+    pub settle_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +57,12 @@ pub struct ObservedContainer {
     pub spec_hash: Option<String>,
     pub running: bool,
     pub unhealthy: bool,
+    /// Its health check passed (the engine says healthy, or the test was run and passed).
+    #[serde(default)]
+    pub healthy: bool,
+    /// How long it has been running since its last (re)start, in ms, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_for_ms: Option<u64>,
     /// The exit code of a container that ran and stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
@@ -85,12 +99,18 @@ pub enum Op {
     CreateVolume {
         name: String,
     },
-    /// Create, start and wait until ready one replica; then remove `replaces`.
+    /// Create, start and wait until ready one replica (or, with `adopt`, wait until the
+    /// existing one is ready); then remove `replaces`. With `stop_first` (the reason), the
+    /// replaced one stops before the new one starts, and starts again if the new one fails.
     Deploy {
         service: String,
         release: u64,
         replica: u32,
         replaces: Option<(String, String)>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        adopt: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stop_first: Option<String>,
     },
     /// Remove a container (`why` says which rule of the plan asked for it).
     Remove {
@@ -236,32 +256,56 @@ pub fn completes(desired: &Desired, service: &str) -> bool {
 }
 
 /// Ops for one service: half-made and superseded containers go, missing replicas come, one
-/// at a time, each new one ready before the old one it replaces is removed. For a job, a
-/// current replica that is running or exited with code 0 is left alone; one that failed runs
-/// again.
+/// at a time, each new one verified ready before the old one it replaces is removed. A
+/// current replica that runs but is not verified ready yet (its health check has not passed,
+/// or it has not run its settle time) is adopted only once it is; until then the one it
+/// replaces stays. For a job, a current replica that is running or exited with code 0 is left
+/// alone; one that failed runs again.
 fn rollout(svc: &DesiredService, job: bool, mine: &[&ObservedContainer]) -> Vec<Op> {
     let mut ops = Vec::new();
     let mut used: BTreeSet<&str> = BTreeSet::new();
     let current = |c: &ObservedContainer| {
         c.release == Some(svc.release) && c.spec_hash.as_deref() == Some(svc.spec_hash.as_str())
     };
+    let settled = |c: &ObservedContainer| {
+        svc.settle_ms
+            .is_some_and(|settle| c.running_for_ms.is_some_and(|ran| ran >= settle))
+    };
+    let ready = |c: &ObservedContainer| {
+        if job {
+            c.running || c.exit_code == Some(0)
+        } else {
+            c.running && !c.unhealthy && (c.healthy || settled(c))
+        }
+    };
     for replica in 1..=svc.replicas {
-        let good = mine.iter().find(|c| {
-            let fine = if job {
-                c.running || c.exit_code == Some(0)
-            } else {
-                c.running && !c.unhealthy
-            };
-            current(c) && c.replica == Some(replica) && fine && !used.contains(c.id.as_str())
-        });
-        if let Some(c) = good {
+        let free = |c: &ObservedContainer, used: &BTreeSet<&str>| {
+            c.replica == Some(replica) && !used.contains(c.id.as_str())
+        };
+        if let Some(c) = mine
+            .iter()
+            .find(|c| free(c, &used) && current(c) && ready(c))
+        {
             used.insert(&c.id);
             continue;
         }
-        let old = mine.iter().find(|c| {
-            !current(c) && c.replica == Some(replica) && c.running && !used.contains(c.id.as_str())
-        });
-        if let Some(c) = old {
+        // The one this slot replaces: a superseded replica still running; for a stop-first
+        // service also one that ran and was stopped (by a rollout that did not finish), so
+        // that it can serve again if its successor fails.
+        let old = mine
+            .iter()
+            .find(|c| free(c, &used) && !current(c) && c.running)
+            .or_else(|| {
+                svc.stop_first.as_ref()?;
+                mine.iter()
+                    .find(|c| free(c, &used) && !current(c) && c.exit_code.is_some())
+            })
+            .copied();
+        let adopt = mine
+            .iter()
+            .find(|c| !job && free(c, &used) && current(c) && c.running && !c.unhealthy)
+            .copied();
+        for c in old.iter().chain(adopt.iter()) {
             used.insert(&c.id);
         }
         ops.push(Op::Deploy {
@@ -269,6 +313,8 @@ fn rollout(svc: &DesiredService, job: bool, mine: &[&ObservedContainer]) -> Vec<
             release: svc.release,
             replica,
             replaces: old.map(|c| (c.id.clone(), c.name.clone())),
+            adopt: adopt.map(|c| c.id.clone()),
+            stop_first: svc.stop_first.clone().filter(|_| old.is_some()),
         });
     }
     for c in mine.iter().filter(|c| !used.contains(c.id.as_str())) {
@@ -346,6 +392,8 @@ mod tests {
                 .iter()
                 .map(|d| (d.to_string(), Condition::ServiceHealthy))
                 .collect(),
+            stop_first: None,
+            settle_ms: None,
         }
     }
 
@@ -376,6 +424,8 @@ mod tests {
             spec_hash: Some(format!("h{release}")),
             running: true,
             unhealthy: false,
+            healthy: true,
+            running_for_ms: Some(60_000),
             exit_code: None,
             addresses: BTreeMap::new(),
         }
@@ -408,13 +458,24 @@ mod tests {
                     release,
                     replica,
                     replaces,
+                    adopt,
+                    stop_first,
                 } => {
                     format!(
-                        "deploy {service}#{replica} r{release}{}",
+                        "{} {service}#{replica} r{release}{}{}",
+                        adopt
+                            .as_ref()
+                            .map(|id| format!("adopt {id} as"))
+                            .unwrap_or("deploy".into()),
                         replaces
                             .as_ref()
                             .map(|(id, _)| format!(" replacing {id}"))
-                            .unwrap_or_default()
+                            .unwrap_or_default(),
+                        if stop_first.is_some() {
+                            " stop-first"
+                        } else {
+                            ""
+                        }
                     )
                 }
                 Op::Remove { id, .. } => format!("rm {id}"),
@@ -599,5 +660,78 @@ mod tests {
             summary(&plan(&d, &o)),
             ["rm migrate-1-1", "deploy migrate#1 r1"]
         );
+    }
+
+    #[test]
+    fn a_stateful_service_replaces_stop_first() {
+        let old = desired(&[svc("db", 1, 1, &[])]);
+        let mut db = svc("db", 2, 1, &[]);
+        db.stop_first = Some("writes volume `p-data` at /data".into());
+        let new = desired(&[db.clone()]);
+        let p = plan(&new, &deployed(&old));
+        assert_eq!(summary(&p), ["deploy db#1 r2 replacing db-1-1 stop-first"]);
+        // Killed after the old one stopped: it is still the one replaced (it serves again
+        // if its successor fails), not a leftover removed first.
+        let mut o = deployed(&old);
+        o.containers[0].running = false;
+        o.containers[0].exit_code = Some(0);
+        assert_eq!(
+            summary(&plan(&new, &o)),
+            ["deploy db#1 r2 replacing db-1-1 stop-first"]
+        );
+        // A stateless service's stopped leftover is removed, not restarted.
+        let stateless = desired(&[svc("db", 2, 1, &[])]);
+        assert_eq!(
+            summary(&plan(&stateless, &o)),
+            ["rm db-1-1", "deploy db#1 r2"]
+        );
+        // A fresh deploy has nothing to stop first.
+        assert_eq!(
+            summary(&plan(&new, &Observed::default())),
+            ["net+ p-api-in", "deploy db#1 r2"]
+        );
+    }
+
+    #[test]
+    fn a_replica_is_adopted_only_once_verified_ready() {
+        let old = desired(&[svc("web", 1, 1, &[])]);
+        let new = desired(&[svc("web", 2, 1, &[])]);
+        // Killed mid-roll: the new replica runs, its health check has not passed yet.
+        let mut o = deployed(&old);
+        let mut starting = running("web", 2, 1);
+        starting.healthy = false;
+        o.containers.push(starting.clone());
+        assert_eq!(
+            summary(&plan(&new, &o)),
+            ["adopt web-2-1 as web#1 r2 replacing web-1-1"]
+        );
+        // Once healthy, the old one goes.
+        o.containers[1].healthy = true;
+        assert_eq!(summary(&plan(&new, &o)), ["rm web-1-1"]);
+        // An unhealthy one is not adopted: it is replaced, the old one kept until then.
+        o.containers[1].healthy = false;
+        o.containers[1].unhealthy = true;
+        assert_eq!(
+            summary(&plan(&new, &o)),
+            ["deploy web#1 r2 replacing web-1-1", "rm web-2-1"]
+        );
+    }
+
+    #[test]
+    fn without_a_health_check_ready_means_settled() {
+        let mut web = svc("web", 1, 1, &[]);
+        web.settle_ms = Some(3_000);
+        let d = desired(&[web]);
+        let mut o = deployed(&d);
+        o.containers[0].healthy = false;
+        o.containers[0].running_for_ms = Some(2_999);
+        assert_eq!(summary(&plan(&d, &o)), ["adopt web-1-1 as web#1 r1"]);
+        o.containers[0].running_for_ms = None;
+        assert_eq!(summary(&plan(&d, &o)), ["adopt web-1-1 as web#1 r1"]);
+        o.containers[0].running_for_ms = Some(3_000);
+        assert!(plan(&d, &o).is_empty());
+        // A service with a health check is never ready by time alone.
+        let d = desired(&[svc("web", 1, 1, &[])]);
+        assert_eq!(summary(&plan(&d, &o)), ["adopt web-1-1 as web#1 r1"]);
     }
 }

@@ -96,9 +96,72 @@ pub struct Template {
     pub init: bool,
     pub sysctls: Vec<(String, String)>,
     pub runtime: Option<String>,
+    /// The image's own `VOLUME` paths that no mount of the spec covers: each replica keeps
+    /// its data there in a volume of its own that outlives its containers (set at deploy,
+    /// when the image is known).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_volumes: Vec<String>,
 }
 
 impl Template {
+    /// Why two replicas of one slot must never run at once (the old one stops before the new
+    /// one starts), if so: a writable volume or bind mount — unless `share_volumes` declares
+    /// that the application coordinates writers to the shared ones —, a volume of the
+    /// replica's own (an anonymous or image volume), or a fixed host port.
+    pub fn stop_first(&self, share_volumes: bool) -> Option<String> {
+        for m in &self.mounts {
+            match m {
+                MountTemplate::Volume {
+                    name,
+                    target,
+                    read_only: false,
+                } if name.is_empty() => {
+                    return Some(format!("writes its own volume at {target}"));
+                }
+                MountTemplate::Volume {
+                    name,
+                    target,
+                    read_only: false,
+                } if !share_volumes => {
+                    return Some(format!("writes volume `{name}` at {target}"));
+                }
+                MountTemplate::Bind {
+                    target,
+                    read_only: false,
+                    ..
+                } if !share_volumes => {
+                    return Some(format!("writes a bind mount at {target}"));
+                }
+                _ => {}
+            }
+        }
+        if let Some(path) = self.image_volumes.first() {
+            return Some(format!("writes its image's volume {path}"));
+        }
+        self.ports
+            .iter()
+            .find_map(|p| p.host_port.filter(|port| *port > 0))
+            .map(|port| format!("binds fixed host port {port}"))
+    }
+
+    /// A writable volume or bind mount every replica would share (what a scale above 1 needs
+    /// `share_volumes` for), as `volume `name` at /target`.
+    pub fn shared_writable(&self) -> Option<String> {
+        self.mounts.iter().find_map(|m| match m {
+            MountTemplate::Volume {
+                name,
+                target,
+                read_only: false,
+            } if !name.is_empty() => Some(format!("volume `{name}` at {target}")),
+            MountTemplate::Bind {
+                target,
+                read_only: false,
+                ..
+            } => Some(format!("a bind mount at {target}")),
+            _ => None,
+        })
+    }
+
     /// SHA-256 (hex) over the template and the pinned image: equal hashes, identical containers.
     pub fn hash(&self, image: &str) -> String {
         let json = serde_json::to_string(&(self, image)).unwrap_or_default();
@@ -175,6 +238,7 @@ pub fn template(
         init: effective.init,
         sysctls: effective.sysctls.clone(),
         runtime: effective.runtime.clone(),
+        image_volumes: Vec::new(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Bulkhead's own fields under `x-bulkhead`: per service (tier, public, allow_from, egress,
-//! autoscale, waivers) and per project (trust). Unknown keys here are errors.
+//! autoscale, waivers, settle, share_volumes) and per project (trust). Unknown keys here are
+//! errors.
 
 use serde::Serialize;
 
@@ -56,7 +57,20 @@ pub struct ServiceExt {
     pub egress: Egress,
     pub autoscale: Option<Autoscale>,
     pub waivers: Vec<Waiver>,
+    /// Without a health check, how long a replica must run without a restart to count as
+    /// ready; `None`: [`DEFAULT_SETTLE`].
+    pub settle: Option<std::time::Duration>,
+    /// The service's replicas may safely write to one volume at once (the application
+    /// coordinates them); without it a scale above 1 of a service with a writable volume or
+    /// bind mount is refused.
+    pub share_volumes: bool,
 }
+
+/// How long a replica of a service without a health check must run without a restart before
+/// it counts as ready.
+pub const DEFAULT_SETTLE: std::time::Duration = std::time::Duration::from_secs(3);
+/// The longest settle time a spec may ask for.
+pub const MAX_SETTLE: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -105,7 +119,27 @@ const SERVICE_KEYS: &[&str] = &[
     "egress",
     "autoscale",
     "waivers",
+    "settle",
+    "share_volumes",
 ];
+
+/// `settle: 5s`: at least 1 s (a restart needs time to show), at most [`MAX_SETTLE`].
+fn settle(node: &Node) -> Result<std::time::Duration, SpecError> {
+    let d = decode::parsed(node, "x-bulkhead.settle", super::units::parse_duration)?;
+    if d < std::time::Duration::from_secs(1) || d > MAX_SETTLE {
+        return Err(SpecError::value(
+            &node.span,
+            format!(
+                "x-bulkhead.settle must be between 1s and {}s",
+                MAX_SETTLE.as_secs()
+            ),
+        )
+        .with_hint(
+            "a replica without a health check is ready once it ran this long without a restart",
+        ));
+    }
+    Ok(d)
+}
 
 /// Decode a service's `x-bulkhead` block.
 pub fn service(node: &Node, errors: &mut Errors) -> ServiceExt {
@@ -144,6 +178,12 @@ pub fn service(node: &Node, errors: &mut Errors) -> ServiceExt {
             }
             "autoscale" => ext.autoscale = errors.take(autoscale(v)),
             "waivers" => ext.waivers = waivers(v, errors),
+            "settle" => ext.settle = errors.take(settle(v)),
+            "share_volumes" => {
+                ext.share_volumes = errors
+                    .take(decode::boolean(v, "x-bulkhead.share_volumes"))
+                    .unwrap_or(false)
+            }
             _ => {}
         }
     }

@@ -36,7 +36,7 @@ const UNKNOWN_KEYS: &[(&str, &str)] = &[
     ("servces:\n  web: {image: x}\n", "compose.yaml:1:1: top level: key `servces` is not supported\n  hint: did you mean `services`? {x}"),
     ("include: [other.yaml]\nservices: {web: {image: x}}\n", "compose.yaml:1:1: top level: key `include` is not supported\n  hint: not supported yet: pass each file with -f instead"),
     ("services:\n  web:\n    image: x\n    x-bulkhead:\n      tierr: safe\n", "compose.yaml:5:7: x-bulkhead: key `tierr` is not supported\n  hint: did you mean `tier`?"),
-    ("services:\n  web:\n    image: x\n    x-bulkhead: {x-note: 1}\n", "compose.yaml:4:18: x-bulkhead: key `x-note` is not supported\n  hint: supported keys: tier, public, allow_from, egress, autoscale, waivers"),
+    ("services:\n  web:\n    image: x\n    x-bulkhead: {x-note: 1}\n", "compose.yaml:4:18: x-bulkhead: key `x-note` is not supported\n  hint: supported keys: tier, public, allow_from, egress, autoscale, waivers, settle, share_volumes"),
     ("x-bulkhead:\n  trst: {}\nservices: {web: {image: x}}\n", "compose.yaml:2:3: x-bulkhead (top level): key `trst` is not supported\n  hint: did you mean `trust`?"),
     ("services: {web: {image: x}}\nvolumes:\n  d:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "compose.yaml:4:5: volumes.d: key `driver_opts` is not supported\n  hint: not supported: a named volume is a local volume with no options (for host files, use a bind mount inside the project)"),
     ("services:\n  web:\n    image: x\n    volumes: [{type: volume, source: d, target: /d, volume: {subpath: etc}}]\nvolumes: {d: }\n", "compose.yaml:4:62: volumes.volume: key `subpath` is not supported\n  hint: not supported: mount the whole volume, or give the data its own volume"),
@@ -84,7 +84,35 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("ports: ['8080:80']\nscale: 2", "compose.yaml:4:13: service `web` publishes host port 8080 but asks for 2 replicas; only one can bind it\n  hint: publish a range (8080-8083:80) or leave the host port out"),
     ("scale: 2\ndeploy: {replicas: 3}", "compose.yaml:4:12: scale: 2 and deploy.replicas: 3 disagree\n  hint: keep one of them (deploy.replicas is the Compose Specification's)"),
     ("image: !custom x", "compose.yaml:3:20: unknown YAML tag `!custom`\n  hint: Compose understands only !reset and !override"),
+    ("x-bulkhead: {settle: 500ms}", "compose.yaml:4:26: x-bulkhead.settle must be between 1s and 600s\n  hint: a replica without a health check is ready once it ran this long without a restart"),
+    ("x-bulkhead: {settle: soon}", "compose.yaml:4:26: x-bulkhead.settle: `soon` is not a duration; write e.g. 30s, 1m30s or 500ms"),
+    ("x-bulkhead: {share_volumes: sometimes}", "compose.yaml:4:33: x-bulkhead.share_volumes must be true or false, found `sometimes`"),
 ];
+
+/// Two replicas never write one volume, unless the service says its writers coordinate.
+#[test]
+fn replicas_sharing_a_writable_volume_are_refused_unless_declared() {
+    let shared = "services:\n  db:\n    image: x\n    deploy: {replicas: 2}\n    volumes: ['data:/var/lib/db']\nvolumes: {data: }\n";
+    assert_eq!(
+        first_error_of(shared),
+        "compose.yaml:5:15: service `db` asks for 2 replicas but writes volume `data` at /var/lib/db: they would all write it at once\n  hint: keep 1 replica, mount it read-only (`:ro`), or declare `x-bulkhead: { share_volumes: true }` if the application coordinates its writers"
+    );
+    for ok in [
+        shared.replace("/var/lib/db'", "/var/lib/db:ro'"),
+        shared.replace(
+            "deploy: {replicas: 2}",
+            "deploy: {replicas: 2}\n    x-bulkhead: {share_volumes: true}",
+        ),
+        shared.replace("'data:/var/lib/db'", "'/var/lib/db'"),
+        shared.replace("replicas: 2", "replicas: 1"),
+    ] {
+        let setup = Setup {
+            files: &[("compose.yaml", ok.as_str())],
+            ..Setup::default()
+        };
+        assert!(run(&setup).is_ok(), "{ok}");
+    }
+}
 
 #[test]
 fn bad_values_name_key_and_place() {

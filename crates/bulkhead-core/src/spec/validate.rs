@@ -1,5 +1,6 @@
 //! Checks across the whole project: names, references between services and resources,
-//! dependency cycles, clashing host ports and container names.
+//! dependency cycles, clashing host ports and container names, replicas that would share a
+//! writable volume.
 
 use std::collections::BTreeMap;
 
@@ -75,6 +76,45 @@ pub fn references(p: &Project, errors: &mut Errors) {
     }
     cycles(p, errors);
     host_ports(p, errors);
+    shared_writes(p, errors);
+}
+
+/// Never two replicas writing one volume: a scale above 1 of a service with a writable named
+/// volume or bind mount needs `x-bulkhead.share_volumes` (the application coordinates its
+/// writers). Anonymous volumes are each replica's own.
+fn shared_writes(p: &Project, errors: &mut Errors) {
+    for s in p.services.values() {
+        if s.replicas <= 1 || s.bulkhead.share_volumes {
+            continue;
+        }
+        let shared = s.volumes.iter().find(|m| {
+            !m.value.read_only
+                && match m.value.kind {
+                    MountKind::Bind => true,
+                    MountKind::Volume => !m.value.source.is_empty(),
+                    MountKind::Tmpfs => false,
+                }
+        });
+        if let Some(m) = shared {
+            errors.push(
+                SpecError::value(
+                    &m.span,
+                    format!(
+                        "service `{}` asks for {} replicas but writes {} at {}: they would all write it at once",
+                        s.name,
+                        s.replicas,
+                        if m.value.kind == MountKind::Bind {
+                            "a bind mount".to_string()
+                        } else {
+                            format!("volume `{}`", m.value.source)
+                        },
+                        m.value.target
+                    ),
+                )
+                .with_hint("keep 1 replica, mount it read-only (`:ro`), or declare `x-bulkhead: { share_volumes: true }` if the application coordinates its writers"),
+            );
+        }
+    }
 }
 
 fn dependencies(p: &Project, s: &Service, errors: &mut Errors) {
