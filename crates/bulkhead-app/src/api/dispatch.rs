@@ -107,6 +107,8 @@ pub struct Api {
     pub(super) generation: std::sync::atomic::AtomicU64,
     /// The HTTPS listener's counters (connections, what it turned away), for `server.status`.
     pub listener: Arc<crate::server::listen::Stats>,
+    /// Where this process unpacks uploads (opened on first use or at server start).
+    pub(super) uploads: super::uploads::Slot,
 }
 
 /// How long a cached token lookup is trusted without asking the store again.
@@ -140,7 +142,20 @@ impl Api {
             desired: Mutex::new(HashMap::new()),
             generation: std::sync::atomic::AtomicU64::new(0),
             listener: Arc::default(),
+            uploads: Default::default(),
         }
+    }
+
+    /// Open this process's uploads directory on the uploads tmpfs (mounting it if needed),
+    /// sweeping what stopped processes left there; the server calls it at start.
+    pub fn open_uploads(&self) -> Result<Arc<super::uploads::Uploads>, ApiError> {
+        self.uploads
+            .get(&crate::deploy::secret_files::SecretFiles::uploads())
+    }
+
+    /// Remove this process's uploads directory and refuse later uploads (the server, stopping).
+    pub fn close_uploads(&self) {
+        self.uploads.close();
     }
 
     /// The lock serialising changes to `project`.
