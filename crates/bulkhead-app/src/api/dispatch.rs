@@ -146,18 +146,6 @@ impl Api {
         }
     }
 
-    /// Open this process's uploads directory on the uploads tmpfs (mounting it if needed),
-    /// sweeping what stopped processes left there; the server calls it at start.
-    pub fn open_uploads(&self) -> Result<Arc<super::uploads::Uploads>, ApiError> {
-        self.uploads
-            .get(&crate::deploy::secret_files::SecretFiles::uploads())
-    }
-
-    /// Remove this process's uploads directory and refuse later uploads (the server, stopping).
-    pub fn close_uploads(&self) {
-        self.uploads.close();
-    }
-
     /// The lock serialising changes to `project`.
     pub fn project_lock(&self, project: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());

@@ -166,6 +166,20 @@ fn owner_alive(dir: &Path) -> bool {
     }
 }
 
+impl super::Api {
+    /// Open this process's uploads directory on the uploads tmpfs (mounting it if needed),
+    /// sweeping what stopped processes left there; the server calls it at start.
+    pub fn open_uploads(&self) -> Result<Arc<Uploads>, ApiError> {
+        self.uploads
+            .get(&crate::deploy::secret_files::SecretFiles::uploads())
+    }
+
+    /// Remove this process's uploads directory and refuse later uploads (the server, stopping).
+    pub fn close_uploads(&self) {
+        self.uploads.close();
+    }
+}
+
 /// The uploads of an [`Api`](super::Api): opened on first use (or at server start), closed
 /// when the server stops.
 #[derive(Debug, Default)]
