@@ -14,6 +14,7 @@ use bulkhead_app::api::{Command, Source};
 use bulkhead_app::project::ProjectOptions;
 use bulkhead_client::Method;
 use bulkhead_core::auth::ProjectName;
+use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::{Verdict, waiver_hint};
 
 use crate::backend::{Backend, Request, encode, query};
@@ -66,12 +67,12 @@ fn service_of(s: &str) -> anyhow::Result<String> {
     Ok(s.to_string())
 }
 
-/// Open and check the project locally: its name, and the verdict that explains a refusal.
-/// A spec that cannot be read stops here (exit 2), as `check` reports it.
-fn open_checked(c: &Common<'_>) -> Result<(ProjectName, Verdict), ExitCode> {
+/// Open and check the project locally: its name, the loaded spec, and the verdict that
+/// explains a refusal. A spec that cannot be read stops here (exit 2), as `check` reports it.
+fn open_checked(c: &Common<'_>) -> Result<(ProjectName, Project, Verdict), ExitCode> {
     match bulkhead_app::check::check(&c.project) {
         Ok((project, verdict)) => match project_of(&project.name) {
-            Ok(name) => Ok((name, verdict)),
+            Ok(name) => Ok((name, project, verdict)),
             Err(e) => Err(crate::failure::report(&e)),
         },
         Err(e) => {
@@ -87,6 +88,7 @@ fn deploy_request(
     b: &Backend,
     c: &Common<'_>,
     project: ProjectName,
+    spec: &Project,
     plan: bool,
 ) -> anyhow::Result<Request> {
     let source = Source::Local(c.project.clone());
@@ -111,7 +113,13 @@ fn deploy_request(
     let mut request = Request::new(Method::POST, path, command).slow();
     if let Backend::Remote(remote) = b {
         let state = bulkhead_app::state::resolve(None, &c.project.env).ok();
-        let packed = crate::bundle::pack(&c.project, state.as_deref())?;
+        let packed = crate::bundle::pack(&c.project, state.as_deref(), spec)?;
+        if !c.quiet {
+            // Names only, never contents; on stderr, so `--json` output stays one document.
+            for line in packed.left_out_lines() {
+                eprintln!("{line}");
+            }
+        }
         if !(c.quiet || c.json) {
             eprintln!(
                 "uploading {} ({} KiB) to {}",
@@ -163,12 +171,12 @@ async fn once(b: Backend, request: Request) -> anyhow::Result<Value> {
 }
 
 pub async fn up(c: &Common<'_>) -> anyhow::Result<ExitCode> {
-    let (project, verdict) = match open_checked(c) {
+    let (project, spec, verdict) = match open_checked(c) {
         Ok(v) => v,
         Err(code) => return Ok(code),
     };
     let b = backend(c, c.quiet || c.json).await?;
-    let request = deploy_request(&b, c, project, false)?;
+    let request = deploy_request(&b, c, project, &spec, false)?;
     match once(b, request).await {
         Ok(reply) if c.json => emit_json(&reply)?,
         Ok(reply) => emit(&render::up(&reply))?,
@@ -178,12 +186,12 @@ pub async fn up(c: &Common<'_>) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn plan(c: &Common<'_>) -> anyhow::Result<ExitCode> {
-    let (project, verdict) = match open_checked(c) {
+    let (project, spec, verdict) = match open_checked(c) {
         Ok(v) => v,
         Err(code) => return Ok(code),
     };
     let b = backend(c, c.quiet || c.json).await?;
-    let request = deploy_request(&b, c, project, true)?;
+    let request = deploy_request(&b, c, project, &spec, true)?;
     let reply = match once(b, request).await {
         Ok(r) => r,
         Err(e) => return explain(e, &verdict),

@@ -1,6 +1,6 @@
 //! `bulkhead server`: logging set up (`tracing`, human text or JSON on stderr, level from
 //! BULKHEAD_LOG), the server run until SIGTERM or SIGINT, and the lines scripts read on stdout
-//! once it listens (`url:`, `ca-fingerprint:`, `ca-file:`, `state-dir:`).
+//! once it listens (`url:`, `ca-fingerprint:`, `ca-file:`, `uploads:`, `state-dir:` last).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -60,6 +60,10 @@ fn announce(s: &Started) {
     if let Some(ca) = &s.ca_file {
         out.push_str(&format!("ca-file: {}\n", ca.display()));
     }
+    if let Some(uploads) = &s.uploads {
+        out.push_str(&format!("uploads: {}\n", uploads.display()));
+    }
+    // Last: scripts may wait for it.
     out.push_str(&format!("state-dir: {}\n", s.state_dir.display()));
     if let Err(e) = emit(&out) {
         tracing::warn!("cannot print the server's address: {e}");

@@ -11,7 +11,7 @@ use tar::{Builder, Header, HeaderMode};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::ignore::Ignore;
+use bulkhead_core::ignore::Ignore;
 
 /// Tar bytes are sent in chunks of this size.
 const CHUNK: usize = 64 * 1024;

@@ -8,7 +8,6 @@ mod context;
 mod error;
 mod events;
 mod exec;
-mod ignore;
 mod images;
 mod logs;
 mod networks;

@@ -1,7 +1,8 @@
 //! An uploaded project directory: a tar archive from the network, so hostile until proven
 //! otherwise. Only plain files and directories with relative, `..`-free paths are unpacked,
-//! within bounds on entries and bytes, into a private directory removed when done — on a tmpfs
-//! (`/run/bulkhead/uploads`), since an upload may carry the files of `file:` secrets.
+//! within bounds on entries and bytes, into a private directory of this process's uploads
+//! (`uploads.rs`, on the uploads tmpfs: an upload may carry the files of `file:` secrets),
+//! removed when the [`Upload`] is dropped — whatever ended the request.
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -14,7 +15,8 @@ pub const MAX_ENTRIES: usize = 10_000;
 /// The most bytes its files may hold, unpacked.
 pub const MAX_BYTES: u64 = 256 << 20;
 
-/// An unpacked upload; the directory is removed on drop.
+/// An unpacked upload; the directory is removed on drop (the deploy that uses it owns it, so a
+/// client that goes away does not take the files from under it).
 #[derive(Debug)]
 pub struct Upload {
     dir: PathBuf,
@@ -31,15 +33,13 @@ fn bad(message: String) -> ApiError {
 }
 
 impl Upload {
-    /// Unpack `archive` under `<root>/<random>/` (`root`: the uploads tmpfs, see
-    /// [`SecretFiles::uploads`](crate::deploy::secret_files::SecretFiles::uploads)).
+    /// Unpack `archive` under `<root>/<random>/` (`root`: this process's
+    /// [`Uploads`](super::uploads::Uploads) directory).
     pub fn extract(root: &Path, archive: &[u8]) -> Result<Upload, ApiError> {
         let io = |e: std::io::Error| ApiError::internal(format!("cannot unpack the upload: {e}"));
         std::fs::create_dir_all(root).map_err(io)?;
         std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
-        let mut id = [0u8; 12];
-        getrandom::fill(&mut id).map_err(|e| ApiError::internal(e.to_string()))?;
-        let dir = root.join(hex::encode(id));
+        let dir = root.join(super::uploads::new_id());
         std::fs::create_dir(&dir).map_err(io)?;
         let upload = Upload { dir };
         upload.unpack(archive)?;
@@ -174,6 +174,23 @@ mod tests {
         let dir = up.dir().to_path_buf();
         drop(up);
         assert!(!dir.exists(), "removed when done");
+    }
+
+    #[test]
+    fn a_task_that_panics_still_removes_its_upload() {
+        let state = tempfile::tempdir().expect("tmp");
+        let up = Upload::extract(state.path(), &archive(&[])).expect("extract");
+        let dir = up.dir().to_path_buf();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let task = runtime.spawn(async move {
+            let _upload = up;
+            panic!("a deploy task panics");
+        });
+        let ended = runtime.block_on(task);
+        assert!(ended.is_err_and(|e| e.is_panic()));
+        assert!(!dir.exists(), "unwinding dropped the upload");
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub struct Api {
     pub(super) generation: std::sync::atomic::AtomicU64,
     /// The HTTPS listener's counters (connections, what it turned away), for `server.status`.
     pub listener: Arc<crate::server::listen::Stats>,
+    /// Where this process unpacks uploads (opened on first use or at server start).
+    pub(super) uploads: super::uploads::Slot,
 }
 
 /// How long a cached token lookup is trusted without asking the store again.
@@ -140,6 +142,7 @@ impl Api {
             desired: Mutex::new(HashMap::new()),
             generation: std::sync::atomic::AtomicU64::new(0),
             listener: Arc::default(),
+            uploads: Default::default(),
         }
     }
 

@@ -104,11 +104,8 @@ impl Api {
         match source {
             Source::Local(options) => Ok((options.clone(), None)),
             Source::Bundle(bundle) => {
-                let uploads = crate::deploy::secret_files::SecretFiles::uploads();
-                uploads
-                    .ensure()
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
-                let upload = Upload::extract(uploads.root(), &bundle.archive)?;
+                let uploads = self.open_uploads()?;
+                let upload = Upload::extract(uploads.dir(), &bundle.archive)?;
                 let files = bundle
                     .files
                     .iter()
@@ -145,7 +142,7 @@ impl Api {
                     project: opened,
                     verdict,
                     env,
-                    _upload,
+                    _upload: upload,
                 } = prepared
                 else {
                     return Err(ApiError::internal("deploy was not prepared"));
@@ -153,6 +150,9 @@ impl Api {
                 let actor = who.subject.name().to_string();
                 let report = self
                     .locked(&project, move |d| async move {
+                        // The task owns the upload: its files stay while the deploy reads them
+                        // (even if the client went away) and go when it ends, however it ends.
+                        let _upload = upload;
                         d.up_checked(&opened, *verdict, &actor, &env).await
                     })
                     .await?;

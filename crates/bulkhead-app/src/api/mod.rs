@@ -10,6 +10,7 @@ pub mod error;
 mod exec;
 pub mod render;
 mod secrets;
+pub mod uploads;
 mod waivers;
 
 pub use accounts::{init, init_dir, new_token};

@@ -1,6 +1,7 @@
-//! `bulkhead server`: open the state directory (store, audit log, TLS identity), start the
-//! reconciler, serve the API over HTTPS until asked to stop, then drain, stop the reconciler
-//! and close the audit log with a final signed checkpoint.
+//! `bulkhead server`: open the state directory (store, audit log, TLS identity) and its uploads
+//! directory (sweeping what stopped servers left), start the reconciler, serve the API over
+//! HTTPS until asked to stop, then drain, stop the reconciler, remove the uploads and close
+//! the audit log with a final signed checkpoint.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -46,6 +47,9 @@ pub struct Started {
     pub fingerprint: String,
     pub ca_file: Option<PathBuf>,
     pub state_dir: PathBuf,
+    /// Where this server unpacks uploads (`None`: it could not prepare them; each upload
+    /// tries again).
+    pub uploads: Option<PathBuf>,
 }
 
 /// Run the server until `shutdown` resolves. `started` is called once it is listening.
@@ -86,11 +90,24 @@ pub async fn run(
         Arc::clone(&audit) as Arc<dyn bulkhead_ports::AuditSink>,
         dir.clone(),
     ));
+    let opener = Arc::clone(&api);
+    let uploads = match tokio::task::spawn_blocking(move || opener.open_uploads()).await {
+        Ok(Ok(u)) => Some(u.dir().to_path_buf()),
+        Ok(Err(e)) => {
+            tracing::warn!("uploads cannot be unpacked yet (each upload tries again): {e}");
+            None
+        }
+        Err(e) => {
+            tracing::warn!("uploads cannot be unpacked yet (each upload tries again): {e}");
+            None
+        }
+    };
     started(&Started {
         url: format!("https://{addr}"),
         fingerprint: material.fingerprint(),
         ca_file: material.ca_file(),
         state_dir: dir.clone(),
+        uploads,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let reconciler = tokio::spawn(controller::run(
@@ -116,6 +133,8 @@ pub async fn run(
     .await;
     let _ = stop_tx.send(true);
     let _ = reconciler.await;
+    // Deploys still running past the drain lose their files now; the process is stopping.
+    api.close_uploads();
     let closed = tokio::task::spawn_blocking(move || audit.close()).await;
     served?;
     closed

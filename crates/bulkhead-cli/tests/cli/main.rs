@@ -10,3 +10,4 @@ mod secrets;
 mod server;
 mod server_process;
 mod support;
+mod uploads;

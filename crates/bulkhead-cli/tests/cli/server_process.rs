@@ -1,6 +1,6 @@
 //! A `bulkhead server` process for the tests: started on a free port of a state directory,
 //! its stdout kept whole and its stderr in a file, stopped with SIGTERM (SIGKILL after 60 s)
-//! even when a test fails; and the CLI pointed at it.
+//! even when a test fails, or killed outright; and the CLI pointed at it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,6 +15,8 @@ pub struct Server {
     child: Child,
     pub url: String,
     pub ca: PathBuf,
+    /// Where it unpacks uploads (its `uploads:` line).
+    pub uploads: Option<PathBuf>,
     log: PathBuf,
     stdout: Arc<Mutex<Vec<String>>>,
 }
@@ -53,11 +55,14 @@ impl Server {
             child,
             url: String::new(),
             ca: PathBuf::new(),
+            uploads: None,
             log,
             stdout: kept,
         };
         let deadline = Instant::now() + Duration::from_secs(120);
-        while server.url.is_empty() || server.ca.as_os_str().is_empty() {
+        // `state-dir:` is the last line it prints once it listens.
+        let mut announced = false;
+        while !announced {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
                 Ok(line) => line,
@@ -67,6 +72,10 @@ impl Server {
                 server.url = url.to_string();
             } else if let Some(ca) = line.strip_prefix("ca-file: ") {
                 server.ca = PathBuf::from(ca);
+            } else if let Some(dir) = line.strip_prefix("uploads: ") {
+                server.uploads = Some(PathBuf::from(dir));
+            } else if line.starts_with("state-dir: ") {
+                announced = true;
             }
         }
         assert!(
@@ -121,6 +130,14 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         None
+    }
+}
+
+impl Server {
+    /// SIGKILL: no handler runs, nothing is cleaned up.
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        let _ = self.child.kill();
+        self.child.wait().ok()
     }
 }
 

@@ -1,11 +1,13 @@
-//! Packing a project for a server: the project directory as a ustar archive in memory (`.git`
-//! and a local state directory skipped, symbolic links followed only when they stay inside,
-//! under the upload cap), the Compose files named relative to it, and only the variables the
-//! files reference — never a `BULKHEAD_*` one.
+//! Packing a project for a server: the project directory as a ustar archive in memory (`.git`,
+//! a local state directory, what `.dockerignore` and `.bulkheadignore` exclude and files that
+//! look like keys or tokens left out — `select` decides, `archive` walks), the Compose files
+//! named relative to it, and only the variables the files reference — never a `BULKHEAD_*`
+//! one.
+
+mod archive;
+mod select;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -14,9 +16,10 @@ use serde_json::{Value, json};
 
 use bulkhead_app::project::ProjectOptions;
 use bulkhead_app::server::routes::UPLOAD_BODY;
-use bulkhead_core::spec::dotenv;
+use bulkhead_core::spec::{Project, dotenv};
 
 use crate::failure::Failure;
+pub use select::Why;
 
 /// The largest archive: base64 grows it by a third, and the request must stay under the
 /// server's upload limit with room for the file list and the variables.
@@ -30,6 +33,8 @@ pub struct Packed {
     pub archive: Vec<u8>,
     /// The project directory that was packed.
     pub dir: PathBuf,
+    /// What stayed behind (archive paths, a directory with a trailing `/`), and why.
+    pub left_out: Vec<(String, Why)>,
 }
 
 impl Packed {
@@ -41,11 +46,53 @@ impl Packed {
             "bundle": base64::engine::general_purpose::STANDARD.encode(&self.archive),
         })
     }
+
+    /// What to tell the user about the files left behind (names only, a few of each kind),
+    /// one line per kind; empty when nothing was.
+    pub fn left_out_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (why, what) in [
+            (
+                Why::KeyLike,
+                "that look like keys or tokens (a file the spec names, a secret's `file:` say, is sent)",
+            ),
+            (
+                Why::Ignored,
+                "that .dockerignore or .bulkheadignore exclude",
+            ),
+        ] {
+            let names: Vec<&str> = self
+                .left_out
+                .iter()
+                .filter(|(_, w)| *w == why)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            let shown = names.len().min(FEW);
+            let more = match names.len() - shown {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            lines.push(format!(
+                "not uploaded: {} {} {what}: {}{more}",
+                names.len(),
+                if names.len() == 1 { "entry" } else { "entries" },
+                names[..shown].join(", ")
+            ));
+        }
+        lines
+    }
 }
 
-/// Pack the project `opts` names. `skip` (the local state directory) is left out when it is
-/// inside the project directory: it holds keys.
-pub fn pack(opts: &ProjectOptions, skip: Option<&Path>) -> anyhow::Result<Packed> {
+/// How many names of each kind the user is shown.
+const FEW: usize = 5;
+
+/// Pack the project `opts` names, loaded as `spec` (the files it names are always carried).
+/// `skip` (the local state directory) is left out when it is inside the project directory: it
+/// holds keys.
+pub fn pack(opts: &ProjectOptions, skip: Option<&Path>, spec: &Project) -> anyhow::Result<Packed> {
     if !opts.allow_host_paths.is_empty() {
         return Err(Failure::usage(
             "--allow-host-path applies to a local deploy only: a server never reads outside the project it is sent",
@@ -67,10 +114,12 @@ pub fn pack(opts: &ProjectOptions, skip: Option<&Path>) -> anyhow::Result<Packed
         .with_context(|| format!("cannot open the project directory {}", dir.display()))?;
     let mut names = Vec::new();
     let mut texts = Vec::new();
+    let mut reals = Vec::new();
     for f in &files {
         let real = f
             .canonicalize()
             .with_context(|| format!("cannot open {}", f.display()))?;
+        reals.push(real.clone());
         let rel = real.strip_prefix(&dir).map_err(|_| {
             Failure::usage(format!(
                 "{} is outside the project directory {}, so it cannot be uploaded with it",
@@ -84,13 +133,18 @@ pub fn pack(opts: &ProjectOptions, skip: Option<&Path>) -> anyhow::Result<Packed
     }
     let env = variables(opts, &dir, &texts)?;
     let skip = skip.and_then(|s| s.canonicalize().ok());
-    let mut packer = Packer {
+    let home = opts.env.get("HOME").map(String::as_str);
+    let select = select::Select::new(&dir, &reals, spec, home)?;
+    let mut packer = archive::Packer {
         root: dir.clone(),
         skip,
+        select: &select,
         builder: tar::Builder::new(Vec::new()),
         stack: vec![dir.clone()],
+        left: Vec::new(),
     };
     packer.dir(&dir, Path::new(""))?;
+    let left_out = std::mem::take(&mut packer.left);
     let archive = packer
         .builder
         .into_inner()
@@ -100,6 +154,7 @@ pub fn pack(opts: &ProjectOptions, skip: Option<&Path>) -> anyhow::Result<Packed
         env,
         archive,
         dir,
+        left_out,
     })
 }
 
@@ -183,132 +238,6 @@ pub fn references(text: &str) -> BTreeSet<String> {
     out
 }
 
-struct Packer {
-    root: PathBuf,
-    skip: Option<PathBuf>,
-    builder: tar::Builder<Vec<u8>>,
-    /// The directories being walked (symbolic link loops).
-    stack: Vec<PathBuf>,
-}
-
-fn too_large(dir: &Path) -> anyhow::Error {
-    Failure::usage(format!(
-        "the project directory {} is over {} MiB packed, the most a server accepts",
-        dir.display(),
-        (MAX_ARCHIVE >> 20) + 1
-    ))
-    .hint("move build outputs and data out of the project directory")
-    .into()
-}
-
-impl Packer {
-    /// Add the entries of `path` (the real directory) under `rel` in the archive.
-    fn dir(&mut self, path: &Path, rel: &Path) -> anyhow::Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let name = entry.file_name();
-            if name == ".git" {
-                continue;
-            }
-            let at = entry.path();
-            if self.skip.as_deref() == Some(at.as_path()) {
-                continue;
-            }
-            self.entry(&at, &rel.join(&name))?;
-        }
-        Ok(())
-    }
-
-    fn entry(&mut self, at: &Path, rel: &Path) -> anyhow::Result<()> {
-        let meta = std::fs::symlink_metadata(at)
-            .with_context(|| format!("cannot read {}", at.display()))?;
-        let (real, meta) = if meta.file_type().is_symlink() {
-            let real = at.canonicalize().map_err(|_| {
-                Failure::usage(format!(
-                    "{} is a symbolic link that points nowhere",
-                    at.display()
-                ))
-            })?;
-            if !real.starts_with(&self.root) {
-                return Err(Failure::usage(format!(
-                    "{} is a symbolic link to {}, outside the project directory {}; files outside it are not uploaded",
-                    at.display(),
-                    real.display(),
-                    self.root.display()
-                ))
-                .hint("copy what it points to into the project directory, or remove the link")
-                .into());
-            }
-            let meta = std::fs::metadata(&real)
-                .with_context(|| format!("cannot read {}", real.display()))?;
-            (real, meta)
-        } else {
-            (at.to_path_buf(), meta)
-        };
-        if meta.is_dir() {
-            if self.stack.contains(&real) {
-                return Err(Failure::usage(format!(
-                    "{} is a symbolic link into one of its own parents",
-                    at.display()
-                ))
-                .into());
-            }
-            self.header(rel, tar::EntryType::Directory, 0o755, &[])?;
-            self.stack.push(real.clone());
-            self.dir(&real, rel)?;
-            self.stack.pop();
-            return Ok(());
-        }
-        if !meta.is_file() {
-            return Err(Failure::usage(format!(
-                "{} is neither a file nor a directory (a socket, a pipe or a device), so it cannot be uploaded",
-                at.display()
-            ))
-            .into());
-        }
-        let size = meta.len();
-        if self.builder.get_ref().len() as u64 + size + 1024 > MAX_ARCHIVE as u64 {
-            return Err(too_large(&self.root));
-        }
-        let mode = if meta.permissions().mode() & 0o111 != 0 {
-            0o755
-        } else {
-            0o644
-        };
-        // Read first: a file that changes meanwhile is packed as read, never torn.
-        let mut data = Vec::new();
-        std::fs::File::open(&real)
-            .and_then(|f| f.take(size).read_to_end(&mut data))
-            .with_context(|| format!("cannot read {}", at.display()))?;
-        self.header(rel, tar::EntryType::Regular, mode, &data)
-    }
-
-    fn header(
-        &mut self,
-        rel: &Path,
-        kind: tar::EntryType,
-        mode: u32,
-        data: &[u8],
-    ) -> anyhow::Result<()> {
-        let mut header = tar::Header::new_ustar();
-        header.set_entry_type(kind);
-        header.set_size(data.len() as u64);
-        header.set_mode(mode);
-        header.set_mtime(0);
-        self.builder
-            .append_data(&mut header, rel, data)
-            .with_context(|| format!("cannot pack {}", rel.display()))?;
-        if self.builder.get_ref().len() > MAX_ARCHIVE {
-            return Err(too_large(&self.root));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,7 +291,8 @@ mod tests {
             dir,
             &[("TAG", "1"), ("BULKHEAD_TOKEN", "t"), ("UNRELATED", "u")],
         );
-        let packed = pack(&opts, Some(&dir.join("state")))?;
+        let spec = bulkhead_app::project::open(&opts)?;
+        let packed = pack(&opts, Some(&dir.join("state")), &spec)?;
         assert_eq!(packed.files, ["compose.yaml"]);
         assert_eq!(
             packed.env.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -385,11 +315,104 @@ mod tests {
         std::fs::write(dir.join("compose.yaml"), "services: {}\n")?;
         std::fs::write(outside.path().join("secret"), "x")?;
         std::os::unix::fs::symlink(outside.path().join("secret"), dir.join("leak"))?;
-        let err = pack(&options(dir, &[]), None)
-            .err()
-            .map(|e| format!("{e:#}"));
+        let opts = options(dir, &[]);
+        let spec = bulkhead_app::project::open(&opts)?;
+        let err = pack(&opts, None, &spec).err().map(|e| format!("{e:#}"));
         let err = err.unwrap_or_default();
         assert!(err.contains("outside the project directory"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn ignored_and_key_like_files_stay_behind_and_named_ones_go() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path();
+        let write = |path: &str, text: &str| -> std::io::Result<()> {
+            let at = dir.join(path);
+            if let Some(parent) = at.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(at, text)
+        };
+        write(
+            "compose.yaml",
+            "services:\n  a:\n    image: x\n    secrets: [tls]\nsecrets:\n  tls:\n    file: ./tls.key\n",
+        )?;
+        write(".dockerignore", "*.log\nbuild/\n")?;
+        write(".bulkheadignore", "notes/\n")?;
+        write("tls.key", "named")?;
+        write("id_rsa", "key")?;
+        write("deploy.token", "token")?;
+        write(".env.local", "A=1")?;
+        write("debug.log", "log")?;
+        write("build/out.bin", "bin")?;
+        write("notes/private.txt", "notes")?;
+        write("src/main.rs", "fn main() {}")?;
+        for i in 0..7 {
+            write(&format!("keys/k{i}.pem"), "pem")?;
+        }
+        // A link named innocently, to a key: judged by its target too.
+        std::os::unix::fs::symlink("id_rsa", dir.join("readme.txt"))?;
+        let opts = options(dir, &[]);
+        let spec = bulkhead_app::project::open(&opts)?;
+        let packed = pack(&opts, None, &spec)?;
+        assert_eq!(
+            names(&packed.archive),
+            [
+                ".bulkheadignore",
+                ".dockerignore",
+                "compose.yaml",
+                "keys",
+                "src",
+                "src/main.rs",
+                "tls.key"
+            ],
+            "the keys directory goes, empty"
+        );
+        let left: Vec<(&str, Why)> = packed
+            .left_out
+            .iter()
+            .map(|(n, w)| (n.as_str(), *w))
+            .collect();
+        assert_eq!(
+            left,
+            [
+                (".env.local", Why::KeyLike),
+                ("build/", Why::Ignored),
+                ("debug.log", Why::Ignored),
+                ("deploy.token", Why::KeyLike),
+                ("id_rsa", Why::KeyLike),
+                ("keys/k0.pem", Why::KeyLike),
+                ("keys/k1.pem", Why::KeyLike),
+                ("keys/k2.pem", Why::KeyLike),
+                ("keys/k3.pem", Why::KeyLike),
+                ("keys/k4.pem", Why::KeyLike),
+                ("keys/k5.pem", Why::KeyLike),
+                ("keys/k6.pem", Why::KeyLike),
+                ("notes/", Why::Ignored),
+                ("readme.txt", Why::KeyLike),
+            ]
+        );
+        let lines = packed.left_out_lines();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with("not uploaded: 11 entries that look like keys or tokens")
+                && lines[0].ends_with(
+                    ".env.local, deploy.token, id_rsa, keys/k0.pem, keys/k1.pem and 6 more"
+                ),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].ends_with("exclude: build/, debug.log, notes/"),
+            "{}",
+            lines[1]
+        );
+        let shown = lines.join("\n");
+        assert!(
+            !shown.contains("pem\n") && !shown.contains("token\n"),
+            "never contents"
+        );
         Ok(())
     }
 }
