@@ -1,8 +1,10 @@
 //! The host firewall port over the iptables adapter.
 
+use std::collections::BTreeMap;
+
 use bulkhead_firewall::{Firewall as Iptables, RuleKind};
 
-use bulkhead_ports::{Firewall, FirewallError, Installed, NetworkRules};
+use bulkhead_ports::{Firewall, FirewallError, InstalledRules, NetworkRules};
 
 /// `bulkhead_firewall::Firewall` (iptables, DOCKER-USER and INPUT) as the `Firewall` port.
 #[derive(Debug)]
@@ -43,37 +45,58 @@ impl Firewall for HostFirewall {
             .map_err(|e| port_error("installing rules", e))
     }
 
-    fn installed(&self, project: &str) -> Result<Installed, FirewallError> {
+    fn installed(&self, project: &str) -> Result<Vec<InstalledRules>, FirewallError> {
         let rules = self
             .0
             .list(project)
             .map_err(|e| port_error("listing rules", e))?;
-        let mut installed = Installed::default();
+        let mut bound: BTreeMap<(String, String), InstalledRules> = BTreeMap::new();
         for rule in rules {
+            let entry = bound
+                .entry((rule.network.clone(), rule.bridge.clone()))
+                .or_insert_with(|| InstalledRules {
+                    network: rule.network,
+                    bridge: rule.bridge,
+                    ..InstalledRules::default()
+                });
             match rule.kind {
-                RuleKind::ForwardedEgress | RuleKind::HostAccess => {
-                    installed.blocked.push(rule.network)
-                }
+                RuleKind::ForwardedEgress => entry.egress_drop = true,
+                RuleKind::HostAccess => entry.host_drop = true,
                 RuleKind::IngressAllow { to } => {
-                    installed.ingress.entry(rule.network).or_default().push(to)
+                    entry.ingress.get_or_insert_with(Vec::new).push(to)
                 }
                 RuleKind::IngressDefaultDrop => {
-                    installed.ingress.entry(rule.network).or_default();
+                    entry.ingress.get_or_insert_with(Vec::new);
                 }
             }
         }
-        installed.blocked.sort();
-        installed.blocked.dedup();
-        for set in installed.ingress.values_mut() {
-            set.sort();
-            set.dedup();
-        }
-        Ok(installed)
+        Ok(bound
+            .into_values()
+            .map(|mut r| {
+                if let Some(set) = &mut r.ingress {
+                    set.sort();
+                    set.dedup();
+                }
+                r
+            })
+            .collect())
     }
 
     fn unblock(&self, project: &str, network: &str) -> Result<(), FirewallError> {
         self.0
             .remove(project, network)
+            .map(|_| ())
+            .map_err(|e| port_error("removing rules", e))
+    }
+
+    fn unblock_bridge(
+        &self,
+        project: &str,
+        network: &str,
+        bridge: &str,
+    ) -> Result<(), FirewallError> {
+        self.0
+            .remove_bridge(project, network, bridge)
             .map(|_| ())
             .map_err(|e| port_error("removing rules", e))
     }

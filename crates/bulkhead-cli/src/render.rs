@@ -153,6 +153,12 @@ pub fn plan(project: &str, plan: &Value) -> String {
             "deploy" => deploy_line(op),
             "remove" => format!("remove {name} ({})", text(op, "why")),
             "remove_network" => format!("remove network {name}"),
+            "remove_rules" => format!(
+                "remove the firewall rules of {} left on bridge {} ({})",
+                text(op, "network"),
+                text(op, "bridge"),
+                text(op, "why")
+            ),
             other => format!("{other} {op}"),
         };
         let _ = writeln!(out, "  {line}");
@@ -325,5 +331,16 @@ mod tests {
         );
         let empty = json!({"prepare": [], "waves": [], "cleanup": []});
         assert_eq!(plan("shop", &empty), "project shop: nothing to do\n");
+    }
+
+    #[test]
+    fn plan_names_rules_left_on_a_bridge() {
+        let p = json!({"prepare": [], "waves": [], "cleanup": [
+            {"op": "remove_rules", "network": "n", "bridge": "br-0123456789ab", "why": "its network is gone"}
+        ]});
+        assert_eq!(
+            plan("shop", &p),
+            "project shop: plan\n  remove the firewall rules of n left on bridge br-0123456789ab (its network is gone)\n"
+        );
     }
 }

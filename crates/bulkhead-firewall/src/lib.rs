@@ -79,6 +79,16 @@
 //!
 //! Rules live in the kernel only: re-run `ensure_egress_block` and `restrict_ingress` after a
 //! reboot or a firewall reload (Docker itself keeps `DOCKER-USER` rules across daemon restarts).
+//!
+//! # Rules follow the bridge, not the name
+//!
+//! The tag names the network, but a rule matches its bridge interface (`-i BR`), and Docker
+//! names a bridge after its network's id (`br-<id[..12]>`): a network removed and created again
+//! under the same name (by `docker network prune`/`rm`, behind Bulkhead's back) has a new bridge,
+//! and rules on the old one protect nothing. So [`Firewall::list`] reports the bridge of every
+//! rule, [`Firewall::ensure`] moves a network's rules to the bridge it is given (the old
+//! bridge's rules out, in the same transaction), and [`Firewall::remove_bridge`] takes what
+//! is left on a bridge a network no longer has.
 
 mod error;
 mod exec;
@@ -279,8 +289,28 @@ impl Firewall {
         validate::name("network", network)?;
         let names = ingress_chains(project, network);
         self.remove_where(
-            |p, n| p == project && n == network,
+            |e| e.tag() == Some((project, network)),
             |chain| names.iter().any(|n| n == chain),
+        )
+    }
+
+    /// Removes the rules of one network of a project that match `bridge` (egress rules,
+    /// ingress jump and the chain it goes to), and leaves its rules on any other bridge alone:
+    /// what is left on a bridge the network no longer has (it was removed, or re-created with
+    /// another bridge, behind Bulkhead's back). Returns how many rules were removed, as
+    /// [`Firewall::remove`] counts them.
+    pub fn remove_bridge(
+        &self,
+        project: &str,
+        network: &str,
+        bridge: &str,
+    ) -> Result<usize, FirewallError> {
+        validate::name("project", project)?;
+        validate::name("network", network)?;
+        validate::iface(bridge)?;
+        self.remove_where(
+            |e| e.tag() == Some((project, network)) && e.in_iface() == Some(bridge),
+            |_| false,
         )
     }
 
@@ -288,7 +318,10 @@ impl Firewall {
     pub fn remove_project(&self, project: &str) -> Result<usize, FirewallError> {
         validate::name("project", project)?;
         let prefix = project_chain_prefix(project);
-        self.remove_where(|p, _| p == project, |chain| chain.starts_with(&prefix))
+        self.remove_where(
+            |e| e.tag().is_some_and(|(p, _)| p == project),
+            |chain| chain.starts_with(&prefix),
+        )
     }
 
     /// The rules installed for a project: `ForwardedEgress` rules first, then `HostAccess`
@@ -360,23 +393,22 @@ impl Firewall {
         self.run_ok(&["-I", FORWARD, "1", "-j", DOCKER_USER])
     }
 
-    /// Removes the tagged rules of `DOCKER-USER` and `INPUT` whose `(project, network)`
-    /// satisfies `owned`, then the bulkhead chains whose rules are all tagged so, and the empty
+    /// Removes the rules of `DOCKER-USER` and `INPUT` that `owned` accepts (by their tag, and
+    /// maybe their bridge), then the bulkhead chains whose rules it all accepts, and the empty
     /// ones (left by an interrupted change) that a removed rule jumped to or whose name
     /// `owns_empty` accepts.
     fn remove_where(
         &self,
-        owned: impl Fn(&str, &str) -> bool,
+        owned: impl Fn(&Entry) -> bool,
         owns_empty: impl Fn(&str) -> bool,
     ) -> Result<usize, FirewallError> {
         let _guard = MUTATE.lock().unwrap_or_else(|e| e.into_inner());
         let table = self.list_table()?;
-        let is_owned = |e: &Entry| e.tag().is_some_and(|(p, n)| owned(p, n));
         let mut removed = 0;
         let mut gone: Vec<&Entry> = Vec::new();
         for chain in CHAINS {
             for entry in table.get(chain).into_iter().flatten() {
-                if is_owned(entry) {
+                if owned(entry) {
                     // Jumps are plumbing: the chain's rules are counted instead.
                     if self.delete(chain, &entry.args)? && entry.ingress_chain().is_none() {
                         removed += 1;
@@ -392,7 +424,7 @@ impl Firewall {
             let ours = if rules.is_empty() {
                 owns_empty(chain) || gone.iter().any(|e| e.ingress_chain() == Some(chain))
             } else {
-                rules.iter().all(is_owned)
+                rules.iter().all(&owned)
             };
             if !ours {
                 continue;

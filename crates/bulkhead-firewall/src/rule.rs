@@ -213,8 +213,8 @@ impl Entry {
             .map(|(_, w)| w[1].as_str())
     }
 
-    /// The value of a non-negated `-i IFACE`.
-    fn in_iface(&self) -> Option<&str> {
+    /// The value of a non-negated `-i IFACE`: the bridge a rule of ours is bound to.
+    pub fn in_iface(&self) -> Option<&str> {
         self.option("-i")
     }
 

@@ -1066,3 +1066,72 @@ fn invalid_ingress_input_runs_nothing() {
     assert!(fw.ingress_allowed("shop", "-j").is_err());
     assert_eq!(fake.take_log(), Vec::<String>::new());
 }
+
+#[test]
+fn remove_bridge_takes_only_the_rules_on_that_bridge() {
+    let (fake, fw) = fixture();
+    // Both networks were re-created: their rules on the old bridges sit beside those on the
+    // new ones (as a manual edit or an interrupted change could leave them).
+    const OLD: &str = "br-ffffffffffff";
+    let [a, b] = db_slots();
+    let old_chain = render_ingress_chain(&[O], OLD, &db_tag());
+    let old_jump = render_ingress_jump(OLD, &db_tag(), &a).join(" ");
+    fake.set(
+        "DOCKER-USER",
+        &[&jump_to(&b), &old_jump, EGRESS_B, EGRESS_A, "-j RETURN"],
+    );
+    fake.set("INPUT", &[HOST_B, HOST_A]);
+    let old_rules: Vec<String> = old_chain.iter().map(|r| r.join(" ")).collect();
+    fake.set(
+        &a,
+        &old_rules.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let new_rules = chain_for(&[O2]);
+    fake.set(
+        &b,
+        &new_rules.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(fw.list("shop").expect("list").len(), 4 + 4);
+
+    assert_eq!(
+        fw.remove_bridge("shop", "edge", "br-aaaaaaaaaaaa")
+            .expect("remove"),
+        2
+    );
+    assert_eq!(fake.rules("INPUT"), [HOST_B]);
+    assert_eq!(
+        fw.remove_bridge("shop", "db-in", OLD).expect("remove"),
+        2,
+        "one allow, one drop"
+    );
+    assert_eq!(bulkhead_chains(&fake), std::slice::from_ref(&b));
+    assert_eq!(
+        fake.rules("DOCKER-USER"),
+        [jump_to(&b).as_str(), EGRESS_B, "-j RETURN"]
+    );
+    assert_eq!(
+        fw.ingress_allowed("shop", "db-in").expect("allowed"),
+        Some(vec![O2])
+    );
+    assert!(
+        fake.drops_new(DB_BR, CALLER),
+        "the current bridge stays restricted"
+    );
+    assert!(
+        fw.list("shop")
+            .expect("list")
+            .iter()
+            .all(|r| r.bridge == DB_BR || r.bridge == "br-bbbbbbbbbbbb"),
+        "only the current bridges' rules are left"
+    );
+    fake.take_log();
+    assert_eq!(fw.remove_bridge("shop", "db-in", OLD).expect("again"), 0);
+    assert!(
+        fake.take_log().iter().all(|c| c.starts_with("-S")),
+        "nothing left to remove: only a listing"
+    );
+    assert!(matches!(
+        fw.remove_bridge("shop", "db-in", "br+"),
+        Err(FirewallError::InvalidName { .. })
+    ));
+}

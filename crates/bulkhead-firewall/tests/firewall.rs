@@ -181,6 +181,13 @@ fn rules_converge_on_the_live_iptables() {
         raw.iter().all(|l| l.contains("-i br-bbbbbbbbbbbb")),
         "{raw:#?}"
     );
+    assert_eq!(
+        fw.remove_bridge(&project, "n1", "br-aaaaaaaaaaaa")
+            .expect("remove the old bridge's"),
+        0,
+        "ensure moved them already"
+    );
+    assert_eq!(raw_rules_with(&tag1).len(), 2);
 
     fw.ensure_egress_block(&project, "n2", "br-cccccccccccc")
         .expect("ensure n2");
@@ -269,7 +276,26 @@ fn rules_converge_on_the_live_iptables() {
         2 + 2,
         "other network untouched"
     );
-    assert_eq!(fw.remove_project(&project).expect("remove project"), 2 + 1);
+    // Rules are bound to their bridge: those of one bridge go, whatever is on another stays.
+    assert_eq!(
+        fw.remove_bridge(&project, "n2", "br-dddddddddddd")
+            .expect("another bridge"),
+        0
+    );
+    assert_eq!(raw_rules_with(&tag2).len(), 2 + 2);
+    assert_eq!(
+        fw.remove_bridge(&project, "n2", "br-cccccccccccc")
+            .expect("its bridge"),
+        2 + 1
+    );
+    assert_eq!(raw_rules_with(&tag2), Vec::<String>::new());
+    assert_eq!(fw.list(&project).expect("list"), vec![]);
+
+    fw.ensure(&project, &both).expect("ensure both once more");
+    assert_eq!(
+        fw.remove_project(&project).expect("remove project"),
+        2 + 3 + 2 + 1
+    );
     assert_eq!(fw.list(&project).expect("list"), vec![]);
     assert_eq!(raw_rules_with(&tag2), Vec::<String>::new());
     assert_eq!(fw.remove_project(&project).expect("nothing left"), 0);

@@ -24,25 +24,43 @@ pub struct NetworkRules {
     pub ingress: Option<Vec<Ipv4Addr>>,
 }
 
-/// The rules installed for a project.
+/// The rules installed for one network of a project, bound to one bridge interface. They
+/// protect the network only while that is its bridge: a network removed and created again
+/// under the same name has a new one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Installed {
-    /// Networks whose egress is blocked, sorted.
-    pub blocked: Vec<String>,
-    /// Networks with an ingress restriction, each with its allow set (sorted; empty: nothing
-    /// may connect).
-    pub ingress: std::collections::BTreeMap<String, Vec<Ipv4Addr>>,
+pub struct InstalledRules {
+    pub network: String,
+    /// The bridge interface the rules match.
+    pub bridge: String,
+    /// New connections routed out of the bridge are dropped (`DOCKER-USER`).
+    pub egress_drop: bool,
+    /// New connections from the bridge to the host itself are dropped (`INPUT`).
+    pub host_drop: bool,
+    /// The ingress allow set (sorted; empty: nothing may connect), if the network's ingress
+    /// is restricted on this bridge.
+    pub ingress: Option<Vec<Ipv4Addr>>,
 }
 
-/// Rules are owned by a project and a network, so they can be listed and removed with them.
+/// Rules are owned by a project and a network, and bound to the network's bridge, so they can
+/// be listed and removed with them.
 pub trait Firewall: Send + Sync {
     /// Bring the rules of several networks of `project` to `networks`, all in one transaction
-    /// (every change at once, or none). Idempotent.
+    /// (every change at once, or none); a network's rules of those kinds on another bridge are
+    /// replaced. Idempotent.
     fn ensure(&self, project: &str, networks: &[NetworkRules]) -> Result<(), FirewallError>;
-    /// What is installed for the project, from one look at the rules.
-    fn installed(&self, project: &str) -> Result<Installed, FirewallError>;
+    /// What is installed for the project, from one look at the rules: one entry per network
+    /// and bridge, sorted by both.
+    fn installed(&self, project: &str) -> Result<Vec<InstalledRules>, FirewallError>;
     /// Remove the rules of one network.
     fn unblock(&self, project: &str, network: &str) -> Result<(), FirewallError>;
+    /// Remove the rules of one network that are bound to `bridge` (one it no longer has); its
+    /// rules on any other bridge stay. Idempotent.
+    fn unblock_bridge(
+        &self,
+        project: &str,
+        network: &str,
+        bridge: &str,
+    ) -> Result<(), FirewallError>;
     /// Remove every rule of the project.
     fn unblock_project(&self, project: &str) -> Result<(), FirewallError>;
 }

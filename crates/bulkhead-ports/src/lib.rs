@@ -12,7 +12,7 @@ pub use audit::{AppendFuture, AuditError, AuditSink, Receipt};
 pub use bulkhead_core::hardening::userdb::{
     ImageFile, ImageUserFiles, MAX_FILE_BYTES as MAX_USER_FILE_BYTES,
 };
-pub use firewall::{Firewall, FirewallError, Installed, NetworkRules};
+pub use firewall::{Firewall, FirewallError, InstalledRules, NetworkRules};
 pub use keys::{KeyError, KeyFuture, KeyProvider};
 pub use runtime::{
     BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, HealthSpec,

@@ -163,8 +163,10 @@ pub struct Deployer<R, S, F> {
     pub actor: String,
     /// Process environment (pass-through variables).
     pub env: BTreeMap<String, String>,
-    /// Bridge interface by network name, filled as networks are looked up.
-    pub bridges: std::sync::Mutex<BTreeMap<String, String>>,
+    /// Bridge interface by project, then network name: replaced by each observation of the
+    /// project (a network removed or re-created behind Bulkhead's back has a new bridge),
+    /// filled as networks are looked up.
+    pub bridges: std::sync::Mutex<BTreeMap<String, BTreeMap<String, String>>>,
     /// The encrypted secret store (`None`: secrets cannot be delivered).
     pub secrets: Option<Arc<crate::secrets::Secrets<S>>>,
     /// Where decrypted secret files live while their containers do (a tmpfs).

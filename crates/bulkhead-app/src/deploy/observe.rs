@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use bulkhead_core::deploy::{Observed, ObservedContainer};
+use bulkhead_core::deploy::{Observed, ObservedContainer, ObservedRules};
 use bulkhead_ports::runtime::{LABEL_RELEASE, LABEL_REPLICA, LABEL_SERVICE};
 use bulkhead_ports::{ContainerInfo, ContainerRuntime, Firewall, HealthState, LabelFilter};
 
@@ -48,23 +48,36 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             self.runtime.list_volumes(&filter),
         )?;
         let installed = self.firewall.installed(project)?;
-        let ingress: BTreeMap<String, Vec<String>> = installed
-            .ingress
+        let bridges: BTreeMap<String, String> = networks
+            .iter()
+            .filter_map(|n| Some((n.name.clone(), n.bridge.clone()?)))
+            .collect();
+        // What the engine says now replaces what was cached: a network removed or re-created
+        // behind Bulkhead's back must not have its rules installed on its old bridge.
+        self.bridges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(project.to_string(), bridges.clone());
+        let rules = installed
             .into_iter()
-            .filter(|(n, _)| networks.iter().any(|net| &net.name == n))
-            .map(|(n, set)| {
-                let mut ips: Vec<String> = set.iter().map(|ip| ip.to_string()).collect();
-                ips.sort();
-                (n, ips)
+            .map(|r| ObservedRules {
+                network: r.network,
+                bridge: r.bridge,
+                egress_drop: r.egress_drop,
+                host_drop: r.host_drop,
+                ingress: r.ingress.map(|set| {
+                    let mut ips: Vec<String> = set.iter().map(|ip| ip.to_string()).collect();
+                    ips.sort();
+                    ips
+                }),
             })
             .collect();
-        let firewalled = installed.blocked;
         let observed = Observed {
             containers: containers.iter().map(observed_container).collect(),
             networks: networks.into_iter().map(|n| n.name).collect(),
+            bridges,
             volumes: volumes.into_iter().map(|v| v.name).collect(),
-            firewalled,
-            ingress,
+            rules,
         };
         Ok((observed, containers))
     }

@@ -200,12 +200,12 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             outcome.removed.push(name);
         }
         self.firewall.unblock_project(project)?;
+        self.bridges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(project);
         for n in self.runtime.list_networks(&filter).await? {
             self.runtime.remove_network(&n.name).await?;
-            self.bridges
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&n.name);
             outcome.networks_removed.push(n.name);
         }
         if volumes {

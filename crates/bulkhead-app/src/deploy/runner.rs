@@ -232,7 +232,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             if n.block_egress {
                 self.say(
                     &n.network,
-                    format!("outbound connections dropped (DOCKER-USER, {})", n.bridge),
+                    format!(
+                        "outbound connections dropped, to the host too (DOCKER-USER and INPUT, {})",
+                        n.bridge
+                    ),
                 );
             }
         }
@@ -376,14 +379,36 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 outcome.removed.push(name.clone());
             }
             Op::RemoveNetwork { name } => {
-                self.firewall.unblock(project, name)?;
-                self.bridges
+                let (fw, p, n) = (
+                    Arc::clone(&self.firewall),
+                    project.to_string(),
+                    name.clone(),
+                );
+                blocking(move || fw.unblock(&p, &n)).await?;
+                if let Some(cached) = self
+                    .bridges
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .remove(name);
+                    .get_mut(project)
+                {
+                    cached.remove(name);
+                }
                 retry(|| self.runtime.remove_network(name)).await?;
                 self.say(name, "network removed");
                 outcome.networks_removed.push(name.clone());
+            }
+            Op::RemoveRules {
+                network,
+                bridge,
+                why,
+            } => {
+                let (fw, p) = (Arc::clone(&self.firewall), project.to_string());
+                let (n, b) = (network.clone(), bridge.clone());
+                blocking(move || fw.unblock_bridge(&p, &n, &b)).await?;
+                self.say(
+                    network,
+                    format!("no firewall rules left on {bridge} ({why})"),
+                );
             }
         }
         Ok(())
@@ -896,27 +921,31 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     }
 
     /// The bridge interface of one of the project's networks (cached: a network keeps its
-    /// bridge for life, and names are only reused after a removal, which drops the entry).
+    /// bridge for life; the project's entries are replaced by each observation, so a network
+    /// re-created behind Bulkhead's back is looked up again, and a removal drops its entry).
     async fn bridge(&self, project: &str, network: &str) -> Result<Option<String>, DeployError> {
         if let Some(b) = self
             .bridges
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(network)
+            .get(project)
+            .and_then(|nets| nets.get(network))
         {
             return Ok(Some(b.clone()));
         }
-        let nets = self
+        let listed: BTreeMap<String, String> = self
             .runtime
             .list_networks(&LabelFilter::project(project))
-            .await?;
-        let mut cache = self.bridges.lock().unwrap_or_else(|e| e.into_inner());
-        for n in nets {
-            if let Some(b) = n.bridge {
-                cache.insert(n.name, b);
-            }
-        }
-        Ok(cache.get(network).cloned())
+            .await?
+            .into_iter()
+            .filter_map(|n| Some((n.name, n.bridge?)))
+            .collect();
+        let found = listed.get(network).cloned();
+        self.bridges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(project.to_string(), listed);
+        Ok(found)
     }
 
     pub(super) async fn stop_and_remove(

@@ -1,7 +1,8 @@
 //! The reconciler as a background loop, level-triggered: every few seconds, and soon after
-//! any engine event about a Bulkhead container, each project with active releases is observed
-//! and planned again; what differs is put right (a container removed or killed by hand comes
-//! back). One reconcile per project at a time (the project's lock); failures back off.
+//! any engine event about a Bulkhead container or network, each project with active releases
+//! is observed and planned again; what differs is put right (a container removed or killed by
+//! hand comes back; a network removed by hand comes back with its firewall rules). One
+//! reconcile per project at a time (the project's lock); failures back off.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bulkhead_core::auth::ProjectName;
 use bulkhead_ports::runtime::LABEL_PROJECT;
-use bulkhead_ports::{ContainerRuntime, LabelFilter, Store};
+use bulkhead_ports::{ContainerRuntime, LabelFilter, RuntimeEvent, Store};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
@@ -134,10 +135,11 @@ async fn watch_events(api: Arc<Api>, tx: tokio::sync::mpsc::UnboundedSender<Stri
         while let Some(event) = feed.next().await {
             match event {
                 Ok(e) => {
-                    if let Some(p) = e.attributes.get(LABEL_PROJECT)
-                        && tx.send(p.clone()).is_err()
-                    {
-                        return;
+                    let projects = projects_of(&api, &e).await;
+                    for p in projects {
+                        if tx.send(p).is_err() {
+                            return;
+                        }
                     }
                 }
                 Err(e) => {
@@ -147,5 +149,62 @@ async fn watch_events(api: Arc<Api>, tx: tokio::sync::mpsc::UnboundedSender<Stri
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The projects an engine event is about: a container's by its owner label; a network's (the
+/// engine's network events carry no labels, only the name) by the names of the projects.
+async fn projects_of(api: &Api, e: &RuntimeEvent) -> Vec<String> {
+    if let Some(p) = e.attributes.get(LABEL_PROJECT) {
+        return vec![p.clone()];
+    }
+    let Some(network) = e.attributes.get("name").filter(|_| e.kind == "network") else {
+        return Vec::new();
+    };
+    match api.deployer.store.list_projects().await {
+        Ok(all) => owners_of_network(network, all.iter().map(|p| p.name.as_str())),
+        Err(err) => {
+            tracing::warn!("reconciler: cannot list projects: {err}");
+            Vec::new()
+        }
+    }
+}
+
+/// The projects a network named `network` may belong to: a project's networks are named
+/// `<project>-<service>-<kind>`. A name that also fits another project (`p` and `p-db`) costs
+/// that one a pass that finds nothing to do.
+fn owners_of_network<'a>(
+    network: &str,
+    projects: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    projects
+        .into_iter()
+        .filter(|p| {
+            network
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owners_of_network;
+
+    #[test]
+    fn network_events_name_the_projects_that_may_own_them() {
+        let projects = ["shop", "shop-db", "blog", "sho"];
+        assert_eq!(
+            owners_of_network("shop-web-pub", projects),
+            ["shop"],
+            "`sho` is not a prefix followed by a dash"
+        );
+        assert_eq!(
+            owners_of_network("shop-db-api-in", projects),
+            ["shop", "shop-db"]
+        );
+        assert!(owners_of_network("bridge", projects).is_empty());
+        assert!(owners_of_network("shop", projects).is_empty());
     }
 }

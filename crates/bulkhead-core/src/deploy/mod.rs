@@ -5,6 +5,7 @@ mod plan;
 mod template;
 
 pub use plan::{
-    Desired, DesiredNetwork, DesiredService, Observed, ObservedContainer, Op, Plan, Rollout, plan,
+    Desired, DesiredNetwork, DesiredService, Observed, ObservedContainer, ObservedRules, Op, Plan,
+    Rollout, plan,
 };
 pub use template::{HealthTemplate, MountTemplate, PortTemplate, Template, template};

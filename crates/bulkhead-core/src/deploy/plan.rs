@@ -70,15 +70,40 @@ pub struct ObservedContainer {
     pub addresses: BTreeMap<String, String>,
 }
 
+/// Host firewall rules found for one network, bound to one bridge interface: they protect the
+/// network only while that is its bridge (a network removed and created again behind
+/// Bulkhead's back has a new one, and rules left on the old one protect nothing).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ObservedRules {
+    pub network: String,
+    pub bridge: String,
+    /// New connections routed out of the bridge are dropped.
+    pub egress_drop: bool,
+    /// New connections from the bridge to the host itself are dropped.
+    pub host_drop: bool,
+    /// The ingress allow set (sorted addresses), if restricted.
+    pub ingress: Option<Vec<String>>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Observed {
     pub containers: Vec<ObservedContainer>,
     pub networks: Vec<String>,
+    /// The bridge interface of each network, by name, as the engine reports it now.
+    pub bridges: BTreeMap<String, String>,
     pub volumes: Vec<String>,
-    /// Networks whose outbound-drop firewall rule is in place.
-    pub firewalled: Vec<String>,
-    /// Ingress allow sets installed, by network (sorted addresses).
-    pub ingress: BTreeMap<String, Vec<String>>,
+    /// The firewall rules installed for the project, by network and the bridge they match.
+    pub rules: Vec<ObservedRules>,
+}
+
+impl Observed {
+    /// The rules of `network` bound to the bridge it has now, if any.
+    fn rules_in_force(&self, network: &str) -> Option<&ObservedRules> {
+        let bridge = self.bridges.get(network)?;
+        self.rules
+            .iter()
+            .find(|r| r.network == network && &r.bridge == bridge)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -121,6 +146,13 @@ pub enum Op {
     },
     RemoveNetwork {
         name: String,
+    },
+    /// Remove the firewall rules of `network` bound to `bridge`, a bridge it no longer has
+    /// (`why` says whether the network is gone or has another one).
+    RemoveRules {
+        network: String,
+        bridge: String,
+        why: String,
     },
 }
 
@@ -174,7 +206,10 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                 internal: n.internal,
             });
         }
-        if n.drop_outbound && !observed.firewalled.contains(&n.name) {
+        // Only rules on the bridge the network has now count: a network re-created behind
+        // Bulkhead's back gets its rules again.
+        let in_force = observed.rules_in_force(&n.name);
+        if n.drop_outbound && !in_force.is_some_and(|r| r.egress_drop && r.host_drop) {
             prepare.push(Op::BlockEgress {
                 network: n.name.clone(),
             });
@@ -187,7 +222,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                 .filter_map(|c| c.addresses.get(&n.name).cloned())
                 .collect();
             want.sort();
-            if observed.ingress.get(&n.name) != Some(&want) {
+            if in_force.and_then(|r| r.ingress.as_ref()) != Some(&want) {
                 prepare.push(Op::RestrictIngress {
                     network: n.name.clone(),
                     owner: owner.clone(),
@@ -236,6 +271,25 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         .filter(|n| !wanted.contains(n.as_str()))
     {
         cleanup.push(Op::RemoveNetwork { name: n.clone() });
+    }
+    // Rules on a bridge their network no longer has. A network whose bridge the engine cannot
+    // name keeps them (nothing says they are stale); one removed above loses them with it.
+    for r in &observed.rules {
+        let exists = observed.networks.contains(&r.network);
+        let why = match observed.bridges.get(&r.network) {
+            Some(now) if now == &r.bridge => continue,
+            Some(now) => format!("its network now has bridge {now}"),
+            None if exists => continue,
+            None => "its network is gone".to_string(),
+        };
+        if exists && !wanted.contains(r.network.as_str()) {
+            continue;
+        }
+        cleanup.push(Op::RemoveRules {
+            network: r.network.clone(),
+            bridge: r.bridge.clone(),
+            why,
+        });
     }
     Plan {
         prepare,
@@ -439,9 +493,13 @@ mod tests {
                 .flat_map(|s| (1..=s.replicas).map(|r| running(&s.name, s.release, r)))
                 .collect(),
             networks: d.networks.iter().map(|n| n.name.clone()).collect(),
+            bridges: d
+                .networks
+                .iter()
+                .map(|n| (n.name.clone(), bridge_of(&n.name)))
+                .collect(),
             volumes: vec![],
-            firewalled: vec![],
-            ingress: BTreeMap::new(),
+            rules: vec![],
         }
     }
 
@@ -480,6 +538,9 @@ mod tests {
                 }
                 Op::Remove { id, .. } => format!("rm {id}"),
                 Op::RemoveNetwork { name } => format!("net- {name}"),
+                Op::RemoveRules {
+                    network, bridge, ..
+                } => format!("unrule {network}@{bridge}"),
             })
             .collect()
     }
@@ -582,6 +643,21 @@ mod tests {
         );
     }
 
+    fn bridge_of(network: &str) -> String {
+        format!("br-{network}")
+    }
+
+    /// Every rule of `network` in place on `bridge`, with the ingress allow set `ingress`.
+    fn bound(network: &str, bridge: &str, ingress: Option<&[&str]>) -> ObservedRules {
+        ObservedRules {
+            network: network.into(),
+            bridge: bridge.into(),
+            egress_drop: true,
+            host_drop: true,
+            ingress: ingress.map(|set| set.iter().map(|a| a.to_string()).collect()),
+        }
+    }
+
     #[test]
     fn egress_blocks_are_planned_until_observed() {
         let mut d = desired(&[]);
@@ -591,12 +667,17 @@ mod tests {
             drop_outbound: true,
             owner: None,
         });
-        let mut o = Observed {
-            networks: vec!["p-api-in".into(), "p-web-pub".into()],
-            ..Observed::default()
-        };
+        let mut o = deployed(&d);
         assert_eq!(summary(&plan(&d, &o)), ["block p-web-pub"]);
-        o.firewalled.push("p-web-pub".into());
+        let mut only_forward = bound("p-web-pub", &bridge_of("p-web-pub"), None);
+        only_forward.host_drop = false;
+        o.rules.push(only_forward);
+        assert_eq!(
+            summary(&plan(&d, &o)),
+            ["block p-web-pub"],
+            "the drop of connections to the host is missing"
+        );
+        o.rules[0].host_drop = true;
         assert!(plan(&d, &o).is_empty());
     }
 
@@ -609,14 +690,145 @@ mod tests {
             .addresses
             .insert("p-api-in".into(), "10.1.0.2".into());
         assert_eq!(summary(&plan(&d, &o)), ["ingress p-api-in -> api"]);
-        o.ingress.insert("p-api-in".into(), vec!["10.1.0.9".into()]);
+        let br = bridge_of("p-api-in");
+        o.rules = vec![bound("p-api-in", &br, Some(&["10.1.0.9"]))];
         assert_eq!(
             summary(&plan(&d, &o)),
             ["ingress p-api-in -> api"],
             "stale set"
         );
-        o.ingress.insert("p-api-in".into(), vec!["10.1.0.2".into()]);
+        o.rules = vec![bound("p-api-in", &br, Some(&["10.1.0.2"]))];
         assert!(plan(&d, &o).is_empty());
+    }
+
+    /// The shop's shape: `web` published (its `-pub` network drops outbound), `api` behind its
+    /// one-way ingress network, rules in place on every bridge.
+    fn firewalled_shop() -> (Desired, Observed) {
+        let mut d = desired(&[svc("web", 1, 1, &["api"]), svc("api", 1, 1, &[])]);
+        d.networks[0].owner = Some("api".into());
+        d.networks[0].drop_outbound = true;
+        d.networks.push(DesiredNetwork {
+            name: "p-web-pub".into(),
+            internal: false,
+            drop_outbound: true,
+            owner: None,
+        });
+        let mut o = deployed(&d);
+        for c in &mut o.containers {
+            c.addresses
+                .insert("p-api-in".into(), format!("10.1.0.{}", c.name.len()));
+        }
+        let api_ip = o
+            .containers
+            .iter()
+            .find(|c| c.service == "api")
+            .and_then(|c| c.addresses.get("p-api-in").cloned())
+            .expect("api address");
+        o.rules = vec![
+            bound("p-api-in", &bridge_of("p-api-in"), Some(&[api_ip.as_str()])),
+            bound("p-web-pub", &bridge_of("p-web-pub"), None),
+        ];
+        assert!(plan(&d, &o).is_empty(), "converged");
+        (d, o)
+    }
+
+    #[test]
+    fn networks_removed_behind_our_back_get_their_rules_again() {
+        let (d, before) = firewalled_shop();
+        // `docker rm -f` of the containers and `docker network rm` (or prune) of the networks:
+        // only the rules are left, on bridges that are gone.
+        let gone = Observed {
+            rules: before.rules.clone(),
+            ..Observed::default()
+        };
+        assert_eq!(
+            summary(&plan(&d, &gone)),
+            [
+                "net+ p-api-in",
+                "block p-api-in",
+                "ingress p-api-in -> api",
+                "net+ p-web-pub",
+                "block p-web-pub",
+                "deploy api#1 r1",
+                "deploy web#1 r1",
+                "unrule p-api-in@br-p-api-in",
+                "unrule p-web-pub@br-p-web-pub"
+            ]
+        );
+        let p = plan(&d, &gone);
+        let why: Vec<&str> = p
+            .cleanup
+            .iter()
+            .filter_map(|op| match op {
+                Op::RemoveRules { why, .. } => Some(why.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(why, ["its network is gone", "its network is gone"]);
+
+        // Re-created under the same names (by hand, or by a run that then failed): new
+        // bridges, the old rules still listed under the networks' names.
+        let mut recreated = before.clone();
+        for b in recreated.bridges.values_mut() {
+            b.push_str("-2");
+        }
+        let p = plan(&d, &recreated);
+        assert_eq!(
+            summary(&p),
+            [
+                "block p-api-in",
+                "ingress p-api-in -> api",
+                "block p-web-pub",
+                "unrule p-api-in@br-p-api-in",
+                "unrule p-web-pub@br-p-web-pub"
+            ]
+        );
+        assert!(matches!(
+            &p.cleanup[0],
+            Op::RemoveRules { why, .. } if why == "its network now has bridge br-p-api-in-2"
+        ));
+
+        // The rules moved to the new bridges and the old ones taken out: converged.
+        let mut fixed = recreated.clone();
+        for r in &mut fixed.rules {
+            r.bridge.push_str("-2");
+        }
+        assert!(plan(&d, &fixed).is_empty());
+        // Moved, but the old bridge's rules still there: only those are work.
+        fixed.rules.extend(before.rules.clone());
+        assert_eq!(
+            summary(&plan(&d, &fixed)),
+            [
+                "unrule p-api-in@br-p-api-in",
+                "unrule p-web-pub@br-p-web-pub"
+            ]
+        );
+    }
+
+    #[test]
+    fn stale_rules_of_networks_no_longer_wanted() {
+        let d = desired(&[]);
+        let mut o = deployed(&d);
+        o.networks.push("p-old-in".into());
+        o.bridges.insert("p-old-in".into(), bridge_of("p-old-in"));
+        o.rules = vec![
+            bound("p-old-in", &bridge_of("p-old-in"), None),
+            bound("p-old-in", "br-older", None),
+            bound("p-gone-in", "br-gone", Some(&[])),
+        ];
+        assert_eq!(
+            summary(&plan(&d, &o)),
+            ["net- p-old-in", "unrule p-gone-in@br-gone"],
+            "a network being removed loses every rule with it"
+        );
+    }
+
+    #[test]
+    fn a_network_whose_bridge_is_unknown_keeps_its_rules() {
+        let (d, mut o) = firewalled_shop();
+        o.bridges.remove("p-web-pub");
+        // Nothing says the rules are stale; nothing says they protect it either.
+        assert_eq!(summary(&plan(&d, &o)), ["block p-web-pub"]);
     }
 
     #[test]
