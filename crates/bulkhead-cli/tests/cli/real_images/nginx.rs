@@ -1,5 +1,5 @@
-//! Ready means ready, with nginx: a release whose configuration names an upstream that does not
-//! resolve crashes at start; with no health check it must stay up for its settle time, so `up`
+//! Ready means ready, with nginx: a release whose configuration names a certificate that is not
+//! there crashes at start; with no health check it must stay up for its settle time, so `up`
 //! fails with nginx's own words and the previous release keeps serving. And a release whose
 //! health check never passes, with `up` killed by SIGKILL at points of its roll: the next `up`
 //! fails too, and the old container serves all along.
@@ -42,14 +42,16 @@ fn a_release_that_crashes_at_start_fails_up_with_its_logs_and_the_previous_one_k
     let one = p.only("web");
     assert_eq!(page(&one), Some((200, "release one\n".into())));
 
-    // `backend` is no service of the project: nginx stops at once, "host not found".
+    // TLS with a certificate nobody mounted: nginx stops at once. (An upstream name that does
+    // not resolve would do too where the resolver answers at once; here a lookup of an unknown
+    // name takes 10 s to fail, longer than the settle time.)
     p.write(
         "site/default.conf",
-        "server {\n    listen 80;\n    location / { proxy_pass http://backend:8080; }\n}\n",
+        "server {\n    listen 80;\n    listen 443 ssl;\n    ssl_certificate /etc/nginx/certs/site.pem;\n    ssl_certificate_key /etc/nginx/certs/site.key;\n}\n",
     );
     let err = p.fails(&["up", "-q"]);
     assert!(
-        err.contains("host not found in upstream \"backend:8080\""),
+        err.contains("cannot load certificate \"/etc/nginx/certs/site.pem\""),
         "the error carries nginx's last log lines: {err}"
     );
     let still = p.only("web");
@@ -64,7 +66,7 @@ fn a_release_that_crashes_at_start_fails_up_with_its_logs_and_the_previous_one_k
     p.write("site/default.conf", &answering("release two"));
     p.edit(
         "      - \"127.0.0.1::80\"\n",
-        "      - \"127.0.0.1::80\"\n    x-bulkhead:\n      settle: 500ms\n",
+        "      - \"127.0.0.1::80\"\n    x-bulkhead:\n      settle: 1s\n",
     );
     p.up();
     let two = p.only("web");
@@ -136,16 +138,23 @@ fn up_killed_mid_roll_to_a_never_ready_release_leaves_the_old_one_serving_20_tim
         let _ = up.wait();
 
         let err = p.fails(&["up", "-q"]);
-        let web = p.only("web");
+        let web = p.containers();
+        let names: Vec<&str> = web.iter().filter_map(|c| c["Name"].as_str()).collect();
+        let at = format!("trial {trial} (killed at {action} #{nth})");
+        assert_eq!(web.len(), 1, "{at}: {names:?} after the next up: {err}");
         assert_eq!(
-            id_of(&web),
+            id_of(&web[0]),
             old_id,
-            "trial {trial} (killed at {action} #{nth}): the old release is gone; {err}"
+            "{at}: the old release is gone: {err}"
         );
         assert_eq!(
-            page(&web).map(|(s, _)| s),
+            web[0]["State"]["Running"], true,
+            "{at}: the old release stopped"
+        );
+        assert_eq!(
+            page(&web[0]).map(|(s, _)| s),
             Some(200),
-            "trial {trial}: the old release does not serve"
+            "{at}: the old release does not serve"
         );
     }
 
