@@ -1,5 +1,6 @@
 //! Fixtures for the Docker tests: a copy of the shop demo with its own project name, port and
-//! state directory; the `bulkhead` and `docker` commands; cleanup that runs even on failure.
+//! state directory; the Debian test images; the `bulkhead` and `docker` commands; cleanup that
+//! runs even on failure.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -181,22 +182,7 @@ impl Shop {
 impl Drop for Shop {
     fn drop(&mut self) {
         let _ = self.command(&["down", "--volumes", "-q"]).output();
-        let label = format!("label=dev.bulkhead.project={}", self.name);
-        for (kind, flag) in [("ps", "-aq"), ("network", "-q"), ("volume", "-q")] {
-            let list = if kind == "ps" {
-                docker_ok(&["ps", flag, "--filter", &label])
-            } else {
-                docker_ok(&[kind, "ls", flag, "--filter", &label])
-            };
-            for id in list.split_whitespace() {
-                let _ = match kind {
-                    "ps" => Command::new("docker").args(["rm", "-f", id]).output(),
-                    other => Command::new("docker").args([other, "rm", id]).output(),
-                };
-            }
-        }
-        // Rules a failed `down` left behind (the state it plans from may be what failed).
-        let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(&self.name);
+        remove_leftovers(&self.name);
         let _ = Command::new("docker")
             .args([
                 "image",
@@ -208,6 +194,46 @@ impl Drop for Shop {
             ])
             .output();
     }
+}
+
+/// Whatever a project left on the engine and in the firewall after its `down --volumes` (the
+/// state it plans from may be what failed): containers, networks and volumes with its label,
+/// and its rules.
+pub fn remove_leftovers(project: &str) {
+    let label = format!("label=dev.bulkhead.project={project}");
+    for (kind, flag) in [("ps", "-aq"), ("network", "-q"), ("volume", "-q")] {
+        let list = if kind == "ps" {
+            docker_ok(&["ps", flag, "--filter", &label])
+        } else {
+            docker_ok(&[kind, "ls", flag, "--filter", &label])
+        };
+        for id in list.split_whitespace() {
+            let _ = match kind {
+                "ps" => Command::new("docker").args(["rm", "-f", "-v", id]).output(),
+                other => Command::new("docker").args([other, "rm", id]).output(),
+            };
+        }
+    }
+    let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(project);
+}
+
+/// The test images made from Debian packages (`bulkhead-test/postgres:15`, `redis:7`,
+/// `nginx:1`), built by examples/debian/build.sh once per test run: it keeps what exists and
+/// was built from the same inputs, and locks against other runs itself.
+pub fn debian_images() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(workspace_root().join("examples/debian/build.sh"))
+            .output()
+            .expect("examples/debian/build.sh runs");
+        assert!(
+            out.status.success(),
+            "building the Debian test images failed:\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    });
 }
 
 fn copy_dir(from: &Path, to: &Path) {
