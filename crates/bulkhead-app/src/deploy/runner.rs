@@ -693,7 +693,14 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             if info.state == "running" {
                 match (settle, &spec.probe, info.health) {
                     (_, _, HealthState::Healthy) => return Ok(()),
-                    (_, _, HealthState::Unhealthy) => {}
+                    // The engine counted its retries (after the start period): a verdict.
+                    (_, _, HealthState::Unhealthy) => {
+                        return Err(DeployError::NotReady {
+                            what: "replica".into(),
+                            name: name.into(),
+                            reason: "its health check failed: the engine marks it unhealthy".into(),
+                        });
+                    }
                     (Some(settle), _, _) => {
                         if info.running_for.is_some_and(|ran| ran >= settle) {
                             return Ok(());
@@ -779,10 +786,14 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         } else {
             format!("; last log lines:\n    {}", logs.join("\n    "))
         };
+        let reason = match e {
+            DeployError::NotReady { reason, .. } => reason,
+            other => other.to_string(),
+        };
         DeployError::NotReady {
             what: "replica".into(),
             name: name.to_string(),
-            reason: format!("{e}{tail}"),
+            reason: format!("{reason}{tail}"),
         }
     }
 
@@ -977,7 +988,8 @@ fn is_job(data: &RunData, service: &str) -> bool {
     })
 }
 
-/// How long a replica may take: its start period plus every retry of its check, at least 60 s.
+/// How long a replica may take: its start period plus every retry of its check (at least
+/// 10 s); without a check, its settle time plus 60 s.
 fn readiness_limit(spec: &StoredSpec) -> Duration {
     let h = spec.template.health.as_ref();
     let d = |s: Option<&String>| {
@@ -991,7 +1003,13 @@ fn readiness_limit(spec: &StoredSpec) -> Duration {
     let start = h
         .and_then(|h| h.start_period.as_ref())
         .map_or(Duration::ZERO, |s| d(Some(s)));
-    (start + per_try * tries).max(Duration::from_secs(60))
+    match spec.settle() {
+        // Without a health check: its settle time, after a start that may be slow.
+        Some(settle) => settle + Duration::from_secs(60),
+        // The engine's own verdict (`unhealthy`) ends the wait sooner; this bounds a check
+        // that never answers.
+        None => (start + per_try * tries).max(Duration::from_secs(10)),
+    }
 }
 
 /// Retry transient engine failures (unreachable, engine errors) three times with backoff.

@@ -387,8 +387,10 @@ fn rollout(svc: &DesiredService, job: bool, mine: &[&ObservedContainer]) -> Vec<
             service: c.service.clone(),
             why,
         };
-        // Stopped leftovers go first; serving containers only once their successors are ready.
-        if c.running {
+        // Stopped leftovers and current replicas the engine marks unhealthy go first (they
+        // serve nothing, and free their slot's name); serving containers only once their
+        // successors are ready.
+        if c.running && !(current(c) && c.unhealthy) {
             ops.push(op)
         } else {
             ops.insert(0, op)
@@ -629,7 +631,7 @@ mod tests {
         };
         assert_eq!(
             summary(&plan(&d, &observed)),
-            ["deploy api#1 r1", "rm api-1-1", "rm api-1-2"]
+            ["rm api-1-1", "deploy api#1 r1", "rm api-1-2"]
         );
     }
 
@@ -925,7 +927,7 @@ mod tests {
         o.containers[1].unhealthy = true;
         assert_eq!(
             summary(&plan(&new, &o)),
-            ["deploy web#1 r2 replacing web-1-1", "rm web-2-1"]
+            ["rm web-2-1", "deploy web#1 r2 replacing web-1-1"]
         );
     }
 

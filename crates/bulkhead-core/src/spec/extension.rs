@@ -67,8 +67,8 @@ pub struct ServiceExt {
 }
 
 /// How long a replica of a service without a health check must run without a restart before
-/// it counts as ready.
-pub const DEFAULT_SETTLE: std::time::Duration = std::time::Duration::from_secs(3);
+/// it counts as ready (Docker Swarm's `update_config.monitor` default).
+pub const DEFAULT_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 /// The longest settle time a spec may ask for.
 pub const MAX_SETTLE: std::time::Duration = std::time::Duration::from_secs(600);
 

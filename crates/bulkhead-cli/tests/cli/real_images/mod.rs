@@ -107,10 +107,15 @@ impl Project {
 
     /// `bulkhead ARGS`, which must exit with 1 (refused or failed); its stderr.
     pub fn fails(&self, args: &[&str]) -> String {
+        self.fails_with(args, 1)
+    }
+
+    /// `bulkhead ARGS` exits with `code`; its stderr.
+    pub fn fails_with(&self, args: &[&str], code: i32) -> String {
         let out = self.run(args);
         assert_eq!(
             out.status.code(),
-            Some(1),
+            Some(code),
             "bulkhead {args:?} should fail:\n{}\n{}",
             text(&out.stdout),
             text(&out.stderr)

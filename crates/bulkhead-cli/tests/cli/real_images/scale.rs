@@ -27,7 +27,8 @@ const MOUNT: &str = "      - static:/usr/share/nginx/html/static\n";
 #[test]
 fn replicas_of_a_service_with_a_writable_volume_are_refused_unless_it_shares_volumes() {
     let p = Project::new("sc", SPEC);
-    let err = p.fails(&["up", "-q"]);
+    // In the spec, it is an error of the spec (file:line:column, exit 2).
+    let err = p.fails_with(&["up", "-q"], 2);
     assert!(
         err.contains("share_volumes"),
         "the refusal names the fix: {err}"
