@@ -36,6 +36,7 @@ impl Firewall for HostFirewall {
                 bridge: &n.bridge,
                 block_egress: n.block_egress,
                 ingress: n.ingress.as_deref(),
+                refused: &n.refused,
             })
             .collect();
         self.0
@@ -60,11 +61,18 @@ impl Firewall for HostFirewall {
                 RuleKind::IngressDefaultDrop => {
                     installed.ingress.entry(rule.network).or_default();
                 }
+                RuleKind::IngressRefuse { to } => {
+                    installed.refused.entry(rule.network).or_default().push(to)
+                }
             }
         }
         installed.blocked.sort();
         installed.blocked.dedup();
-        for set in installed.ingress.values_mut() {
+        for set in installed
+            .ingress
+            .values_mut()
+            .chain(installed.refused.values_mut())
+        {
             set.sort();
             set.dedup();
         }

@@ -177,6 +177,7 @@ async fn networks_by_label() {
             name: name.clone(),
             internal,
             labels: labels(&project, "net"),
+            pin_subnet: false,
         };
         let info = runtime.create_network(&spec).await.expect("create network");
         assert_eq!(

@@ -165,6 +165,7 @@ impl Firewall {
                 bridge: bridge_iface,
                 block_egress: true,
                 ingress: None,
+                refused: &[],
             }],
         )
     }
@@ -194,6 +195,7 @@ impl Firewall {
                 bridge: bridge_iface,
                 block_egress: false,
                 ingress: Some(allowed),
+                refused: &[],
             }],
         )
     }
@@ -230,8 +232,18 @@ impl Firewall {
                 let mut allowed = allowed.to_vec();
                 allowed.sort_unstable();
                 allowed.dedup();
+                // An allowed address is never refused (refusals come first in the chain).
+                let mut refused: Vec<Ipv4Addr> = n
+                    .refused
+                    .iter()
+                    .filter(|a| !allowed.contains(a))
+                    .copied()
+                    .collect();
+                refused.sort_unstable();
+                refused.dedup();
                 let slots = ingress_chains(project, n.network);
-                ingress_changes(&table, &slots, n.bridge, &tag, &allowed, &mut changes)?;
+                let sets = (allowed.as_slice(), refused.as_slice());
+                ingress_changes(&table, &slots, n.bridge, &tag, sets, &mut changes)?;
             }
         }
         self.restore(&changes)
@@ -531,6 +543,9 @@ pub struct NetworkRules<'a> {
     /// Allow new connections inside the bridge only to these addresses; `None` leaves the
     /// network's ingress rules as they are.
     pub ingress: Option<&'a [Ipv4Addr]>,
+    /// With `ingress`: answer new TCP connections to these addresses with a reset instead of
+    /// dropping them (replicas being retired). An address also in `ingress` is allowed.
+    pub refused: &'a [Ipv4Addr],
 }
 
 /// True when `DOCKER-USER` exists and `FORWARD` jumps to it.
@@ -577,10 +592,10 @@ fn ingress_changes(
     slots: &[String; 2],
     bridge: &str,
     tag: &str,
-    allowed: &[Ipv4Addr],
+    (allowed, refused): (&[Ipv4Addr], &[Ipv4Addr]),
     changes: &mut Vec<Vec<String>>,
 ) -> Result<(), FirewallError> {
-    let want = render_ingress_chain(allowed, bridge, tag);
+    let want = render_ingress_chain(allowed, refused, bridge, tag);
     let user = table
         .get(DOCKER_USER)
         .map(Vec::as_slice)

@@ -59,6 +59,16 @@ pub enum RuleKind {
     ///
     /// [`Firewall::restrict_ingress`]: crate::Firewall::restrict_ingress
     IngressDefaultDrop,
+    /// Answers a new TCP connection inside the bridge to `to` with a reset (an address of a
+    /// replica being retired: callers that try every resolved address go on to the next at
+    /// once, instead of waiting on a dropped SYN). Installed by [`Firewall::ensure`], before
+    /// the `IngressAllow` rules of the same network; never for an allowed address.
+    ///
+    /// [`Firewall::ensure`]: crate::Firewall::ensure
+    IngressRefuse {
+        /// The refused destination.
+        to: Ipv4Addr,
+    },
 }
 
 /// The egress kinds `ensure_egress_block` installs, in that order, with their chains.
@@ -139,21 +149,39 @@ pub(crate) fn render(kind: RuleKind, bridge: &str, tag: &str) -> Vec<String> {
             args.extend(ingress_matches(bridge));
             "DROP"
         }
+        RuleKind::IngressRefuse { to: addr } => {
+            to = format!("{addr}/32");
+            let matches = ingress_matches(bridge);
+            args.extend(["-d", &to]);
+            args.extend(&matches[..4]);
+            args.extend(["-p", "tcp"]);
+            args.extend(&matches[4..]);
+            "REJECT"
+        }
     };
     args.extend(["-m", "comment", "--comment", tag, "-j", target]);
+    if target == "REJECT" {
+        args.extend(["--reject-with", "tcp-reset"]);
+    }
     args.into_iter().map(str::to_string).collect()
 }
 
-/// The contents of an ingress chain: one allow per address (in the given order), then the
-/// default drop.
+/// The contents of an ingress chain: one refusal per refused address, then one allow per
+/// allowed address (each in the given order), then the default drop.
 pub(crate) fn render_ingress_chain(
     allowed: &[Ipv4Addr],
+    refused: &[Ipv4Addr],
     bridge: &str,
     tag: &str,
 ) -> Vec<Vec<String>> {
-    allowed
+    refused
         .iter()
-        .map(|&to| render(RuleKind::IngressAllow { to }, bridge, tag))
+        .map(|&to| render(RuleKind::IngressRefuse { to }, bridge, tag))
+        .chain(
+            allowed
+                .iter()
+                .map(|&to| render(RuleKind::IngressAllow { to }, bridge, tag)),
+        )
         .chain([render(RuleKind::IngressDefaultDrop, bridge, tag)])
         .collect()
 }
@@ -250,6 +278,9 @@ impl Entry {
                     to: self.destination()?,
                 },
                 "DROP" if !self.has_arg("-d") => RuleKind::IngressDefaultDrop,
+                "REJECT" => RuleKind::IngressRefuse {
+                    to: self.destination()?,
+                },
                 _ => return None,
             },
             _ => return None,
@@ -452,10 +483,38 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_resets_new_tcp_connections_and_reads_back() {
+        let tag = tag("shop", "db-in");
+        let o2 = Ipv4Addr::new(172, 23, 0, 9);
+        let refuse = render(RuleKind::IngressRefuse { to: o2 }, BR, &tag);
+        // The order `iptables -S` prints (checked against iptables 1.8).
+        assert_eq!(
+            refuse.join(" "),
+            "-d 172.23.0.9/32 -i br-0123456789ab -o br-0123456789ab -p tcp \
+             -m conntrack ! --ctstate RELATED,ESTABLISHED \
+             -m comment --comment bulkhead:shop:db-in -j REJECT --reject-with tcp-reset"
+        );
+        let chain = render_ingress_chain(&[O], &[o2], BR, &tag);
+        assert_eq!(chain[0], refuse, "refusals come first");
+        assert_eq!(chain[1], render(RuleKind::IngressAllow { to: O }, BR, &tag));
+        let name = "BULKHEAD-1a2b3c4d-5e6f7a8b-a";
+        let line = format!("-A {name} {}", refuse.join(" ")).replace(
+            "--comment bulkhead:shop:db-in",
+            "--comment \"bulkhead:shop:db-in\"",
+        );
+        let entry = &parse_chain(name, &line).expect("parses")[0];
+        assert_eq!(entry.args, refuse);
+        assert_eq!(
+            entry.to_rule(name).map(|r| r.kind),
+            Some(RuleKind::IngressRefuse { to: o2 })
+        );
+    }
+
+    #[test]
     fn ingress_chain_puts_the_allows_before_the_drop() {
         let tag = tag("shop", "db-in");
         let o2 = Ipv4Addr::new(172, 23, 0, 9);
-        let chain = render_ingress_chain(&[O, o2], BR, &tag);
+        let chain = render_ingress_chain(&[O, o2], &[], BR, &tag);
         assert_eq!(chain.len(), 3);
         assert_eq!(chain[0], render(RuleKind::IngressAllow { to: O }, BR, &tag));
         assert_eq!(
@@ -464,7 +523,7 @@ mod tests {
         );
         assert_eq!(chain[2], render(RuleKind::IngressDefaultDrop, BR, &tag));
         assert_eq!(
-            render_ingress_chain(&[], BR, &tag),
+            render_ingress_chain(&[], &[], BR, &tag),
             [render(RuleKind::IngressDefaultDrop, BR, &tag)],
             "no allowed address: only the drop"
         );
@@ -523,7 +582,7 @@ mod tests {
         let o = Ipv4Addr::new(192, 168, 208, 2);
         assert_eq!(
             entries.iter().map(|e| e.args.clone()).collect::<Vec<_>>(),
-            render_ingress_chain(&[o], bridge, tag),
+            render_ingress_chain(&[o], &[], bridge, tag),
             "the listing reads back exactly what render_ingress_chain() produces"
         );
         let rule = |kind| Rule {

@@ -694,7 +694,7 @@ fn jump_to(chain: &str) -> String {
 }
 
 fn chain_for(allowed: &[Ipv4Addr]) -> Vec<String> {
-    render_ingress_chain(allowed, DB_BR, &db_tag())
+    render_ingress_chain(allowed, &[], DB_BR, &db_tag())
         .iter()
         .map(|r| r.join(" "))
         .collect()

@@ -224,12 +224,14 @@ fn rules_converge_on_the_live_iptables() {
             bridge: "br-bbbbbbbbbbbb",
             block_egress: true,
             ingress: Some(&allowed),
+            refused: &[],
         },
         NetworkRules {
             network: "n2",
             bridge: "br-cccccccccccc",
             block_egress: true,
             ingress: Some(&[]),
+            refused: &[],
         },
     ];
     fw.ensure(&project, &both).expect("ensure both");

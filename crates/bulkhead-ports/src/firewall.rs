@@ -22,6 +22,10 @@ pub struct NetworkRules {
     /// Allow new connections between members only to these addresses (the owning service's);
     /// drop every other new connection inside the network. `None` leaves them as they are.
     pub ingress: Option<Vec<Ipv4Addr>>,
+    /// With `ingress`: answer new TCP connections to these addresses (replicas being retired)
+    /// with a reset, so a caller that tries every address goes on to the next one at once.
+    /// Never wider than drop: an address also in `ingress` is allowed.
+    pub refused: Vec<Ipv4Addr>,
 }
 
 /// The rules installed for a project.
@@ -32,6 +36,8 @@ pub struct Installed {
     /// Networks with an ingress restriction, each with its allow set (sorted; empty: nothing
     /// may connect).
     pub ingress: std::collections::BTreeMap<String, Vec<Ipv4Addr>>,
+    /// Networks with refused addresses (see [`NetworkRules::refused`]), each sorted.
+    pub refused: std::collections::BTreeMap<String, Vec<Ipv4Addr>>,
 }
 
 /// Rules are owned by a project and a network, so they can be listed and removed with them.
