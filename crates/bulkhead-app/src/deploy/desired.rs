@@ -36,14 +36,21 @@ pub struct Prepared {
 /// (so a service without secrets keeps the hash it always had).
 pub(super) fn spec_hash(spec: &StoredSpec, image: &str) -> String {
     let template = spec.template.hash(image);
-    if spec.secrets.is_empty() {
+    if spec.secrets.is_empty() && spec.restart_after.is_empty() {
         return template;
     }
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
     h.update(template.as_bytes());
-    h.update(b"\nsecrets:");
-    h.update(serde_json::to_vec(&spec.secrets).unwrap_or_default());
+    if !spec.secrets.is_empty() {
+        h.update(b"\nsecrets:");
+        h.update(serde_json::to_vec(&spec.secrets).unwrap_or_default());
+    }
+    // A release records what its replicas restart after; declaring it is a new release.
+    if !spec.restart_after.is_empty() {
+        h.update(b"\nrestart_after:");
+        h.update(serde_json::to_vec(&spec.restart_after).unwrap_or_default());
+    }
     hex::encode(h.finalize())
 }
 
@@ -188,6 +195,12 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 probe,
                 build_key: resolved.build_key.clone(),
                 secrets: secret_uses,
+                restart_after: service
+                    .depends_on
+                    .iter()
+                    .filter(|(_, d)| d.value.restart)
+                    .map(|(k, _)| k.clone())
+                    .collect(),
             };
             let spec_hash = spec_hash(&spec, &resolved.image);
             // Every waiver the spec declares goes with the release, used at `check` or not

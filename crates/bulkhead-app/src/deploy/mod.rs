@@ -2,9 +2,11 @@
 //! observe, `plan`, run — against the container runtime and the host firewall.
 
 mod activation;
+mod address;
 pub mod container;
 mod desired;
 mod env;
+mod handover;
 pub mod images;
 mod observe;
 pub mod ops;
@@ -109,6 +111,10 @@ pub struct StoredSpec {
     /// The secrets its containers get, each at a recorded version.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretUse>,
+    /// Services whose replacement replaces this one's replicas too (`depends_on: {svc:
+    /// {restart: true}}`: it resolves their names once, at start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_after: Vec<String>,
 }
 
 /// The project-level desired state kept in the store.
@@ -138,6 +144,8 @@ pub struct Deployer<R, S, F> {
     pub secrets: Option<Arc<crate::secrets::Secrets<S>>>,
     /// Where decrypted secret files live while their containers do (a tmpfs).
     pub secret_files: secret_files::SecretFiles,
+    /// Fixed addresses given to replicas not yet started (see `address`).
+    pub addresses: address::Addresses,
 }
 
 /// What `up` did.

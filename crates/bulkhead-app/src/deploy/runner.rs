@@ -210,6 +210,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     bridge,
                     block_egress: false,
                     ingress: None,
+                    refused: Vec::new(),
                 });
             match owner {
                 None => entry.block_egress = true,
@@ -270,6 +271,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     name: name.clone(),
                     internal: *internal,
                     labels: owner_labels(project, owner, 0),
+                    pin_subnet: true,
                 };
                 match retry(|| self.runtime.create_network(&spec)).await {
                     Ok(_) => {}
@@ -373,8 +375,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     }
 
     /// Create, start and wait for one replica. The canonical name is freed first by renaming
-    /// whatever holds it (the container being replaced keeps serving under its new name).
-    async fn deploy_replica(
+    /// whatever holds it (the container being replaced keeps serving under its new name). On
+    /// networks with a pinned subnet it gets a fixed address, allowed before it starts; once
+    /// ready, the replica it replaces is handed over (see `handover`).
+    pub(super) async fn deploy_replica(
         &self,
         project: &str,
         rel: &Release,
@@ -396,6 +400,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         let mut cspec = container_spec(&id, &spec.template);
         let name = container_name(project, &rel.service, replica);
         check_binds(&rel.service, &cspec)?;
+        let joins: Vec<String> = cspec.networks.iter().map(|(n, _)| n.clone()).collect();
+        let held = self.hold_addresses(project, &joins).await?;
+        cspec.fixed_addresses = held.by_network.clone();
         let secret_key = self.deliver_secrets(project, spec, &mut cspec).await?;
         let created = match self.create_for(&cspec, &name).await {
             Ok(id) => id,
@@ -416,6 +423,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 .map(|(n, _)| n.clone())
                 .collect();
             wait_for_rules(gate, &joins).await?;
+            self.allow_ahead(project, &rel.service, owned, &cspec.fixed_addresses)
+                .await?;
             // The engine mounts at start: the sources are looked at once more, last thing.
             check_binds(&rel.service, &cspec)?;
             self.runtime.start_container(&created).await?;
@@ -463,11 +472,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 rel.number
             ),
         );
+        drop(held);
+        if let Some((old, _)) = replaces {
+            self.hand_over(project, &rel.service, old, ctx).await?;
+        }
         Ok(name)
     }
 
-    /// Stop and remove the replica `old` (being replaced) and take its address out of the
-    /// service's ingress allow sets.
+    /// Retire the replica `old` (being replaced): new connections to it refused, drained,
+    /// stopped and removed, its address out of the service's ingress allow sets.
     #[allow(clippy::too_many_arguments)]
     async fn retire(
         &self,
@@ -479,9 +492,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         owned: &[String],
         outcome: &mut Outcome,
     ) -> Result<(), DeployError> {
-        self.stop_and_remove(id, old, spec.template.stop_grace_secs)
+        self.drain_and_stop(project, service, id, old, spec.template.stop_grace_secs, owned)
             .await?;
-        self.sync_ingress(project, service, owned).await?;
         outcome.removed.push(old.to_string());
         Ok(())
     }
@@ -669,7 +681,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 
     /// Point the ingress allow sets of `networks` (owned by `service`) at the addresses its
     /// containers have on them now (one firewall transaction).
-    async fn sync_ingress(
+    pub(super) async fn sync_ingress(
         &self,
         project: &str,
         service: &str,
@@ -694,6 +706,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 bridge,
                 block_egress: false,
                 ingress: Some(allowed),
+                refused: Vec::new(),
             });
         }
         if rules.is_empty() {
@@ -703,7 +716,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         blocking(move || fw.ensure(&p, &rules)).await
     }
 
-    async fn containers_of(
+    pub(super) async fn containers_of(
         &self,
         project: &str,
         service: &str,
@@ -733,7 +746,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 
     /// The bridge interface of one of the project's networks (cached: a network keeps its
     /// bridge for life, and names are only reused after a removal, which drops the entry).
-    async fn bridge(&self, project: &str, network: &str) -> Result<Option<String>, DeployError> {
+    pub(super) async fn bridge(&self, project: &str, network: &str) -> Result<Option<String>, DeployError> {
         if let Some(b) = self
             .bridges
             .lock()

@@ -6,6 +6,7 @@ mod check;
 mod deploy;
 mod network;
 mod published;
+mod rollout;
 mod secrets;
 mod server;
 mod server_process;
