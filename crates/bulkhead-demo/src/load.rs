@@ -97,6 +97,9 @@ mod tests {
         assert_eq!((t.ok, t.failed, t.slow, t.max_ms), (2, 8, 1, 1500));
         assert_eq!(t.errors.len(), KEEP_ERRORS);
         let s = t.summary();
-        assert!(s.starts_with("ok=2 failed=8 slow=1 max_ms=1500\nerror: status 502\n"), "{s}");
+        assert!(
+            s.starts_with("ok=2 failed=8 slow=1 max_ms=1500\nerror: status 502\n"),
+            "{s}"
+        );
     }
 }

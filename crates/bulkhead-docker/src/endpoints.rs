@@ -44,10 +44,14 @@ impl DockerRuntime {
         };
         match self.docker.disconnect_network(network, request).await {
             Err(err) if status(&err) == Some(404) => Ok(()),
-            Err(err) if crate::error::message(&err).is_some_and(|m| m.contains("not connected")) => {
+            Err(err)
+                if crate::error::message(&err).is_some_and(|m| m.contains("not connected")) =>
+            {
                 Ok(())
             }
-            done => done.map_err(self.fail("disconnect container from network", "network", network)),
+            done => {
+                done.map_err(self.fail("disconnect container from network", "network", network))
+            }
         }
     }
 
@@ -59,11 +63,7 @@ impl DockerRuntime {
             Err(err) if status(&err) == Some(404) => return Ok(None),
             Err(err) => return Err(self.fail("inspect container", "container", id)(err)),
         };
-        let Some(pid) = inspected
-            .state
-            .and_then(|s| s.pid)
-            .filter(|&p| p > 0)
-        else {
+        let Some(pid) = inspected.state.and_then(|s| s.pid).filter(|&p| p > 0) else {
             return Ok(None);
         };
         let read = |file: &str| std::fs::read_to_string(format!("/proc/{pid}/net/{file}")).ok();

@@ -46,7 +46,13 @@ impl DockerRuntime {
             let config: Vec<IpamConfig> = probe
                 .subnets
                 .iter()
-                .zip(probe.gateways.iter().map(Some).chain(std::iter::repeat(None)))
+                .zip(
+                    probe
+                        .gateways
+                        .iter()
+                        .map(Some)
+                        .chain(std::iter::repeat(None)),
+                )
                 .map(|(subnet, gateway)| IpamConfig {
                     subnet: Some(subnet.clone()),
                     gateway: gateway.cloned(),
@@ -181,7 +187,10 @@ pub(crate) fn network_info(network: Network) -> NetworkInfo {
         .and_then(|ipam| ipam.config)
         .unwrap_or_default();
     let gateways = configs.iter().filter_map(|c| c.gateway.clone()).collect();
-    let subnets = configs.into_iter().filter_map(|config| config.subnet).collect();
+    let subnets = configs
+        .into_iter()
+        .filter_map(|config| config.subnet)
+        .collect();
     NetworkInfo {
         bridge: bridge_name(network.driver.as_deref(), &id, network.options.as_ref()),
         name: network.name.unwrap_or_default(),

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, HealthConfig, HostConfig, Mount,
-    MountTmpfsOptions, MountType, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, HealthConfig, HostConfig, Mount, MountTmpfsOptions,
+    MountType, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
 };
 use bulkhead_ports::{ContainerSpec, HealthSpec, MountSpec, PortSpec};
 

@@ -44,7 +44,13 @@
 //! -A BULKHEAD-…-a          -i BR -o BR -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j DROP
 //! ```
 //!
-//! (one `RETURN` per allowed address, in address order).
+//! (one `RETURN` per allowed address, in address order). Addresses being retired
+//! ([`NetworkRules::refused`]) come first, one rule each, answering new TCP connections with a
+//! reset so a caller goes on to its next address at once:
+//!
+//! ```text
+//! -A BULKHEAD-…-a -d IP/32 -i BR -o BR -p tcp -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j REJECT --reject-with tcp-reset
+//! ```
 //!
 //! * With `net.bridge.bridge-nf-call-iptables = 1`, traffic between two containers of a bridge
 //!   goes through `FORWARD` with `-i BR -o BR`. `RETURN` hands it back to `FORWARD`, where

@@ -85,7 +85,11 @@ impl Subnet {
 }
 
 /// The first address of `subnet` after `after` (wrapping around) that is not `taken`.
-pub fn pick(subnet: Subnet, taken: &BTreeSet<Ipv4Addr>, after: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
+pub fn pick(
+    subnet: Subnet,
+    taken: &BTreeSet<Ipv4Addr>,
+    after: Option<Ipv4Addr>,
+) -> Option<Ipv4Addr> {
     let (first, last) = subnet.range();
     let start = after
         .map(u32::from)
@@ -118,7 +122,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             .iter()
             .filter_map(|n| {
                 let info = nets.iter().find(|i| &i.name == n)?;
-                let gateways = info.gateways.iter().filter_map(|g| g.parse().ok()).collect();
+                let gateways = info
+                    .gateways
+                    .iter()
+                    .filter_map(|g| g.parse().ok())
+                    .collect();
                 Some((n, Subnet::of(info)?, gateways))
             })
             .collect();
@@ -126,7 +134,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             return Ok(held);
         }
         let containers = self.runtime.list_containers(&filter).await?;
-        let mut pool = self.addresses.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = self
+            .addresses
+            .pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for (net, subnet, gateways) in pinned {
             let mut taken: BTreeSet<Ipv4Addr> = containers
                 .iter()
@@ -135,7 +147,12 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 .filter_map(|a| a.parse().ok())
                 .chain(gateways)
                 .collect();
-            taken.extend(pool.held.iter().filter(|(n, _)| n == net).map(|(_, ip)| *ip));
+            taken.extend(
+                pool.held
+                    .iter()
+                    .filter(|(n, _)| n == net)
+                    .map(|(_, ip)| *ip),
+            );
             let ip = pick(subnet, &taken, pool.last.get(net).copied()).ok_or_else(|| {
                 DeployError::NotReady {
                     what: "network".into(),
@@ -162,9 +179,21 @@ mod tests {
     #[test]
     fn subnets_parse() {
         let s = Subnet::parse("172.18.0.0/16").expect("parses");
-        assert_eq!(s.range(), (u32::from(ip("172.18.0.2")), u32::from(ip("172.18.255.254"))));
-        assert_eq!(Subnet::parse("172.18.3.7/24"), Subnet::parse("172.18.3.0/24"));
-        for bad in ["172.18.0.0", "x/16", "172.18.0.0/31", "10.0.0.0/4", "fd00::/64"] {
+        assert_eq!(
+            s.range(),
+            (u32::from(ip("172.18.0.2")), u32::from(ip("172.18.255.254")))
+        );
+        assert_eq!(
+            Subnet::parse("172.18.3.7/24"),
+            Subnet::parse("172.18.3.0/24")
+        );
+        for bad in [
+            "172.18.0.0",
+            "x/16",
+            "172.18.0.0/31",
+            "10.0.0.0/4",
+            "fd00::/64",
+        ] {
             assert_eq!(Subnet::parse(bad), None, "{bad}");
         }
     }
@@ -173,7 +202,11 @@ mod tests {
     fn picks_after_the_last_one_skipping_taken_gateway_and_edges() {
         let s = Subnet::parse("10.9.0.0/29").expect("parses"); // hosts .1 – .6
         let none = BTreeSet::new();
-        assert_eq!(pick(s, &none, None), Some(ip("10.9.0.2")), ".1 is the gateway");
+        assert_eq!(
+            pick(s, &none, None),
+            Some(ip("10.9.0.2")),
+            ".1 is the gateway"
+        );
         assert_eq!(pick(s, &none, Some(ip("10.9.0.2"))), Some(ip("10.9.0.3")));
         let taken: BTreeSet<Ipv4Addr> = [ip("10.9.0.3"), ip("10.9.0.4")].into();
         assert_eq!(pick(s, &taken, Some(ip("10.9.0.2"))), Some(ip("10.9.0.5")));
@@ -202,7 +235,11 @@ mod tests {
             gateways: vec![],
             labels: BTreeMap::new(),
         };
-        assert_eq!(Subnet::of(&info), None, "created before pinning: the engine decides");
+        assert_eq!(
+            Subnet::of(&info),
+            None,
+            "created before pinning: the engine decides"
+        );
         info.labels
             .insert(LABEL_SUBNET.to_string(), SUBNET_PINNED.to_string());
         assert_eq!(Subnet::of(&info), Subnet::parse("172.18.0.0/16"));

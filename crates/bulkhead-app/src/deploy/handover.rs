@@ -82,7 +82,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 self.runtime.connect_network(old, net, &[], Some(ip)).await
             };
             if let Err(e) = moved.await {
-                self.say(net, format!("the old replica could not leave name resolution: {e}"));
+                self.say(
+                    net,
+                    format!("the old replica could not leave name resolution: {e}"),
+                );
             }
         }
         self.replace_dependants(project, service, ctx).await
@@ -109,8 +112,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 .filter(|c| c.labels.get(LABEL_SPEC) == Some(&rel.spec_hash))
                 .collect();
             for c in current {
-                let Some(replica) = c.labels.get(LABEL_REPLICA).and_then(|r| r.parse().ok())
-                else {
+                let Some(replica) = c.labels.get(LABEL_REPLICA).and_then(|r| r.parse().ok()) else {
                     continue;
                 };
                 self.say(
@@ -159,7 +161,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 match self.runtime.inbound_connections(id).await {
                     Ok(Some(n)) if n > 0 && started.elapsed() < limit => {}
                     Ok(Some(n)) if n > 0 => {
-                        self.say(name, format!("{n} connection(s) still open after the grace"));
+                        self.say(
+                            name,
+                            format!("{n} connection(s) still open after the grace"),
+                        );
                         break;
                     }
                     _ => break,
@@ -190,8 +195,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             let Some(bridge) = self.bridge(project, net).await? else {
                 continue;
             };
-            let (leaving, staying): (Vec<_>, Vec<_>) =
-                containers.iter().partition(|c| c.id == id);
+            let (leaving, staying): (Vec<_>, Vec<_>) = containers.iter().partition(|c| c.id == id);
             let ips = |cs: Vec<&bulkhead_ports::ContainerInfo>| -> Vec<Ipv4Addr> {
                 cs.iter()
                     .filter_map(|c| c.addresses.get(net)?.parse().ok())
@@ -209,7 +213,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     }
 
     /// One firewall transaction off the async workers.
-    async fn ensure_rules(&self, project: &str, rules: Vec<NetworkRules>) -> Result<(), DeployError> {
+    async fn ensure_rules(
+        &self,
+        project: &str,
+        rules: Vec<NetworkRules>,
+    ) -> Result<(), DeployError> {
         if rules.is_empty() {
             return Ok(());
         }

@@ -492,8 +492,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         owned: &[String],
         outcome: &mut Outcome,
     ) -> Result<(), DeployError> {
-        self.drain_and_stop(project, service, id, old, spec.template.stop_grace_secs, owned)
-            .await?;
+        self.drain_and_stop(
+            project,
+            service,
+            id,
+            old,
+            spec.template.stop_grace_secs,
+            owned,
+        )
+        .await?;
         outcome.removed.push(old.to_string());
         Ok(())
     }
@@ -746,7 +753,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 
     /// The bridge interface of one of the project's networks (cached: a network keeps its
     /// bridge for life, and names are only reused after a removal, which drops the entry).
-    pub(super) async fn bridge(&self, project: &str, network: &str) -> Result<Option<String>, DeployError> {
+    pub(super) async fn bridge(
+        &self,
+        project: &str,
+        network: &str,
+    ) -> Result<Option<String>, DeployError> {
         if let Some(b) = self
             .bridges
             .lock()

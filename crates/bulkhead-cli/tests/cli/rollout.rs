@@ -106,9 +106,17 @@ fn twenty_rolls_under_four_request_loops_fail_no_request() {
         .map(|c| Loop::start(c, "http://store:8082/items"))
         .collect();
     for roll in 1..=20 {
-        shop.edit(&format!("ROLL: \"{}\"", roll - 1), &format!("ROLL: \"{roll}\""));
+        shop.edit(
+            &format!("ROLL: \"{}\"", roll - 1),
+            &format!("ROLL: \"{roll}\""),
+        );
         let up = shop.bulkhead(&["up", "-q"]);
-        assert_eq!(up.status.code(), Some(0), "roll {roll}: {}", text(&up.stderr));
+        assert_eq!(
+            up.status.code(),
+            Some(0),
+            "roll {roll}: {}",
+            text(&up.stderr)
+        );
     }
     let mut failed = 0;
     let mut report = String::new();
