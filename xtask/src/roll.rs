@@ -129,7 +129,7 @@ fn under_load(
 fn start_loop(caller: &str) -> anyhow::Result<(Child, BufReader<ChildStdout>)> {
     let mut child = Command::new("docker")
         .args(["exec", "-i", caller, "/bulkhead-demo", "loop"])
-        .arg("http://store:8082/items")
+        .arg("http://store:8082/items/slow")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -64,6 +64,7 @@ impl Firewall for HostFirewall {
                 RuleKind::IngressRefuse { to } => {
                     installed.refused.entry(rule.network).or_default().push(to)
                 }
+                RuleKind::IngressKeep { .. } => {}
             }
         }
         installed.blocked.sort();

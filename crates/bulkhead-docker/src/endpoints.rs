@@ -115,11 +115,16 @@ pub(crate) fn aliases(network: &NetworkSettings) -> BTreeMap<String, Vec<String>
 /// TCP states of `/proc/net/tcp` (include/net/tcp_states.h).
 const ESTABLISHED: u8 = 0x01;
 const SYN_RECV: u8 = 0x03;
+const FIN_WAIT1: u8 = 0x04;
 const CLOSE_WAIT: u8 = 0x08;
+const LAST_ACK: u8 = 0x09;
 const LISTEN: u8 = 0x0A;
+const CLOSING: u8 = 0x0B;
 
-/// Connections accepted (or queued to be) on a listening port, still open, from a peer that is
-/// not the container itself (health probes run by `exec` connect over loopback).
+/// Connections accepted (or queued to be) on a listening port, from a peer that is not the
+/// container itself (health probes run by `exec` connect over loopback), that are still open
+/// or whose last bytes the peer has not acknowledged yet (closed by the server, the answer
+/// still in flight: stopping the container now would lose it).
 fn inbound(v4: &str, v6: &str) -> usize {
     let rows: Vec<Row> = v4
         .lines()
@@ -132,7 +137,12 @@ fn inbound(v4: &str, v6: &str) -> usize {
         .map(|r| r.local_port)
         .collect();
     rows.iter()
-        .filter(|r| matches!(r.state, ESTABLISHED | SYN_RECV | CLOSE_WAIT))
+        .filter(|r| {
+            matches!(
+                r.state,
+                ESTABLISHED | SYN_RECV | FIN_WAIT1 | CLOSE_WAIT | LAST_ACK | CLOSING
+            )
+        })
         .filter(|r| listening.contains(&r.local_port) && !r.remote_loopback)
         .count()
 }
@@ -184,13 +194,16 @@ mod tests {
    4: 0C0012AC:1F91 0B0012AC:A6DE 08 00000000:00000000 00:00000000 00000000 10001        0 1 1 0
    5: 0C0012AC:1F91 0B0012AC:A6E0 06 00000000:00000000 00:00000000 00000000 10001        0 1 1 0
    6: 0C0012AC:C350 0B0013AC:1F92 01 00000000:00000000 00:00000000 00000000 10001        0 1 1 0
+   7: 0C0012AC:1F91 0B0012AC:A6E2 04 00000100:00000000 01:00000014 00000000 10001        0 0 3 0
+   8: 0C0012AC:1F91 0B0012AC:A6E4 05 00000000:00000000 00:00000000 00000000 10001        0 0 3 0
 ";
 
     #[test]
     fn counts_open_inbound_connections_to_listening_ports_only() {
         // Row 2: a health probe over loopback; 5: TIME_WAIT; 6: an outbound call (its local
-        // port does not listen). Rows 3 (established) and 4 (close-wait) count.
-        assert_eq!(inbound(V4, ""), 2);
+        // port does not listen); 8: FIN_WAIT2 (everything it sent was acknowledged). Rows 3
+        // (established), 4 (close-wait) and 7 (closed, answer not yet acknowledged) count.
+        assert_eq!(inbound(V4, ""), 3);
         assert_eq!(inbound("", ""), 0);
         assert_eq!(inbound("garbage\n1: x", ""), 0);
     }

@@ -45,11 +45,16 @@
 //! ```
 //!
 //! (one `RETURN` per allowed address, in address order). Addresses being retired
-//! ([`NetworkRules::refused`]) come first, one rule each, answering new TCP connections with a
-//! reset so a caller goes on to its next address at once:
+//! ([`NetworkRules::refused`]) come first, three rules each: a SYN to one is answered with a
+//! reset, so a caller goes on to its next address at once; other TCP segments to and from it
+//! pass, because Docker flushes the conntrack entries of an address whose endpoint is
+//! disconnected (the retiring replica leaves name resolution that way) and the next segment of
+//! a connection it is still serving then counts as `NEW`:
 //!
 //! ```text
-//! -A BULKHEAD-…-a -d IP/32 -i BR -o BR -p tcp -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j REJECT --reject-with tcp-reset
+//! -A BULKHEAD-…-a -d IP/32 -i BR -o BR -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j REJECT --reject-with tcp-reset
+//! -A BULKHEAD-…-a -d IP/32 -i BR -o BR -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j RETURN
+//! -A BULKHEAD-…-a -s IP/32 -i BR -o BR -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j RETURN
 //! ```
 //!
 //! * With `net.bridge.bridge-nf-call-iptables = 1`, traffic between two containers of a bridge

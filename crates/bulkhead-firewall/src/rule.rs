@@ -59,15 +59,27 @@ pub enum RuleKind {
     ///
     /// [`Firewall::restrict_ingress`]: crate::Firewall::restrict_ingress
     IngressDefaultDrop,
-    /// Answers a new TCP connection inside the bridge to `to` with a reset (an address of a
-    /// replica being retired: callers that try every resolved address go on to the next at
-    /// once, instead of waiting on a dropped SYN). Installed by [`Firewall::ensure`], before
-    /// the `IngressAllow` rules of the same network; never for an allowed address.
+    /// Answers a new TCP connection (a SYN) inside the bridge to `to` with a reset (an address
+    /// of a replica being retired: callers that try every resolved address go on to the next
+    /// at once, instead of waiting on a dropped SYN). Installed by [`Firewall::ensure`], with
+    /// the two `IngressKeep` rules of the same address, before the `IngressAllow` rules of the
+    /// same network; never for an allowed address.
     ///
     /// [`Firewall::ensure`]: crate::Firewall::ensure
     IngressRefuse {
         /// The refused destination.
         to: Ipv4Addr,
+    },
+    /// Lets TCP segments other than a SYN to (`outbound: false`) or from (`outbound: true`) a
+    /// refused address through although conntrack does not know their connection: Docker
+    /// flushes the conntrack entries of an address when its endpoint is disconnected, and the
+    /// next segment of a connection that lived through it is then seen as `NEW`. Without a
+    /// SYN nothing new can be opened.
+    IngressKeep {
+        /// The refused address.
+        peer: Ipv4Addr,
+        /// True for segments it sends, false for segments sent to it.
+        outbound: bool,
     },
 }
 
@@ -154,9 +166,35 @@ pub(crate) fn render(kind: RuleKind, bridge: &str, tag: &str) -> Vec<String> {
             let matches = ingress_matches(bridge);
             args.extend(["-d", &to]);
             args.extend(&matches[..4]);
-            args.extend(["-p", "tcp"]);
+            args.extend([
+                "-p",
+                "tcp",
+                "-m",
+                "tcp",
+                "--tcp-flags",
+                "FIN,SYN,RST,ACK",
+                "SYN",
+            ]);
             args.extend(&matches[4..]);
             "REJECT"
+        }
+        RuleKind::IngressKeep { peer, outbound } => {
+            to = format!("{peer}/32");
+            let matches = ingress_matches(bridge);
+            args.extend([if outbound { "-s" } else { "-d" }, &to]);
+            args.extend(&matches[..4]);
+            args.extend([
+                "-p",
+                "tcp",
+                "-m",
+                "tcp",
+                "!",
+                "--tcp-flags",
+                "FIN,SYN,RST,ACK",
+            ]);
+            args.extend(["SYN"]);
+            args.extend(&matches[4..]);
+            "RETURN"
         }
     };
     args.extend(["-m", "comment", "--comment", tag, "-j", target]);
@@ -176,7 +214,20 @@ pub(crate) fn render_ingress_chain(
 ) -> Vec<Vec<String>> {
     refused
         .iter()
-        .map(|&to| render(RuleKind::IngressRefuse { to }, bridge, tag))
+        .flat_map(|&to| {
+            [
+                RuleKind::IngressRefuse { to },
+                RuleKind::IngressKeep {
+                    peer: to,
+                    outbound: false,
+                },
+                RuleKind::IngressKeep {
+                    peer: to,
+                    outbound: true,
+                },
+            ]
+        })
+        .map(|kind| render(kind, bridge, tag))
         .chain(
             allowed
                 .iter()
@@ -251,6 +302,11 @@ impl Entry {
         self.option("-d")?.strip_suffix("/32")?.parse().ok()
     }
 
+    /// The address of a non-negated `-s A.B.C.D/32`.
+    fn source(&self) -> Option<Ipv4Addr> {
+        self.option("-s")?.strip_suffix("/32")?.parse().ok()
+    }
+
     /// The target of `-j TARGET` or `-g CHAIN` (iptables prints it last, before the options of
     /// the target).
     pub fn target(&self) -> Option<&str> {
@@ -274,6 +330,16 @@ impl Entry {
             DOCKER_USER if self.ingress_chain().is_none() => RuleKind::ForwardedEgress,
             INPUT => RuleKind::HostAccess,
             c if is_ingress_chain(c) => match self.target()? {
+                "RETURN" if self.has_arg("--tcp-flags") => match self.source() {
+                    Some(peer) => RuleKind::IngressKeep {
+                        peer,
+                        outbound: true,
+                    },
+                    None => RuleKind::IngressKeep {
+                        peer: self.destination()?,
+                        outbound: false,
+                    },
+                },
                 "RETURN" => RuleKind::IngressAllow {
                     to: self.destination()?,
                 },
@@ -484,29 +550,53 @@ mod tests {
 
     #[test]
     fn a_refusal_resets_new_tcp_connections_and_reads_back() {
+        use RuleKind::IngressKeep;
         let tag = tag("shop", "db-in");
         let o2 = Ipv4Addr::new(172, 23, 0, 9);
         let refuse = render(RuleKind::IngressRefuse { to: o2 }, BR, &tag);
         // The order `iptables -S` prints (checked against iptables 1.8).
         assert_eq!(
             refuse.join(" "),
-            "-d 172.23.0.9/32 -i br-0123456789ab -o br-0123456789ab -p tcp \
-             -m conntrack ! --ctstate RELATED,ESTABLISHED \
+            "-d 172.23.0.9/32 -i br-0123456789ab -o br-0123456789ab -p tcp -m tcp \
+             --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED \
              -m comment --comment bulkhead:shop:db-in -j REJECT --reject-with tcp-reset"
+        );
+        let keep_from = IngressKeep {
+            peer: o2,
+            outbound: true,
+        };
+        assert_eq!(
+            render(keep_from, BR, &tag).join(" "),
+            "-s 172.23.0.9/32 -i br-0123456789ab -o br-0123456789ab -p tcp -m tcp \
+             ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED \
+             -m comment --comment bulkhead:shop:db-in -j RETURN"
         );
         let chain = render_ingress_chain(&[O], &[o2], BR, &tag);
         assert_eq!(chain[0], refuse, "refusals come first");
-        assert_eq!(chain[1], render(RuleKind::IngressAllow { to: O }, BR, &tag));
+        assert_eq!(chain[3], render(RuleKind::IngressAllow { to: O }, BR, &tag));
         let name = "BULKHEAD-1a2b3c4d-5e6f7a8b-a";
-        let line = format!("-A {name} {}", refuse.join(" ")).replace(
-            "--comment bulkhead:shop:db-in",
-            "--comment \"bulkhead:shop:db-in\"",
-        );
-        let entry = &parse_chain(name, &line).expect("parses")[0];
-        assert_eq!(entry.args, refuse);
+        let kinds: Vec<Option<RuleKind>> = chain[..3]
+            .iter()
+            .map(|rule| {
+                let line = format!("-A {name} {}", rule.join(" ")).replace(
+                    "--comment bulkhead:shop:db-in",
+                    "--comment \"bulkhead:shop:db-in\"",
+                );
+                let entry = &parse_chain(name, &line).expect("parses")[0];
+                assert_eq!(&entry.args, rule);
+                entry.to_rule(name).map(|r| r.kind)
+            })
+            .collect();
         assert_eq!(
-            entry.to_rule(name).map(|r| r.kind),
-            Some(RuleKind::IngressRefuse { to: o2 })
+            kinds,
+            [
+                Some(RuleKind::IngressRefuse { to: o2 }),
+                Some(IngressKeep {
+                    peer: o2,
+                    outbound: false
+                }),
+                Some(keep_from)
+            ]
         );
     }
 

@@ -231,7 +231,8 @@ fn rules_converge_on_the_live_iptables() {
             bridge: "br-cccccccccccc",
             block_egress: true,
             ingress: Some(&[]),
-            refused: &[],
+            // A retiring address: a SYN reset, other segments both ways let through.
+            refused: &[Ipv4Addr::new(172, 31, 9, 7)],
         },
     ];
     fw.ensure(&project, &both).expect("ensure both");
@@ -268,10 +269,13 @@ fn rules_converge_on_the_live_iptables() {
     assert_eq!(raw_rules_with(&tag1), Vec::<String>::new());
     assert_eq!(
         raw_rules_with(&tag2).len(),
-        2 + 2,
+        2 + 2 + 3,
         "other network untouched"
     );
-    assert_eq!(fw.remove_project(&project).expect("remove project"), 2 + 1);
+    assert_eq!(
+        fw.remove_project(&project).expect("remove project"),
+        2 + 1 + 3
+    );
     assert_eq!(fw.list(&project).expect("list"), vec![]);
     assert_eq!(raw_rules_with(&tag2), Vec::<String>::new());
     assert_eq!(fw.remove_project(&project).expect("nothing left"), 0);

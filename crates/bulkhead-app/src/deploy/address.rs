@@ -2,8 +2,9 @@
 //! known before it starts, so the ingress allow sets can hold it before any caller can
 //! resolve its name. One allocation at a time per Deployer (concurrent rollouts never pick
 //! the same address); never the network, gateway or broadcast address, nor one a container of
-//! the project has or is configured with; searched after the last one given, so an address
-//! just freed (a retired replica's, maybe still cached by a caller) is not given again soon.
+//! the project has or is configured with; searched after the last one given (in a new process:
+//! after the highest one in use), so an address just freed (a retired replica's, maybe still
+//! cached by a caller) is not given again soon.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -153,12 +154,18 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     .filter(|(n, _)| n == net)
                     .map(|(_, ip)| *ip),
             );
-            let ip = pick(subnet, &taken, pool.last.get(net).copied()).ok_or_else(|| {
-                DeployError::NotReady {
-                    what: "network".into(),
-                    name: net.clone(),
-                    reason: "no free address is left in its subnet".into(),
-                }
+            let after = pool.last.get(net).copied().or_else(|| {
+                let (first, _) = subnet.range();
+                taken
+                    .iter()
+                    .rev()
+                    .find(|ip| u32::from(**ip) >= first)
+                    .copied()
+            });
+            let ip = pick(subnet, &taken, after).ok_or_else(|| DeployError::NotReady {
+                what: "network".into(),
+                name: net.clone(),
+                reason: "no free address is left in its subnet".into(),
             })?;
             pool.held.insert((net.clone(), ip));
             pool.last.insert(net.clone(), ip);

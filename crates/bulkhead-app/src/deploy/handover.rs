@@ -1,6 +1,8 @@
 //! Handing a service over from a replica to its replacement without failing a caller. The
-//! new replica's address is allowed before it starts; once it is ready the old one leaves
-//! name resolution (on a network with a pinned subnet: disconnected and connected again at the
+//! new replica's address is allowed before it starts, and on a network with a pinned subnet it
+//! starts *dark* there (without its aliases: Docker's DNS would give out its address before
+//! its interface is even up) and is lit (connected again, same address, with them) once
+//! ready; then the old one leaves name resolution (on a network with a pinned subnet: disconnected and connected again at the
 //! same address without its aliases, so its established connections survive), the services
 //! that declared `depends_on: {svc: {restart: true}}` are replaced (they resolve again), new
 //! TCP connections to the old one are answered with a reset (callers that try every resolved
@@ -11,10 +13,10 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bulkhead_ports::runtime::LABEL_REPLICA;
-use bulkhead_ports::{ContainerRuntime, Firewall, NetworkRules, Store};
+use bulkhead_ports::runtime::{LABEL_REPLICA, LABEL_SERVICE};
+use bulkhead_ports::{ContainerRuntime, ContainerSpec, Firewall, NetworkRules, Store};
 
-use super::container::LABEL_SPEC;
+use super::container::{LABEL_SPEC, container_name};
 use super::runner::RunData;
 use super::{DeployError, Deployer};
 
@@ -52,6 +54,95 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             });
         }
         self.ensure_rules(project, rules).await
+    }
+
+    /// Take the aliases off the service's ingress networks where the replica gets a fixed
+    /// address (it starts dark there); what was taken, for [`Deployer::light`].
+    pub(super) fn darken(
+        cspec: &mut ContainerSpec,
+        owned: &[String],
+    ) -> Vec<(String, Vec<String>)> {
+        let mut taken = Vec::new();
+        for (net, aliases) in &mut cspec.networks {
+            if owned.contains(net) && cspec.fixed_addresses.contains_key(net) {
+                taken.push((net.clone(), std::mem::take(aliases)));
+            }
+        }
+        taken
+    }
+
+    /// Give a dark replica its aliases: connected again at the same address with them.
+    pub(super) async fn light(
+        &self,
+        id: &str,
+        dark: &[(String, Vec<String>)],
+        fixed: &std::collections::BTreeMap<String, Ipv4Addr>,
+    ) -> Result<(), DeployError> {
+        for (net, aliases) in dark {
+            self.runtime.disconnect_network(id, net).await?;
+            self.runtime
+                .connect_network(id, net, aliases, fixed.get(net).copied())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Light the replicas a killed run left dark: running, of the active release, under their
+    /// own name, on an ingress network of their service with a fixed address but without the
+    /// aliases the template gives them there.
+    pub(super) async fn light_dark(&self, project: &str, ctx: &RunData) -> Result<(), DeployError> {
+        if ctx.owned.values().all(Vec::is_empty) {
+            return Ok(());
+        }
+        let all = self
+            .runtime
+            .list_containers(&bulkhead_ports::LabelFilter::project(project))
+            .await?;
+        for (service, owned) in &ctx.owned {
+            let Some((rel, spec)) = ctx.releases.get(service) else {
+                continue;
+            };
+            let mine = all
+                .iter()
+                .filter(|c| c.labels.get(LABEL_SERVICE) == Some(service));
+            for c in mine {
+                let replica = c.labels.get(LABEL_REPLICA).and_then(|r| r.parse().ok());
+                let current = c.state == "running"
+                    && c.labels.get(LABEL_SPEC) == Some(&rel.spec_hash)
+                    && replica.is_some_and(|r| c.name == container_name(project, service, r));
+                if !current {
+                    continue;
+                }
+                let dark: Vec<(String, Vec<String>)> = spec
+                    .template
+                    .networks
+                    .iter()
+                    .filter(|(net, aliases)| {
+                        owned.contains(net)
+                            && c.fixed_addresses.contains_key(net)
+                            && !aliases.is_empty()
+                            && c.aliases
+                                .get(net)
+                                .is_some_and(|have| aliases.iter().any(|a| !have.contains(a)))
+                    })
+                    .cloned()
+                    .collect();
+                if dark.is_empty() {
+                    continue;
+                }
+                let fixed = c
+                    .fixed_addresses
+                    .iter()
+                    .filter_map(|(n, a)| Some((n.clone(), a.parse().ok()?)))
+                    .collect();
+                self.say(
+                    &c.name,
+                    "left without its names by an earlier run: named again",
+                );
+                self.light(&c.id, &dark, &fixed).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Once the replacement of `old` is ready: `old` leaves name resolution on each of the

@@ -112,6 +112,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             self.apply(project, op, &releases, &mut outcome).await?;
         }
         let firewall = self.spawn_rules(project, rules, gate_tx);
+        self.light_dark(project, &releases).await?;
         for wave in &plan.waves {
             let mut set = JoinSet::new();
             let mut results = Vec::new();
@@ -403,6 +404,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         let joins: Vec<String> = cspec.networks.iter().map(|(n, _)| n.clone()).collect();
         let held = self.hold_addresses(project, &joins).await?;
         cspec.fixed_addresses = held.by_network.clone();
+        // Beside a replica that serves, it starts dark (see `handover`).
+        let dark = match replaces {
+            Some(_) => Self::darken(&mut cspec, owned),
+            None => Vec::new(),
+        };
         let secret_key = self.deliver_secrets(project, spec, &mut cspec).await?;
         let created = match self.create_for(&cspec, &name).await {
             Ok(id) => id,
@@ -440,7 +446,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 self.sync_ingress(project, &rel.service, owned),
                 self.wait_ready(&created, &name, spec)
             );
-            allowed.and(ready)
+            allowed.and(ready)?;
+            self.light(&created, &dark, &cspec.fixed_addresses).await
         };
         if let Err(e) = ready.await {
             let logs = self

@@ -1,13 +1,14 @@
 //! Rolling a service while callers inside the project call it: no request fails. Four request
 //! loops run in the callers' containers (`bulkhead-demo loop`, through Docker's embedded DNS
 //! and the ingress firewall) while the service is replaced 20 times; each loop counts what
-//! failed. Synchronised by messages only: a loop says `started` after its first request, and
+//! failed (each request takes 200 ms at the store, so some are always in flight when a replica
+//! is retired). Synchronised by messages only: a loop says `started` after its first request, and
 //! prints its tally when its standard input closes.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
-use super::support::{Shop, text};
+use super::support::{Shop, ids_by_service, text};
 
 /// A store rolled under load, and a caller with two replicas that calls it.
 const ROLL: &str = r#"services:
@@ -103,7 +104,7 @@ fn twenty_rolls_under_four_request_loops_fail_no_request() {
     let loops: Vec<Loop> = callers
         .iter()
         .flat_map(|c| [c, c])
-        .map(|c| Loop::start(c, "http://store:8082/items"))
+        .map(|c| Loop::start(c, "http://store:8082/items/slow"))
         .collect();
     for roll in 1..=20 {
         shop.edit(
@@ -134,5 +135,48 @@ fn twenty_rolls_under_four_request_loops_fail_no_request() {
         doc["releases"].as_array().map(Vec::len),
         Some(21),
         "every roll made a release"
+    );
+}
+
+#[test]
+fn a_dependant_with_restart_true_is_replaced_when_what_it_calls_is() {
+    let shop = Shop::new("y");
+    let spec = ROLL.replacen(
+        "        condition: service_healthy\n",
+        "        condition: service_healthy\n        restart: true\n",
+        1,
+    );
+    assert_ne!(spec, ROLL);
+    std::fs::write(shop.compose(), spec).expect("write compose.yaml");
+    let first = shop.bulkhead(&["up", "-q"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let before = ids_by_service(&shop.containers());
+    assert_eq!(before["caller"].len(), 2);
+
+    shop.edit("ROLL: \"0\"", "ROLL: \"1\"");
+    let up = shop.bulkhead(&["up"]);
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up.stderr));
+    let after = ids_by_service(&shop.containers());
+    assert_ne!(after["store"], before["store"], "store is replaced");
+    assert_eq!(
+        after["caller"].len(),
+        2,
+        "the callers' old replicas are gone"
+    );
+    for id in &before["caller"] {
+        assert!(
+            !after["caller"].contains(id),
+            "caller replica {id} was not replaced\n{}",
+            text(&up.stdout)
+        );
+    }
+    let said = format!("{}{}", text(&up.stdout), text(&up.stderr));
+    assert!(said.contains("it declared restart: true"), "{said}");
+    // Same release: replaced, not changed; the next up has nothing to do.
+    let again = shop.bulkhead(&["up"]);
+    assert!(
+        text(&again.stdout).contains("up to date, nothing changed"),
+        "{}",
+        text(&again.stdout)
     );
 }
