@@ -91,10 +91,19 @@ impl DockerRuntime {
             }),
             ..Default::default()
         };
-        let created = self
-            .post_network_create(request)
-            .await
-            .map_err(self.fail_naming("create network", "network", &spec.name))?;
+        let created = match self.post_network_create(request).await {
+            // The engine answers 404 when its address pools are used up ("could not find an
+            // available, non-overlapping IPv4 address pool"): not a missing network.
+            Err(err) if status(&err) == Some(404) => {
+                return Err(RuntimeError::Engine {
+                    operation: format!("create network {}", spec.name),
+                    reason: crate::error::message(&err).unwrap_or_default().to_string(),
+                });
+            }
+            created => {
+                created.map_err(self.fail_naming("create network", "network", &spec.name))?
+            }
+        };
         let inspected = self
             .docker
             .inspect_network(&created.id, None)
