@@ -147,8 +147,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 
     /// Once the replacement of `old` is ready: `old` leaves name resolution on each of the
     /// service's ingress networks where it has a fixed address, keeping that address (and so
-    /// its connections). Elsewhere its names go only when it stops. Then the dependants that
-    /// asked for it are replaced. A step that fails is reported; the rollout goes on.
+    /// its connections). Elsewhere its names go only when it stops. A failure to move it is
+    /// reported and the rollout goes on (it leaves name resolution when it stops). Then the
+    /// dependants that asked for it are replaced; a failure there fails the rollout.
     pub(super) async fn hand_over(
         &self,
         project: &str,
