@@ -263,6 +263,8 @@ async fn volumes_by_label() {
     );
 }
 
+#[path = "docker/endpoints.rs"]
+mod endpoints;
 #[path = "docker/fixture.rs"]
 mod fixture;
 #[path = "docker/lifecycle.rs"]
