@@ -1,9 +1,10 @@
 //! Project tasks. `bench deploy`: Bulkhead's `up`/`down` against raw Docker API calls and
-//! Debian's docker-compose, measured in the same run; prints medians and ratios and, with
-//! `--write`, records them in docs/BENCHMARKS.md.
+//! Debian's docker-compose, measured in the same run, and a roll under load (failed requests);
+//! prints medians and ratios and, with `--write`, records them in docs/BENCHMARKS.md.
 
 mod api;
 mod raw;
+mod roll;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -164,7 +165,13 @@ fn bench_deploy(args: &Args) -> anyhow::Result<()> {
         let f = measure(app, &bin, &state, args.runs, &rt)?;
         report.push_str(&row(app, &f));
     }
+    let (bulkhead, compose) = roll::measure(&work, &bin, &work.join("roll-state"))?;
+    let rolls = roll::table(&bulkhead, &compose);
     let _ = std::fs::remove_dir_all(&work);
+    println!("{rolls}");
+    if args.write {
+        write_section("deploy-roll", &format!("{}.\n\n{rolls}", machine()))?;
+    }
     let table = format!(
         "| app | bulkhead up | raw API up | docker-compose up -d + healthy | up/raw | up/compose | no-op up | bulkhead down | raw down | compose down |\n|---|---|---|---|---|---|---|---|---|---|\n{report}"
     );
@@ -260,13 +267,18 @@ fn measure(
 
 /// docker-compose returns before its last service is healthy: poll until all are.
 fn wait_compose_healthy(services: usize) -> anyhow::Result<()> {
+    wait_compose_healthy_in("benchdc", services)
+}
+
+/// Poll until `services` containers of the Compose project `project` are healthy.
+fn wait_compose_healthy_in(project: &str, services: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let out = Command::new("docker")
             .args([
                 "ps",
                 "--filter",
-                "label=com.docker.compose.project=benchdc",
+                format!("label=com.docker.compose.project={project}").as_str(),
                 "--format",
                 "{{.Status}}",
             ])

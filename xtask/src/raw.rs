@@ -54,6 +54,7 @@ async fn prepare(rt: &DockerRuntime, file: &Path) -> anyhow::Result<Prepared> {
             name: n.name.clone(),
             internal: n.internal,
             labels: BTreeMap::new(),
+            pin_subnet: false,
         })
         .collect();
     let mut image = None;

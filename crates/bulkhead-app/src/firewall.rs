@@ -38,6 +38,7 @@ impl Firewall for HostFirewall {
                 bridge: &n.bridge,
                 block_egress: n.block_egress,
                 ingress: n.ingress.as_deref(),
+                refused: &n.refused,
             })
             .collect();
         self.0
@@ -68,6 +69,8 @@ impl Firewall for HostFirewall {
                 RuleKind::IngressDefaultDrop => {
                     entry.ingress.get_or_insert_with(Vec::new);
                 }
+                RuleKind::IngressRefuse { to } => entry.refused.push(to),
+                RuleKind::IngressKeep { .. } => {}
             }
         }
         Ok(bound
@@ -77,6 +80,8 @@ impl Firewall for HostFirewall {
                     set.sort();
                     set.dedup();
                 }
+                r.refused.sort();
+                r.refused.dedup();
                 r
             })
             .collect())

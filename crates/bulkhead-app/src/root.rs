@@ -38,6 +38,7 @@ pub async fn local(
             .unwrap_or_else(|| "local".to_string()),
         env: env.clone(),
         bridges: Default::default(),
+        addresses: Default::default(),
         secrets: Some(secrets),
         secret_files: Default::default(),
     }))

@@ -12,6 +12,9 @@ use std::time::Duration;
 
 /// Largest response (head + body) the client will buffer.
 const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+/// Connect timeout per address of `get`'s callers that have no other (the demo's tiers, probes
+/// and load loops).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Read/write timeout once connected.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -65,7 +68,9 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
     })
 }
 
-/// Resolves `host` and connects to the first address that answers in time.
+/// Resolves `host` and connects to the first address that answers in time, trying every
+/// resolved address in order (as curl, Go and Python do): one that refuses or times out is
+/// followed by the next.
 pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()

@@ -8,6 +8,7 @@ pub mod client;
 pub mod digest;
 pub mod http;
 pub mod json;
+pub mod load;
 pub mod roles;
 pub mod server;
 

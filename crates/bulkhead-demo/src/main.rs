@@ -4,6 +4,7 @@
 //! bulkhead-demo web|api|store [--listen ADDR]   serve a tier (env LISTEN, API_URL, STORE_URL)
 //! bulkhead-demo probe URL...                    GET URL(s); exit 0 if one is 2xx, else 1
 //! bulkhead-demo connect HOST:PORT [--timeout-ms N]  TCP connect; exit 0 if it succeeds
+//! bulkhead-demo loop URL                        GET URL until stdin closes; print the tally
 //! ```
 //!
 //! Signals: std offers no signal handling without `unsafe` or dependencies,
@@ -21,13 +22,15 @@ use std::time::Duration;
 const USAGE: &str = "usage:
   bulkhead-demo web|api|store [--listen ADDR]
   bulkhead-demo probe URL [URL...]
-  bulkhead-demo connect HOST:PORT [--timeout-ms N]";
+  bulkhead-demo connect HOST:PORT [--timeout-ms N]
+  bulkhead-demo loop URL";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("probe") => probe(&args[1..]),
         Some("connect") => connect(&args[1..]),
+        Some("loop") => request_loop(&args[1..]),
         Some("-h" | "--help" | "help") => {
             log_line(USAGE);
             return ExitCode::SUCCESS;
@@ -132,6 +135,18 @@ fn probe(urls: &[String]) -> Result<(), Failure> {
         }
     }
     Err(Failure::Failed(errors.join("; ")))
+}
+
+/// GETs URL back to back until stdin closes; prints `started` after the first request and
+/// the tally at the end (always exit 0 once running: the tally is the result).
+fn request_loop(args: &[String]) -> Result<(), Failure> {
+    let [url] = args else {
+        return Err(Failure::Usage("loop takes exactly one URL".into()));
+    };
+    client::parse_url(url).map_err(Failure::Usage)?;
+    let tally = bulkhead_demo::load::run(url);
+    println!("{}", tally.summary());
+    Ok(())
 }
 
 fn connect(args: &[String]) -> Result<(), Failure> {

@@ -9,6 +9,9 @@ use std::time::Duration;
 /// Connect timeout for calls to the upstream tier.
 pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long the store's `/items/slow` takes.
+pub const SLOW_ITEMS: Duration = Duration::from_millis(200);
+
 /// Which tier this process plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -67,6 +70,11 @@ pub fn route(role: Role, upstream: &str, req: &Request) -> Response {
     let resp = match (role, req.path.as_str()) {
         (_, "/healthz") => Response::text(200, "ok"),
         (Role::Store, "/items") => {
+            Response::json(200, catalog::to_json(&catalog::builtin(), "store"))
+        }
+        (Role::Store, "/items/slow") => {
+            // A request that takes a while: in flight when a rollout retires its replica.
+            std::thread::sleep(SLOW_ITEMS);
             Response::json(200, catalog::to_json(&catalog::builtin(), "store"))
         }
         (Role::Api, "/items") => api_items(upstream),
@@ -161,6 +169,9 @@ mod tests {
 
     #[test]
     fn store_serves_catalog() {
+        let slow = route(Role::Store, "", &req("GET", "/items/slow"));
+        assert_eq!(slow.status, 200);
+        assert_eq!(route(Role::Api, "", &req("GET", "/items/slow")).status, 404);
         let resp = route(Role::Store, "", &req("GET", "/items"));
         assert_eq!(resp.status, 200);
         assert_eq!(resp.content_type, "application/json");

@@ -81,7 +81,10 @@ impl DockerRuntime {
         for (network, aliases) in spec.networks.iter().skip(1) {
             let request = NetworkConnectRequest {
                 container: id.to_string(),
-                endpoint_config: Some(spec::endpoint(aliases)),
+                endpoint_config: Some(crate::endpoints::endpoint(
+                    aliases,
+                    spec.fixed_addresses.get(network).copied(),
+                )),
             };
             self.docker
                 .connect_network(network, request)
@@ -204,6 +207,8 @@ pub(crate) fn container_info(inspected: ContainerInspectResponse) -> ContainerIn
         exit_code: state.exit_code.filter(|_| exited),
         state: status,
         addresses: addresses(&network),
+        fixed_addresses: crate::endpoints::fixed_addresses(&network),
+        aliases: crate::endpoints::aliases(&network),
         published: published(&network),
         running_for,
         restart_count: inspected.restart_count.and_then(|n| u64::try_from(n).ok()),

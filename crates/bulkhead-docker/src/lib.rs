@@ -5,6 +5,7 @@ mod build;
 mod connect;
 mod containers;
 mod context;
+mod endpoints;
 mod error;
 mod events;
 mod exec;
@@ -175,6 +176,24 @@ impl ContainerRuntime for DockerRuntime {
         filter: &LabelFilter,
     ) -> Result<Vec<ContainerInfo>, RuntimeError> {
         self.container_list(filter).await
+    }
+
+    async fn connect_network(
+        &self,
+        id: &str,
+        network: &str,
+        aliases: &[String],
+        address: Option<std::net::Ipv4Addr>,
+    ) -> Result<(), RuntimeError> {
+        self.network_connect(id, network, aliases, address).await
+    }
+
+    async fn disconnect_network(&self, id: &str, network: &str) -> Result<(), RuntimeError> {
+        self.network_disconnect(id, network).await
+    }
+
+    async fn inbound_connections(&self, id: &str) -> Result<Option<usize>, RuntimeError> {
+        self.container_inbound(id).await
     }
 
     async fn rename_container(&self, id: &str, name: &str) -> Result<(), RuntimeError> {

@@ -1,11 +1,15 @@
 //! Networks: create (bridge, internal flag, labels; a duplicate name is refused on every API
-//! version), list by labels with bridge interface and subnets, remove.
+//! version; the subnet pinned on request), list by labels with bridge interface, subnets and
+//! gateways, remove.
 
 use std::collections::HashMap;
 
-use bollard::models::{Network, NetworkCreateRequest, NetworkCreateResponse, NetworkInspect};
+use bollard::models::{
+    Ipam, IpamConfig, Network, NetworkCreateRequest, NetworkCreateResponse, NetworkInspect,
+};
 use bollard::query_parameters::ListNetworksOptions;
 use bollard::{BollardRequest, body_full};
+use bulkhead_ports::runtime::{LABEL_SUBNET, SUBNET_PINNED};
 use bulkhead_ports::{LabelFilter, NetworkInfo, NetworkSpec, RuntimeError};
 use bytes::Bytes;
 
@@ -14,23 +18,92 @@ use crate::{DockerRuntime, connect, label_filters};
 
 /// The driver option naming the Linux bridge; without it Docker names it `br-<id[..12]>`.
 const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+/// How often a pinned create starts over when another network took the subnet meanwhile.
+const PIN_ATTEMPTS: u32 = 5;
 
 impl DockerRuntime {
     pub(crate) async fn network_create(
         &self,
         spec: &NetworkSpec,
     ) -> Result<NetworkInfo, RuntimeError> {
+        if spec.pin_subnet {
+            return self.network_create_pinned(spec).await;
+        }
+        self.network_create_with(spec, None).await
+    }
+
+    /// The engine accepts a container's fixed address only on a network whose subnet was
+    /// configured at create ("user specified IP address is supported only when connecting to
+    /// networks with user configured subnets"), and cannot change a network afterwards. So:
+    /// create it as usual (the engine picks a free subnet from its own pools), read what it
+    /// picked, remove it, and create it again with that subnet and gateway. Another network
+    /// created in between may take the subnet: then start over.
+    async fn network_create_pinned(&self, spec: &NetworkSpec) -> Result<NetworkInfo, RuntimeError> {
+        let mut attempt = 1;
+        loop {
+            let probe = self.network_create_with(spec, None).await?;
+            self.network_remove(&probe.id).await?;
+            let config: Vec<IpamConfig> = probe
+                .subnets
+                .iter()
+                .zip(
+                    probe
+                        .gateways
+                        .iter()
+                        .map(Some)
+                        .chain(std::iter::repeat(None)),
+                )
+                .map(|(subnet, gateway)| IpamConfig {
+                    subnet: Some(subnet.clone()),
+                    gateway: gateway.cloned(),
+                    ..Default::default()
+                })
+                .collect();
+            match self.network_create_with(spec, Some(config)).await {
+                Err(RuntimeError::Engine { reason, .. })
+                    if attempt < PIN_ATTEMPTS && reason.contains("overlaps") =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn network_create_with(
+        &self,
+        spec: &NetworkSpec,
+        pinned: Option<Vec<IpamConfig>>,
+    ) -> Result<NetworkInfo, RuntimeError> {
+        let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+        if pinned.is_some() {
+            labels.insert(LABEL_SUBNET.to_string(), SUBNET_PINNED.to_string());
+        }
         let request = NetworkCreateRequest {
             name: spec.name.clone(),
             driver: Some("bridge".to_string()),
             internal: Some(spec.internal),
-            labels: Some(spec.labels.clone().into_iter().collect()),
+            labels: Some(labels),
+            ipam: pinned.map(|config| Ipam {
+                driver: Some("default".to_string()),
+                config: Some(config),
+                options: None,
+            }),
             ..Default::default()
         };
-        let created = self
-            .post_network_create(request)
-            .await
-            .map_err(self.fail_naming("create network", "network", &spec.name))?;
+        let created = match self.post_network_create(request).await {
+            // The engine answers 404 when its address pools are used up ("could not find an
+            // available, non-overlapping IPv4 address pool"): not a missing network.
+            Err(err) if status(&err) == Some(404) => {
+                return Err(RuntimeError::Engine {
+                    operation: format!("create network {}", spec.name),
+                    reason: crate::error::message(&err).unwrap_or_default().to_string(),
+                });
+            }
+            created => {
+                created.map_err(self.fail_naming("create network", "network", &spec.name))?
+            }
+        };
         let inspected = self
             .docker
             .inspect_network(&created.id, None)
@@ -118,10 +191,12 @@ fn from_inspect(n: NetworkInspect) -> Network {
 
 pub(crate) fn network_info(network: Network) -> NetworkInfo {
     let id = network.id.unwrap_or_default();
-    let subnets = network
+    let configs = network
         .ipam
         .and_then(|ipam| ipam.config)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let gateways = configs.iter().filter_map(|c| c.gateway.clone()).collect();
+    let subnets = configs
         .into_iter()
         .filter_map(|config| config.subnet)
         .collect();
@@ -130,6 +205,7 @@ pub(crate) fn network_info(network: Network) -> NetworkInfo {
         name: network.name.unwrap_or_default(),
         internal: network.internal.unwrap_or(false),
         subnets,
+        gateways,
         labels: network.labels.unwrap_or_default().into_iter().collect(),
         id,
     }

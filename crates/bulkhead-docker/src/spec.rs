@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, EndpointSettings, HealthConfig, HostConfig, Mount,
-    MountTmpfsOptions, MountType, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, HealthConfig, HostConfig, Mount, MountTmpfsOptions,
+    MountType, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
 };
 use bulkhead_ports::{ContainerSpec, HealthSpec, MountSpec, PortSpec};
 
@@ -95,16 +95,11 @@ fn network_mode(spec: &ContainerSpec) -> Option<String> {
 fn networking_config(spec: &ContainerSpec) -> Option<NetworkingConfig> {
     let (name, aliases) = spec.networks.first()?;
     Some(NetworkingConfig {
-        endpoints_config: Some(HashMap::from([(name.clone(), endpoint(aliases))])),
+        endpoints_config: Some(HashMap::from([(
+            name.clone(),
+            crate::endpoints::endpoint(aliases, spec.fixed_addresses.get(name).copied()),
+        )])),
     })
-}
-
-/// An endpoint carrying just `aliases`.
-pub(crate) fn endpoint(aliases: &[String]) -> EndpointSettings {
-    EndpointSettings {
-        aliases: non_empty(aliases),
-        ..Default::default()
-    }
 }
 
 fn mount(spec: &MountSpec) -> Mount {

@@ -44,6 +44,7 @@ fn full_spec() -> ContainerSpec {
             ("front".into(), vec!["web".into()]),
             ("back".into(), vec!["web-b".into()]),
         ],
+        fixed_addresses: BTreeMap::from([("front".into(), [172, 18, 0, 9].into())]),
         network_mode: None,
         pid_mode: None,
         ipc_mode: Some("private".into()),
@@ -168,7 +169,10 @@ fn mounts_and_first_network_land() {
     );
     assert_eq!(
         body["NetworkingConfig"],
-        json!({"EndpointsConfig": {"front": {"Aliases": ["web"]}}})
+        json!({"EndpointsConfig": {"front": {
+            "Aliases": ["web"],
+            "IPAMConfig": {"IPv4Address": "172.18.0.9"}
+        }}})
     );
 }
 

@@ -177,6 +177,7 @@ async fn networks_by_label() {
             name: name.clone(),
             internal,
             labels: labels(&project, "net"),
+            pin_subnet: false,
         };
         let info = runtime.create_network(&spec).await.expect("create network");
         assert_eq!(
@@ -262,6 +263,8 @@ async fn volumes_by_label() {
     );
 }
 
+#[path = "docker/endpoints.rs"]
+mod endpoints;
 #[path = "docker/fixture.rs"]
 mod fixture;
 #[path = "docker/lifecycle.rs"]

@@ -44,7 +44,18 @@
 //! -A BULKHEAD-…-a          -i BR -o BR -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j DROP
 //! ```
 //!
-//! (one `RETURN` per allowed address, in address order).
+//! (one `RETURN` per allowed address, in address order). Addresses being retired
+//! ([`NetworkRules::refused`]) come first, three rules each: a SYN to one is answered with a
+//! reset, so a caller goes on to its next address at once; other TCP segments to and from it
+//! pass, because Docker flushes the conntrack entries of an address whose endpoint is
+//! disconnected (the retiring replica leaves name resolution that way) and the next segment of
+//! a connection it is still serving then counts as `NEW`:
+//!
+//! ```text
+//! -A BULKHEAD-…-a -d IP/32 -i BR -o BR -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j REJECT --reject-with tcp-reset
+//! -A BULKHEAD-…-a -d IP/32 -i BR -o BR -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j RETURN
+//! -A BULKHEAD-…-a -s IP/32 -i BR -o BR -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment bulkhead:P:N -j RETURN
+//! ```
 //!
 //! * With `net.bridge.bridge-nf-call-iptables = 1`, traffic between two containers of a bridge
 //!   goes through `FORWARD` with `-i BR -o BR`. `RETURN` hands it back to `FORWARD`, where
@@ -175,6 +186,7 @@ impl Firewall {
                 bridge: bridge_iface,
                 block_egress: true,
                 ingress: None,
+                refused: &[],
             }],
         )
     }
@@ -204,6 +216,7 @@ impl Firewall {
                 bridge: bridge_iface,
                 block_egress: false,
                 ingress: Some(allowed),
+                refused: &[],
             }],
         )
     }
@@ -240,8 +253,18 @@ impl Firewall {
                 let mut allowed = allowed.to_vec();
                 allowed.sort_unstable();
                 allowed.dedup();
+                // An allowed address is never refused (refusals come first in the chain).
+                let mut refused: Vec<Ipv4Addr> = n
+                    .refused
+                    .iter()
+                    .filter(|a| !allowed.contains(a))
+                    .copied()
+                    .collect();
+                refused.sort_unstable();
+                refused.dedup();
                 let slots = ingress_chains(project, n.network);
-                ingress_changes(&table, &slots, n.bridge, &tag, &allowed, &mut changes)?;
+                let sets = (allowed.as_slice(), refused.as_slice());
+                ingress_changes(&table, &slots, n.bridge, &tag, sets, &mut changes)?;
             }
         }
         self.restore(&changes)
@@ -563,6 +586,9 @@ pub struct NetworkRules<'a> {
     /// Allow new connections inside the bridge only to these addresses; `None` leaves the
     /// network's ingress rules as they are.
     pub ingress: Option<&'a [Ipv4Addr]>,
+    /// With `ingress`: answer new TCP connections to these addresses with a reset instead of
+    /// dropping them (replicas being retired). An address also in `ingress` is allowed.
+    pub refused: &'a [Ipv4Addr],
 }
 
 /// True when `DOCKER-USER` exists and `FORWARD` jumps to it.
@@ -609,10 +635,10 @@ fn ingress_changes(
     slots: &[String; 2],
     bridge: &str,
     tag: &str,
-    allowed: &[Ipv4Addr],
+    (allowed, refused): (&[Ipv4Addr], &[Ipv4Addr]),
     changes: &mut Vec<Vec<String>>,
 ) -> Result<(), FirewallError> {
-    let want = render_ingress_chain(allowed, bridge, tag);
+    let want = render_ingress_chain(allowed, refused, bridge, tag);
     let user = table
         .get(DOCKER_USER)
         .map(Vec::as_slice)

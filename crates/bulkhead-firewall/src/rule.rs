@@ -59,6 +59,28 @@ pub enum RuleKind {
     ///
     /// [`Firewall::restrict_ingress`]: crate::Firewall::restrict_ingress
     IngressDefaultDrop,
+    /// Answers a new TCP connection (a SYN) inside the bridge to `to` with a reset (an address
+    /// of a replica being retired: callers that try every resolved address go on to the next
+    /// at once, instead of waiting on a dropped SYN). Installed by [`Firewall::ensure`], with
+    /// the two `IngressKeep` rules of the same address, before the `IngressAllow` rules of the
+    /// same network; never for an allowed address.
+    ///
+    /// [`Firewall::ensure`]: crate::Firewall::ensure
+    IngressRefuse {
+        /// The refused destination.
+        to: Ipv4Addr,
+    },
+    /// Lets TCP segments other than a SYN to (`outbound: false`) or from (`outbound: true`) a
+    /// refused address through although conntrack does not know their connection: Docker
+    /// flushes the conntrack entries of an address when its endpoint is disconnected, and the
+    /// next segment of a connection that lived through it is then seen as `NEW`. Without a
+    /// SYN nothing new can be opened.
+    IngressKeep {
+        /// The refused address.
+        peer: Ipv4Addr,
+        /// True for segments it sends, false for segments sent to it.
+        outbound: bool,
+    },
 }
 
 /// The egress kinds `ensure_egress_block` installs, in that order, with their chains.
@@ -139,21 +161,78 @@ pub(crate) fn render(kind: RuleKind, bridge: &str, tag: &str) -> Vec<String> {
             args.extend(ingress_matches(bridge));
             "DROP"
         }
+        RuleKind::IngressRefuse { to: addr } => {
+            to = format!("{addr}/32");
+            let matches = ingress_matches(bridge);
+            args.extend(["-d", &to]);
+            args.extend(&matches[..4]);
+            args.extend([
+                "-p",
+                "tcp",
+                "-m",
+                "tcp",
+                "--tcp-flags",
+                "FIN,SYN,RST,ACK",
+                "SYN",
+            ]);
+            args.extend(&matches[4..]);
+            "REJECT"
+        }
+        RuleKind::IngressKeep { peer, outbound } => {
+            to = format!("{peer}/32");
+            let matches = ingress_matches(bridge);
+            args.extend([if outbound { "-s" } else { "-d" }, &to]);
+            args.extend(&matches[..4]);
+            args.extend([
+                "-p",
+                "tcp",
+                "-m",
+                "tcp",
+                "!",
+                "--tcp-flags",
+                "FIN,SYN,RST,ACK",
+            ]);
+            args.extend(["SYN"]);
+            args.extend(&matches[4..]);
+            "RETURN"
+        }
     };
     args.extend(["-m", "comment", "--comment", tag, "-j", target]);
+    if target == "REJECT" {
+        args.extend(["--reject-with", "tcp-reset"]);
+    }
     args.into_iter().map(str::to_string).collect()
 }
 
-/// The contents of an ingress chain: one allow per address (in the given order), then the
-/// default drop.
+/// The contents of an ingress chain: one refusal per refused address, then one allow per
+/// allowed address (each in the given order), then the default drop.
 pub(crate) fn render_ingress_chain(
     allowed: &[Ipv4Addr],
+    refused: &[Ipv4Addr],
     bridge: &str,
     tag: &str,
 ) -> Vec<Vec<String>> {
-    allowed
+    refused
         .iter()
-        .map(|&to| render(RuleKind::IngressAllow { to }, bridge, tag))
+        .flat_map(|&to| {
+            [
+                RuleKind::IngressRefuse { to },
+                RuleKind::IngressKeep {
+                    peer: to,
+                    outbound: false,
+                },
+                RuleKind::IngressKeep {
+                    peer: to,
+                    outbound: true,
+                },
+            ]
+        })
+        .map(|kind| render(kind, bridge, tag))
+        .chain(
+            allowed
+                .iter()
+                .map(|&to| render(RuleKind::IngressAllow { to }, bridge, tag)),
+        )
         .chain([render(RuleKind::IngressDefaultDrop, bridge, tag)])
         .collect()
 }
@@ -223,6 +302,11 @@ impl Entry {
         self.option("-d")?.strip_suffix("/32")?.parse().ok()
     }
 
+    /// The address of a non-negated `-s A.B.C.D/32`.
+    fn source(&self) -> Option<Ipv4Addr> {
+        self.option("-s")?.strip_suffix("/32")?.parse().ok()
+    }
+
     /// The target of `-j TARGET` or `-g CHAIN` (iptables prints it last, before the options of
     /// the target).
     pub fn target(&self) -> Option<&str> {
@@ -246,10 +330,23 @@ impl Entry {
             DOCKER_USER if self.ingress_chain().is_none() => RuleKind::ForwardedEgress,
             INPUT => RuleKind::HostAccess,
             c if is_ingress_chain(c) => match self.target()? {
+                "RETURN" if self.has_arg("--tcp-flags") => match self.source() {
+                    Some(peer) => RuleKind::IngressKeep {
+                        peer,
+                        outbound: true,
+                    },
+                    None => RuleKind::IngressKeep {
+                        peer: self.destination()?,
+                        outbound: false,
+                    },
+                },
                 "RETURN" => RuleKind::IngressAllow {
                     to: self.destination()?,
                 },
                 "DROP" if !self.has_arg("-d") => RuleKind::IngressDefaultDrop,
+                "REJECT" => RuleKind::IngressRefuse {
+                    to: self.destination()?,
+                },
                 _ => return None,
             },
             _ => return None,
@@ -452,10 +549,62 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_resets_new_tcp_connections_and_reads_back() {
+        use RuleKind::IngressKeep;
+        let tag = tag("shop", "db-in");
+        let o2 = Ipv4Addr::new(172, 23, 0, 9);
+        let refuse = render(RuleKind::IngressRefuse { to: o2 }, BR, &tag);
+        // The order `iptables -S` prints (checked against iptables 1.8).
+        assert_eq!(
+            refuse.join(" "),
+            "-d 172.23.0.9/32 -i br-0123456789ab -o br-0123456789ab -p tcp -m tcp \
+             --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED \
+             -m comment --comment bulkhead:shop:db-in -j REJECT --reject-with tcp-reset"
+        );
+        let keep_from = IngressKeep {
+            peer: o2,
+            outbound: true,
+        };
+        assert_eq!(
+            render(keep_from, BR, &tag).join(" "),
+            "-s 172.23.0.9/32 -i br-0123456789ab -o br-0123456789ab -p tcp -m tcp \
+             ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack ! --ctstate RELATED,ESTABLISHED \
+             -m comment --comment bulkhead:shop:db-in -j RETURN"
+        );
+        let chain = render_ingress_chain(&[O], &[o2], BR, &tag);
+        assert_eq!(chain[0], refuse, "refusals come first");
+        assert_eq!(chain[3], render(RuleKind::IngressAllow { to: O }, BR, &tag));
+        let name = "BULKHEAD-1a2b3c4d-5e6f7a8b-a";
+        let kinds: Vec<Option<RuleKind>> = chain[..3]
+            .iter()
+            .map(|rule| {
+                let line = format!("-A {name} {}", rule.join(" ")).replace(
+                    "--comment bulkhead:shop:db-in",
+                    "--comment \"bulkhead:shop:db-in\"",
+                );
+                let entry = &parse_chain(name, &line).expect("parses")[0];
+                assert_eq!(&entry.args, rule);
+                entry.to_rule(name).map(|r| r.kind)
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                Some(RuleKind::IngressRefuse { to: o2 }),
+                Some(IngressKeep {
+                    peer: o2,
+                    outbound: false
+                }),
+                Some(keep_from)
+            ]
+        );
+    }
+
+    #[test]
     fn ingress_chain_puts_the_allows_before_the_drop() {
         let tag = tag("shop", "db-in");
         let o2 = Ipv4Addr::new(172, 23, 0, 9);
-        let chain = render_ingress_chain(&[O, o2], BR, &tag);
+        let chain = render_ingress_chain(&[O, o2], &[], BR, &tag);
         assert_eq!(chain.len(), 3);
         assert_eq!(chain[0], render(RuleKind::IngressAllow { to: O }, BR, &tag));
         assert_eq!(
@@ -464,7 +613,7 @@ mod tests {
         );
         assert_eq!(chain[2], render(RuleKind::IngressDefaultDrop, BR, &tag));
         assert_eq!(
-            render_ingress_chain(&[], BR, &tag),
+            render_ingress_chain(&[], &[], BR, &tag),
             [render(RuleKind::IngressDefaultDrop, BR, &tag)],
             "no allowed address: only the drop"
         );
@@ -523,7 +672,7 @@ mod tests {
         let o = Ipv4Addr::new(192, 168, 208, 2);
         assert_eq!(
             entries.iter().map(|e| e.args.clone()).collect::<Vec<_>>(),
-            render_ingress_chain(&[o], bridge, tag),
+            render_ingress_chain(&[o], &[], bridge, tag),
             "the listing reads back exactly what render_ingress_chain() produces"
         );
         let rule = |kind| Rule {

@@ -694,7 +694,7 @@ fn jump_to(chain: &str) -> String {
 }
 
 fn chain_for(allowed: &[Ipv4Addr]) -> Vec<String> {
-    render_ingress_chain(allowed, DB_BR, &db_tag())
+    render_ingress_chain(allowed, &[], DB_BR, &db_tag())
         .iter()
         .map(|r| r.join(" "))
         .collect()
@@ -1074,7 +1074,7 @@ fn remove_bridge_takes_only_the_rules_on_that_bridge() {
     // new ones (as a manual edit or an interrupted change could leave them).
     const OLD: &str = "br-ffffffffffff";
     let [a, b] = db_slots();
-    let old_chain = render_ingress_chain(&[O], OLD, &db_tag());
+    let old_chain = render_ingress_chain(&[O], &[], OLD, &db_tag());
     let old_jump = render_ingress_jump(OLD, &db_tag(), &a).join(" ");
     fake.set(
         "DOCKER-USER",

@@ -231,12 +231,15 @@ fn rules_converge_on_the_live_iptables() {
             bridge: "br-bbbbbbbbbbbb",
             block_egress: true,
             ingress: Some(&allowed),
+            refused: &[],
         },
         NetworkRules {
             network: "n2",
             bridge: "br-cccccccccccc",
             block_egress: true,
             ingress: Some(&[]),
+            // A retiring address: a SYN reset, other segments both ways let through.
+            refused: &[Ipv4Addr::new(172, 31, 9, 7)],
         },
     ];
     fw.ensure(&project, &both).expect("ensure both");
@@ -273,7 +276,7 @@ fn rules_converge_on_the_live_iptables() {
     assert_eq!(raw_rules_with(&tag1), Vec::<String>::new());
     assert_eq!(
         raw_rules_with(&tag2).len(),
-        2 + 2,
+        2 + 2 + 3,
         "other network untouched"
     );
     // Rules are bound to their bridge: those of one bridge go, whatever is on another stays.
@@ -282,11 +285,11 @@ fn rules_converge_on_the_live_iptables() {
             .expect("another bridge"),
         0
     );
-    assert_eq!(raw_rules_with(&tag2).len(), 2 + 2);
+    assert_eq!(raw_rules_with(&tag2).len(), 2 + 2 + 3);
     assert_eq!(
         fw.remove_bridge(&project, "n2", "br-cccccccccccc")
             .expect("its bridge"),
-        2 + 1
+        2 + 1 + 3
     );
     assert_eq!(raw_rules_with(&tag2), Vec::<String>::new());
     assert_eq!(fw.list(&project).expect("list"), vec![]);
@@ -294,7 +297,7 @@ fn rules_converge_on_the_live_iptables() {
     fw.ensure(&project, &both).expect("ensure both once more");
     assert_eq!(
         fw.remove_project(&project).expect("remove project"),
-        2 + 3 + 2 + 1
+        2 + 3 + 2 + 1 + 3
     );
     assert_eq!(fw.list(&project).expect("list"), vec![]);
     assert_eq!(raw_rules_with(&tag2), Vec::<String>::new());

@@ -22,6 +22,10 @@ pub struct NetworkRules {
     /// Allow new connections between members only to these addresses (the owning service's);
     /// drop every other new connection inside the network. `None` leaves them as they are.
     pub ingress: Option<Vec<Ipv4Addr>>,
+    /// With `ingress`: answer new TCP connections to these addresses (replicas being retired)
+    /// with a reset, so a caller that tries every address goes on to the next one at once.
+    /// Never wider than drop: an address also in `ingress` is allowed.
+    pub refused: Vec<Ipv4Addr>,
 }
 
 /// The rules installed for one network of a project, bound to one bridge interface. They
@@ -39,6 +43,9 @@ pub struct InstalledRules {
     /// The ingress allow set (sorted; empty: nothing may connect), if the network's ingress
     /// is restricted on this bridge.
     pub ingress: Option<Vec<Ipv4Addr>>,
+    /// Addresses refused with a TCP reset on this bridge (see [`NetworkRules::refused`]),
+    /// sorted.
+    pub refused: Vec<Ipv4Addr>,
 }
 
 /// Rules are owned by a project and a network, and bound to the network's bridge, so they can

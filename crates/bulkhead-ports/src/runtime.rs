@@ -14,6 +14,11 @@ pub const LABEL_PROJECT: &str = "dev.bulkhead.project";
 pub const LABEL_SERVICE: &str = "dev.bulkhead.service";
 pub const LABEL_RELEASE: &str = "dev.bulkhead.release";
 pub const LABEL_REPLICA: &str = "dev.bulkhead.replica";
+/// On a network: `pinned` when its subnet was pinned at create (`NetworkSpec::pin_subnet`), so
+/// its containers may be given fixed addresses.
+pub const LABEL_SUBNET: &str = "dev.bulkhead.subnet";
+/// The value of [`LABEL_SUBNET`] on a network whose subnet is pinned.
+pub const SUBNET_PINNED: &str = "pinned";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -50,6 +55,10 @@ pub struct NetworkSpec {
     /// No route out of the network (Docker's `--internal`).
     pub internal: bool,
     pub labels: BTreeMap<String, String>,
+    /// Let the engine pick the subnet as usual, then make it the network's configured subnet
+    /// (labelled [`LABEL_SUBNET`]`=`[`SUBNET_PINNED`]): the engine gives a container a fixed
+    /// address (`ContainerSpec::fixed_addresses`) only on such a network.
+    pub pin_subnet: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +69,8 @@ pub struct NetworkInfo {
     /// The Linux bridge interface name, for host firewall rules.
     pub bridge: Option<String>,
     pub subnets: Vec<String>,
+    /// The gateway addresses of its subnets (the bridge's own), as the engine reports them.
+    pub gateways: Vec<String>,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -168,6 +179,9 @@ pub struct ContainerSpec {
     pub security_opt: Vec<String>,
     /// First network: joined at create; the others are connected before start.
     pub networks: Vec<(String, Vec<String>)>,
+    /// A fixed IPv4 address on some of those networks (by name); only networks with a pinned
+    /// subnet accept one. The others get an address from the engine at start.
+    pub fixed_addresses: BTreeMap<String, std::net::Ipv4Addr>,
     /// `Some("none")`, `Some("host")`, ... when not on networks.
     pub network_mode: Option<String>,
     pub pid_mode: Option<String>,
@@ -216,6 +230,10 @@ pub struct ContainerInfo {
     pub exit_code: Option<i64>,
     /// Address on each network, by network name.
     pub addresses: BTreeMap<String, String>,
+    /// The fixed address configured on each network that has one (running or not), by name.
+    pub fixed_addresses: BTreeMap<String, String>,
+    /// The aliases of its endpoint on each network it is connected to, by network name.
+    pub aliases: BTreeMap<String, Vec<String>>,
     /// Published ports as `(container port/proto, host ip, host port)`.
     pub published: Vec<(String, String, u16)>,
     /// How long it has been running since its last (re)start; `None` when it is not running
@@ -313,6 +331,28 @@ pub trait ContainerRuntime: Send + Sync {
         &self,
         filter: &LabelFilter,
     ) -> impl Future<Output = Result<Vec<ContainerInfo>, RuntimeError>> + Send;
+    /// Connect a container to a network with `aliases` (names other members resolve to it)
+    /// and, on a network with a pinned subnet, a fixed `address`.
+    fn connect_network(
+        &self,
+        id: &str,
+        network: &str,
+        aliases: &[String],
+        address: Option<std::net::Ipv4Addr>,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Disconnect a container from a network (its address and names there go with it).
+    fn disconnect_network(
+        &self,
+        id: &str,
+        network: &str,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// How many TCP connections that came in to a running container's listening ports (from
+    /// outside the container) are still open, as its own network namespace shows them; `None`
+    /// when that cannot be looked at (the engine runs on another host, the container is gone).
+    fn inbound_connections(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<usize>, RuntimeError>> + Send;
     /// Rename a container (used to free its canonical name during a start-first rollout).
     fn rename_container(
         &self,

@@ -60,6 +60,8 @@ pub fn container_spec(id: &Identity<'_>, t: &Template) -> ContainerSpec {
         privileged: t.privileged,
         security_opt: t.security_opt.clone(),
         networks: t.networks.clone(),
+        // Given per replica by the runner (`address`), on networks with a pinned subnet.
+        fixed_addresses: BTreeMap::new(),
         network_mode: t.network_mode.clone(),
         pid_mode: t.pid.clone(),
         ipc_mode: t.ipc.clone(),

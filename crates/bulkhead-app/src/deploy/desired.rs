@@ -39,7 +39,11 @@ pub struct Prepared {
 /// always had).
 pub(super) fn spec_hash(spec: &StoredSpec, image: &str) -> String {
     let template = spec.template.hash(image);
-    if spec.secrets.is_empty() && spec.settle_ms.is_none() && !spec.share_volumes {
+    if spec.secrets.is_empty()
+        && spec.settle_ms.is_none()
+        && !spec.share_volumes
+        && spec.restart_after.is_empty()
+    {
         return template;
     }
     use sha2::Digest as _;
@@ -54,6 +58,11 @@ pub(super) fn spec_hash(spec: &StoredSpec, image: &str) -> String {
     }
     if spec.share_volumes {
         h.update(b"\nshare_volumes");
+    }
+    // A release records what its replicas restart after; declaring it is a new release.
+    if !spec.restart_after.is_empty() {
+        h.update(b"\nrestart_after:");
+        h.update(serde_json::to_vec(&spec.restart_after).unwrap_or_default());
     }
     hex::encode(h.finalize())
 }
@@ -233,6 +242,12 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                     .settle
                     .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 share_volumes: service.bulkhead.share_volumes,
+                restart_after: service
+                    .depends_on
+                    .iter()
+                    .filter(|(_, d)| d.value.restart)
+                    .map(|(k, _)| k.clone())
+                    .collect(),
             };
             let spec_hash = spec_hash(&spec, &resolved.image);
             // Every waiver the spec declares goes with the release, used at `check` or not

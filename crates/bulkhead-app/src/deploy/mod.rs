@@ -2,9 +2,11 @@
 //! observe, `plan`, run — against the container runtime and the host firewall.
 
 mod activation;
+mod address;
 pub mod container;
 mod desired;
 mod env;
+mod handover;
 pub mod images;
 mod observe;
 pub mod ops;
@@ -116,6 +118,10 @@ pub struct StoredSpec {
     /// `x-bulkhead.share_volumes`: replicas may write the service's volumes at once.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub share_volumes: bool,
+    /// Services whose replacement replaces this one's replicas too (`depends_on: {svc:
+    /// {restart: true}}`: it resolves their names once, at start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_after: Vec<String>,
 }
 
 impl StoredSpec {
@@ -171,6 +177,8 @@ pub struct Deployer<R, S, F> {
     pub secrets: Option<Arc<crate::secrets::Secrets<S>>>,
     /// Where decrypted secret files live while their containers do (a tmpfs).
     pub secret_files: secret_files::SecretFiles,
+    /// Fixed addresses given to replicas not yet started (see `address`).
+    pub addresses: address::Addresses,
 }
 
 /// What `up` did.

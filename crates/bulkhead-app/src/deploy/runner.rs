@@ -112,6 +112,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             self.apply(project, op, &releases, &mut outcome).await?;
         }
         let firewall = self.spawn_rules(project, rules, gate_tx);
+        self.light_dark(project, &releases).await?;
         for wave in &plan.waves {
             let mut set = JoinSet::new();
             let mut results = Vec::new();
@@ -210,6 +211,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     bridge,
                     block_egress: false,
                     ingress: None,
+                    refused: Vec::new(),
                 });
             match owner {
                 None => entry.block_egress = true,
@@ -273,6 +275,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     name: name.clone(),
                     internal: *internal,
                     labels: owner_labels(project, owner, 0),
+                    pin_subnet: true,
                 };
                 match retry(|| self.runtime.create_network(&spec)).await {
                     Ok(_) => {}
@@ -356,9 +359,17 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     }
                 };
                 outcome.created.push(name);
-                if let Some((id, old)) = replaces {
-                    self.retire(project, service, id, old, spec, &owned, outcome)
-                        .await?;
+                match (before, after) {
+                    // Stopped already: nothing to drain.
+                    (Some((id, old)), _) => {
+                        self.stop_and_remove(id, old, 0).await?;
+                        outcome.removed.push(old.clone());
+                    }
+                    (None, Some((id, old))) => {
+                        self.retire(project, service, id, old, spec, &owned, outcome)
+                            .await?;
+                    }
+                    (None, None) => {}
                 }
             }
             Op::Remove {
@@ -415,8 +426,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     }
 
     /// Create, start and wait for one replica. The canonical name is freed first by renaming
-    /// whatever holds it (the container being replaced keeps serving under its new name).
-    async fn deploy_replica(
+    /// whatever holds it (the container being replaced keeps serving under its new name). On
+    /// networks with a pinned subnet it gets a fixed address, allowed before it starts; once
+    /// ready, the replica it replaces is handed over (see `handover`).
+    pub(super) async fn deploy_replica(
         &self,
         project: &str,
         rel: &Release,
@@ -439,6 +452,14 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         let name = container_name(project, &rel.service, replica);
         check_binds(&rel.service, &cspec)?;
         self.replica_volumes(&id, &spec.template).await?;
+        let joins: Vec<String> = cspec.networks.iter().map(|(n, _)| n.clone()).collect();
+        let held = self.hold_addresses(project, &joins).await?;
+        cspec.fixed_addresses = held.by_network.clone();
+        // Beside a replica that serves, it starts dark (see `handover`).
+        let dark = match replaces {
+            Some(_) => Self::darken(&mut cspec, owned),
+            None => Vec::new(),
+        };
         let secret_key = self.deliver_secrets(project, spec, &mut cspec).await?;
         let created = match self.create_for(&cspec, &name).await {
             Ok(id) => id,
@@ -459,6 +480,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 .map(|(n, _)| n.clone())
                 .collect();
             wait_for_rules(gate, &joins).await?;
+            self.allow_ahead(project, &rel.service, owned, &cspec.fixed_addresses)
+                .await?;
             // The engine mounts at start: the sources are looked at once more, last thing.
             check_binds(&rel.service, &cspec)?;
             self.runtime.start_container(&created).await?;
@@ -474,7 +497,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 self.sync_ingress(project, &rel.service, owned),
                 self.wait_ready(&created, &name, spec)
             );
-            allowed.and(ready)
+            allowed.and(ready)?;
+            self.light(&created, &dark, &cspec.fixed_addresses).await
         };
         if let Err(e) = ready.await {
             let e = self
@@ -493,6 +517,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 rel.number
             ),
         );
+        drop(held);
+        if let Some((old, _)) = replaces {
+            self.hand_over(project, &rel.service, old, ctx).await?;
+        }
         Ok(name)
     }
 
@@ -522,8 +550,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         Ok(())
     }
 
-    /// Stop and remove the replica `old` (being replaced) and take its address out of the
-    /// service's ingress allow sets.
+    /// Retire the replica `old` (being replaced): new connections to it refused, drained,
+    /// stopped and removed, its address out of the service's ingress allow sets.
     #[allow(clippy::too_many_arguments)]
     async fn retire(
         &self,
@@ -535,9 +563,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         owned: &[String],
         outcome: &mut Outcome,
     ) -> Result<(), DeployError> {
-        self.stop_and_remove(id, old, spec.template.stop_grace_secs)
-            .await?;
-        self.sync_ingress(project, service, owned).await?;
+        self.drain_and_stop(
+            project,
+            service,
+            id,
+            old,
+            spec.template.stop_grace_secs,
+            owned,
+        )
+        .await?;
         outcome.removed.push(old.to_string());
         Ok(())
     }
@@ -869,7 +903,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 
     /// Point the ingress allow sets of `networks` (owned by `service`) at the addresses its
     /// containers have on them now (one firewall transaction).
-    async fn sync_ingress(
+    pub(super) async fn sync_ingress(
         &self,
         project: &str,
         service: &str,
@@ -894,6 +928,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 bridge,
                 block_egress: false,
                 ingress: Some(allowed),
+                refused: Vec::new(),
             });
         }
         if rules.is_empty() {
@@ -903,7 +938,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         blocking(move || fw.ensure(&p, &rules)).await
     }
 
-    async fn containers_of(
+    pub(super) async fn containers_of(
         &self,
         project: &str,
         service: &str,
@@ -934,7 +969,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     /// The bridge interface of one of the project's networks (cached: a network keeps its
     /// bridge for life; the project's entries are replaced by each observation, so a network
     /// re-created behind Bulkhead's back is looked up again, and a removal drops its entry).
-    async fn bridge(&self, project: &str, network: &str) -> Result<Option<String>, DeployError> {
+    pub(super) async fn bridge(
+        &self,
+        project: &str,
+        network: &str,
+    ) -> Result<Option<String>, DeployError> {
         if let Some(b) = self
             .bridges
             .lock()

@@ -7,6 +7,7 @@ mod deploy;
 mod network;
 mod published;
 mod real_images;
+mod rollout;
 mod secrets;
 mod server;
 mod server_process;

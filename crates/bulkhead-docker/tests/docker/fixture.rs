@@ -81,6 +81,7 @@ pub fn hardened_spec(names: &Names) -> ContainerSpec {
             (names.front.clone(), vec!["store".to_string()]),
             (names.back.clone(), vec!["store-b".to_string()]),
         ],
+        fixed_addresses: Default::default(),
         memory: 64 << 20,
         pids_limit: 64,
         cpu_shares: 512,
@@ -120,6 +121,7 @@ pub async fn prepare(runtime: &DockerRuntime, names: &Names) {
             name: name.clone(),
             internal,
             labels: labels(&names.project, "net"),
+            pin_subnet: false,
         };
         runtime.create_network(&spec).await.expect("create network");
     }
