@@ -266,5 +266,7 @@ async fn volumes_by_label() {
 mod fixture;
 #[path = "docker/lifecycle.rs"]
 mod lifecycle;
+#[path = "docker/pathmodes.rs"]
+mod pathmodes;
 #[path = "docker/userfiles.rs"]
 mod userfiles;
