@@ -11,6 +11,7 @@ pub mod ops;
 mod runner;
 pub mod secret_files;
 mod secret_use;
+mod tmpfs_mode;
 mod user;
 mod volumes;
 
