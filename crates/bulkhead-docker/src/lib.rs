@@ -12,6 +12,8 @@ mod exec;
 mod images;
 mod logs;
 mod networks;
+mod pathmodes;
+mod probe;
 mod spec;
 mod userfiles;
 mod volumes;
@@ -22,11 +24,12 @@ use std::time::Duration;
 use bollard::Docker;
 use bulkhead_ports::{
     BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, ImageInfo,
-    ImageUserFiles, LabelFilter, NetworkInfo, NetworkSpec, Progress, RuntimeError, VolumeInfo,
+    ImagePath, ImageUserFiles, LabelFilter, NetworkInfo, NetworkSpec, Progress, RuntimeError,
+    VolumeInfo,
 };
 
 pub use connect::{DEFAULT_HOST, Endpoint, HostError, MIN_API_VERSION};
-pub use userfiles::LABEL_PROBE;
+pub use probe::LABEL_PROBE;
 
 /// A connection to one Docker Engine, with the API version agreed with it.
 ///
@@ -36,6 +39,7 @@ pub struct DockerRuntime {
     docker: Docker,
     endpoint: String,
     user_files: userfiles::UserFilesCache,
+    path_modes: pathmodes::PathCache,
 }
 
 impl DockerRuntime {
@@ -59,7 +63,8 @@ impl DockerRuntime {
         Ok(DockerRuntime {
             docker,
             endpoint: endpoint.to_string(),
-            user_files: userfiles::UserFilesCache::default(),
+            user_files: userfiles::user_files_cache(),
+            path_modes: pathmodes::path_cache(),
         })
     }
 
@@ -149,6 +154,14 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn image_user_files(&self, image: &str) -> Result<ImageUserFiles, RuntimeError> {
         self.image_user_files(image).await
+    }
+
+    async fn image_path_modes(
+        &self,
+        image: &str,
+        paths: &[String],
+    ) -> Result<BTreeMap<String, Option<ImagePath>>, RuntimeError> {
+        self.image_path_modes(image, paths).await
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {

@@ -3,46 +3,26 @@
 //! bounded, regular files only, never echoed — and the container always removed. Cached by
 //! image id, since images are immutable.
 
-use std::collections::HashMap;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
 
-use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{CreateContainerOptions, DownloadFromContainerOptions};
+use bollard::query_parameters::DownloadFromContainerOptions;
 use bulkhead_ports::{ImageFile, ImageUserFiles, MAX_USER_FILE_BYTES, RuntimeError};
 use futures_util::StreamExt;
 
 use crate::DockerRuntime;
 use crate::error::status;
+use crate::probe::ImageCache;
 
-/// The label on the short-lived containers made to read an image's files.
-pub const LABEL_PROBE: &str = "dev.bulkhead.probe";
 /// How many images' files are kept; the cache starts over when it is full.
 const CACHE_IMAGES: usize = 256;
 /// The archive's own overhead on top of the file: headers, PAX records, padding, trailer.
 const TAR_SLACK: usize = 64 << 10;
 
 /// Image id → its user files.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct UserFilesCache(Arc<Mutex<HashMap<String, ImageUserFiles>>>);
+pub(crate) type UserFilesCache = ImageCache<(), ImageUserFiles>;
 
-impl UserFilesCache {
-    fn get(&self, image: &str) -> Option<ImageUserFiles> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(image).cloned()
-    }
-
-    fn put(&self, image: &str, files: &ImageUserFiles) {
-        // Only ids name one immutable image; a tag may move.
-        if !image.starts_with("sha256:") {
-            return;
-        }
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= CACHE_IMAGES {
-            map.clear();
-        }
-        map.insert(image.to_string(), files.clone());
-    }
+pub(crate) fn user_files_cache() -> UserFilesCache {
+    ImageCache::new(CACHE_IMAGES)
 }
 
 impl DockerRuntime {
@@ -50,47 +30,17 @@ impl DockerRuntime {
         &self,
         image: &str,
     ) -> Result<ImageUserFiles, RuntimeError> {
-        if let Some(hit) = self.user_files.get(image) {
+        if let Some(hit) = self.user_files.get(image, &()) {
             return Ok(hit);
         }
-        let probe = self.create_probe(image).await?;
+        let probe = self.create_probe(image, "image-users").await?;
         let read = self.read_user_files(&probe).await;
         // Always removed, also when reading failed; a read error is the one worth reporting.
         let removed = self.container_remove(&probe).await;
         let files = read?;
         removed?;
-        self.user_files.put(image, &files);
+        self.user_files.put(image, &(), &files);
         Ok(files)
-    }
-
-    /// A container that is never started: no network, no capabilities, nobody as its user,
-    /// and an entrypoint that does not exist, so starting it by mistake runs nothing.
-    async fn create_probe(&self, image: &str) -> Result<String, RuntimeError> {
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            entrypoint: Some(vec!["/.bulkhead-probe-never-started".to_string()]),
-            cmd: Some(Vec::new()),
-            user: Some("65534:65534".to_string()),
-            network_disabled: Some(true),
-            labels: Some(HashMap::from([(
-                LABEL_PROBE.to_string(),
-                "image-users".to_string(),
-            )])),
-            host_config: Some(HostConfig {
-                network_mode: Some("none".to_string()),
-                cap_drop: Some(vec!["ALL".to_string()]),
-                security_opt: Some(vec!["no-new-privileges:true".to_string()]),
-                readonly_rootfs: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let created = self
-            .docker
-            .create_container(None::<CreateContainerOptions>, body)
-            .await
-            .map_err(self.fail("create container to read its user database", "image", image))?;
-        Ok(created.id)
     }
 
     async fn read_user_files(&self, probe: &str) -> Result<ImageUserFiles, RuntimeError> {
@@ -254,18 +204,5 @@ mod tests {
         bytes[148] ^= 0xff; // the header checksum
         let err = from_archive(&bytes).expect_err("damaged");
         assert!(!err.contains("secret-canary"), "{err}");
-    }
-
-    #[test]
-    fn the_cache_keeps_only_image_ids() {
-        let cache = UserFilesCache::default();
-        let files = ImageUserFiles {
-            passwd: ImageFile::Missing,
-            group: ImageFile::Missing,
-        };
-        cache.put("example:latest", &files);
-        assert_eq!(cache.get("example:latest"), None);
-        cache.put("sha256:abc", &files);
-        assert_eq!(cache.get("sha256:abc"), Some(files));
     }
 }

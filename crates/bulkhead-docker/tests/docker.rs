@@ -269,5 +269,7 @@ mod endpoints;
 mod fixture;
 #[path = "docker/lifecycle.rs"]
 mod lifecycle;
+#[path = "docker/pathmodes.rs"]
+mod pathmodes;
 #[path = "docker/userfiles.rs"]
 mod userfiles;

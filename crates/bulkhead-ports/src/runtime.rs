@@ -119,6 +119,33 @@ pub struct ImageInfo {
     pub volumes: Vec<String>,
 }
 
+/// A path of an image as a mount point leads to it: symbolic links followed inside the image's
+/// root (as the engine and runc resolve a mount's target), and what is found there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImagePath {
+    /// Where the path leads, links resolved inside the image (the path itself, cleaned, when
+    /// no link is on the way).
+    pub resolved: String,
+    /// What is there, as `st_mode`: the file type (`S_IFDIR` is `0o040000`) and the permission
+    /// bits with setuid, setgid and sticky (`0o7777`).
+    pub mode: u32,
+}
+
+impl ImagePath {
+    /// `S_IFMT` and `S_IFDIR`.
+    const TYPE: u32 = 0o170000;
+    const DIR: u32 = 0o040000;
+
+    pub fn is_dir(&self) -> bool {
+        self.mode & Self::TYPE == Self::DIR
+    }
+
+    /// The permission bits, setuid, setgid and sticky included (what `chmod` sets).
+    pub fn permissions(&self) -> u32 {
+        self.mode & 0o7777
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MountSpec {
     Bind {
@@ -307,6 +334,17 @@ pub trait ContainerRuntime: Send + Sync {
         &self,
         image: &str,
     ) -> impl Future<Output = Result<ImageUserFiles, RuntimeError>> + Send;
+
+    /// What each of `paths` (absolute) leads to in the image, read without running it: links
+    /// followed inside the image's root as a mount's target is (the last component too), and
+    /// `None` where nothing is there. `image` is an image id (`sha256:...`); implementations
+    /// may cache by it. Paths inside one of the image's `VOLUME`s are read from the volume the
+    /// engine fills from the image.
+    fn image_path_modes(
+        &self,
+        image: &str,
+        paths: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, Option<ImagePath>>, RuntimeError>> + Send;
 
     /// Create (not start) a container and connect it to all its networks. Returns its id.
     fn create_container(

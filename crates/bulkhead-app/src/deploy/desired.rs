@@ -209,6 +209,8 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             t.user = Some(identity.pinned());
             t.groups = identity.groups.clone();
             t.image_volumes = uncovered_volumes(&resolved.info.volumes, &t.mounts);
+            // A tmpfs's mode holds over what the image has at its mount point, or is refused.
+            super::tmpfs_mode::check(&*self.runtime, &sv.name, service, &resolved.info, &t).await?;
             if let Some(test) = &resolved.info.healthcheck {
                 match &mut t.health {
                     None => {

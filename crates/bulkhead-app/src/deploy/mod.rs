@@ -13,6 +13,7 @@ pub mod ops;
 mod runner;
 pub mod secret_files;
 mod secret_use;
+mod tmpfs_mode;
 mod user;
 mod volumes;
 

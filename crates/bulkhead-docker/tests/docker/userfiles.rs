@@ -48,7 +48,7 @@ fn import(tag: &str, items: &[Item<'_>]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn probes_of(image: &str) -> String {
+pub(super) fn probes_of(image: &str) -> String {
     let out = Command::new("docker")
         .args([
             "ps",

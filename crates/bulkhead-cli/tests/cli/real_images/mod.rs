@@ -1,14 +1,16 @@
 //! F6 with real images made from Debian packages (examples/debian): stateful services roll
 //! stop-first and keep their data (`postgres`, `redis`), a writable volume is not shared by
 //! replicas unless declared (`scale`), ready means ready (`nginx`: a release that crashes at
-//! start, and `up` killed mid-roll by SIGKILL). Shared here: a project written from a spec
-//! into a temporary directory, and the engine's event stream for it.
+//! start, and `up` killed mid-roll by SIGKILL), a tmpfs's mode applied or refused (`tmpfs`).
+//! Shared here: a project written from a spec into a temporary directory, and the engine's
+//! event stream for it.
 
 mod events;
 mod nginx;
 mod postgres;
 mod redis;
 mod scale;
+mod tmpfs;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
