@@ -40,6 +40,8 @@ pub struct DockerRuntime {
     endpoint: String,
     user_files: userfiles::UserFilesCache,
     path_modes: pathmodes::PathCache,
+    /// Set once the probes a killed process left have been looked for.
+    probes_swept: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl DockerRuntime {
@@ -65,6 +67,7 @@ impl DockerRuntime {
             endpoint: endpoint.to_string(),
             user_files: userfiles::user_files_cache(),
             path_modes: pathmodes::path_cache(),
+            probes_swept: std::sync::Arc::default(),
         })
     }
 

@@ -158,6 +158,14 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         ctx: &RunData,
     ) -> Result<(), DeployError> {
         let owned: &[String] = ctx.owned.get(service).map_or(&[], Vec::as_slice);
+        self.leave_names(old, owned).await;
+        self.replace_dependants(project, service, ctx).await
+    }
+
+    /// A running replica leaves name resolution on each of `owned` where it has a fixed
+    /// address, keeping that address (and so its connections). Best effort: a failure is
+    /// reported and the replica leaves name resolution when it stops.
+    pub(super) async fn leave_names(&self, old: &str, owned: &[String]) {
         let info = match self.runtime.inspect_container(old).await {
             Ok(info) if info.state == "running" => Some(info),
             _ => None,
@@ -180,13 +188,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 );
             }
         }
-        self.replace_dependants(project, service, ctx).await
     }
 
     /// Replace, one at a time, the current replicas of every service that declared
-    /// `restart: true` on `service` (callers that resolve a name once, at start): start-first
+    /// `restart: true` on `service` (callers that resolve a name once, at start), after a
+    /// start-first hand-over or a stop-first replacement of it: start-first
     /// like any replacement, or stop-first for one that publishes a fixed host port.
-    async fn replace_dependants(
+    pub(super) async fn replace_dependants(
         &self,
         project: &str,
         service: &str,

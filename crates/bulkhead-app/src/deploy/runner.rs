@@ -271,11 +271,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     .and_then(|n| n.rsplit_once('-'))
                     .map(|(s, _)| s)
                     .unwrap_or_default();
+                // Only a service's own (ingress) networks need fixed addresses (see
+                // `handover`); pinning costs a create and a remove more.
                 let spec = NetworkSpec {
                     name: name.clone(),
                     internal: *internal,
                     labels: owner_labels(project, owner, 0),
-                    pin_subnet: true,
+                    pin_subnet: releases.owned.values().any(|nets| nets.contains(name)),
                 };
                 match retry(|| self.runtime.create_network(&spec)).await {
                     Ok(_) => {}
@@ -360,10 +362,12 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 };
                 outcome.created.push(name);
                 match (before, after) {
-                    // Stopped already: nothing to drain.
+                    // Stopped already: nothing to drain; the dependants that resolve it
+                    // once are replaced as after a start-first hand-over.
                     (Some((id, old)), _) => {
                         self.stop_and_remove(id, old, 0).await?;
                         outcome.removed.push(old.clone());
+                        self.replace_dependants(project, service, releases).await?;
                     }
                     (None, Some((id, old))) => {
                         self.retire(project, service, id, old, spec, &owned, outcome)
@@ -382,9 +386,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     .releases
                     .get(service)
                     .map_or(10, |(_, s)| s.template.stop_grace_secs);
-                self.stop_and_remove(id, name, grace).await?;
-                if let Some(owned) = releases.owned.get(service) {
-                    self.sync_ingress(project, service, owned).await?;
+                match releases.owned.get(service) {
+                    // A replica of a service that stays (superseded, or scaled away) leaves
+                    // as a replaced one does: out of name resolution, refused, drained.
+                    Some(owned) if !owned.is_empty() => {
+                        self.leave_names(id, owned).await;
+                        self.drain_and_stop(project, service, id, name, grace, owned)
+                            .await?;
+                    }
+                    _ => self.stop_and_remove(id, name, grace).await?,
                 }
                 self.say(name, format!("removed ({why})"));
                 outcome.removed.push(name.clone());

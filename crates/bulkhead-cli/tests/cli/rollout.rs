@@ -180,3 +180,78 @@ fn a_dependant_with_restart_true_is_replaced_when_what_it_calls_is() {
         text(&again.stdout)
     );
 }
+
+#[test]
+fn a_dependant_with_restart_true_is_replaced_after_a_stop_first_replacement() {
+    let shop = Shop::new("z");
+    let spec =
+        ROLL.replacen(
+            "        condition: service_healthy\n",
+            "        condition: service_healthy\n        restart: true\n",
+            1,
+        )
+        .replace(
+            "    command: [\"store\"]\n",
+            "    command: [\"store\"]\n    volumes:\n      - data:/data\n",
+        ) + "\nvolumes:\n  data: {}\n";
+    std::fs::write(shop.compose(), spec).expect("write compose.yaml");
+    let first = shop.bulkhead(&["up", "-q"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let before = ids_by_service(&shop.containers());
+
+    shop.edit("ROLL: \"0\"", "ROLL: \"1\"");
+    let up = shop.bulkhead(&["up"]);
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up.stderr));
+    let said = format!("{}{}", text(&up.stdout), text(&up.stderr));
+    assert!(said.contains("stopping first"), "{said}");
+    assert!(said.contains("it declared restart: true"), "{said}");
+    let after = ids_by_service(&shop.containers());
+    assert_ne!(after["store"], before["store"], "store is replaced");
+    assert_eq!(after["caller"].len(), 2, "{said}");
+    for id in &before["caller"] {
+        assert!(!after["caller"].contains(id), "caller {id} kept\n{said}");
+    }
+}
+
+#[test]
+fn scaling_down_under_four_request_loops_fails_no_request() {
+    let shop = Shop::new("s");
+    let spec = ROLL.replace(
+        "    command: [\"store\"]\n",
+        "    command: [\"store\"]\n    deploy:\n      replicas: 3\n",
+    );
+    std::fs::write(shop.compose(), spec).expect("write compose.yaml");
+    let first = shop.bulkhead(&["up", "-q"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let callers: Vec<String> = (1..=2)
+        .map(|i| format!("{}-caller-{i}", shop.name))
+        .collect();
+    let loops: Vec<Loop> = callers
+        .iter()
+        .flat_map(|c| [c, c])
+        .map(|c| Loop::start(c, "http://store:8082/items/slow"))
+        .collect();
+    // Each cycle removes two replicas that hold requests in flight, then brings them back.
+    for cycle in 1..=5 {
+        for (from, to) in [("3", "1"), ("1", "3")] {
+            shop.edit(&format!("replicas: {from}\n"), &format!("replicas: {to}\n"));
+            let up = shop.bulkhead(&["up", "-q"]);
+            assert_eq!(
+                up.status.code(),
+                Some(0),
+                "cycle {cycle}, {from} -> {to}: {}",
+                text(&up.stderr)
+            );
+        }
+    }
+    let mut failed = 0;
+    let mut report = String::new();
+    for l in loops {
+        let (ok, bad, summary) = l.finish();
+        assert!(ok > 0, "a loop never succeeded: {summary}");
+        failed += bad;
+        report.push_str(&summary);
+    }
+    eprintln!("5 scale-downs under 4 loops:\n{report}");
+    assert_eq!(failed, 0, "requests failed while scaling down:\n{report}");
+}
