@@ -2,7 +2,8 @@
 //! is deployed with `up`, and each field is read back from `docker inspect` and compared with
 //! what the spec said — one row per field, so a new field is one line. The tmpfs mounts are
 //! also read from inside the container (/proc/mounts, stat): size, mode, owner and flags as
-//! written, the hardening's noexec, nosuid, nodev added, a mode on a path the image lacks kept.
+//! written, the hardening's noexec, nosuid, nodev added (a waived exec kept), a mode on a path
+//! the image lacks kept.
 
 use serde_json::{Value, json};
 
@@ -31,6 +32,8 @@ const SPEC: &str = r#"services:
     tmpfs:
       - /tmp:size=8m,mode=1777
       - /srv/scratch:size=1m,mode=0750,uid=65534,gid=65534,noatime
+      - /exec:exec,size=1m
+    devices: ["/dev/null:/dev/xnull:r"]
     volumes:
       - ./conf:/etc/box:ro
       - data:/data:ro
@@ -49,6 +52,10 @@ const SPEC: &str = r#"services:
     restart: "on-failure:3"
     init: true
     ports: ["127.0.0.1::8080"]
+    x-bulkhead:
+      waivers:
+        - {rule: noexec-tmpfs, reason: "a waived exec must reach the mount"}
+        - {rule: no-devices, reason: "a waived device must reach the container"}
 volumes:
   data:
 "#;
@@ -124,8 +131,15 @@ fn fields() -> Vec<(&'static str, Value, Read)> {
                 "/srv/scratch":
                     "noexec,nosuid,nodev,uid=65534,gid=65534,noatime,size=1048576,mode=750",
                 "/cache": "noexec,nosuid,nodev,ro,size=2097152,mode=700",
+                "/exec": "nosuid,nodev,exec,size=1048576",
             }),
             At("/HostConfig/Tmpfs"),
+        ),
+        (
+            "devices (waived)",
+            json!([{"PathOnHost": "/dev/null", "PathInContainer": "/dev/xnull",
+                    "CgroupPermissions": "r"}]),
+            At("/HostConfig/Devices"),
         ),
         (
             "volumes: bind, read-only",
@@ -271,12 +285,18 @@ fn every_setting_reaches_the_engine_as_written() {
             "/cache",
             &["ro", "nosuid", "nodev", "noexec", "size=2048k", "mode=700"],
         ),
+        // Waived: exec reaches the mount (no `noexec`), nosuid and nodev stay.
+        ("/exec", &["rw", "nosuid", "nodev", "size=1024k"]),
     ] {
         let got = options(target);
         for w in want {
             assert!(got.contains(&w.to_string()), "{target}: {w} not in {got:?}");
         }
     }
+    assert!(
+        !options("/exec").contains(&"noexec".to_string()),
+        "{mounts}"
+    );
     let out = exec(
         &c,
         &[
