@@ -5,9 +5,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, HealthConfig, HostConfig, Mount, MountTmpfsOptions,
-    MountType, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, HealthConfig, HostConfig, Mount, MountType,
+    NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 use bulkhead_ports::{ContainerSpec, HealthSpec, MountSpec, PortSpec};
 
@@ -56,7 +55,8 @@ fn host_config(spec: &ContainerSpec) -> Result<HostConfig, SpecError> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(HostConfig {
         readonly_rootfs: Some(spec.read_only_rootfs),
-        mounts: (!spec.mounts.is_empty()).then(|| spec.mounts.iter().map(mount).collect()),
+        mounts: non_empty_vec(spec.mounts.iter().filter_map(mount).collect()),
+        tmpfs: tmpfs(&spec.mounts),
         cap_drop: non_empty(&spec.cap_drop),
         cap_add: non_empty(&spec.cap_add),
         group_add: non_empty(&spec.group_add),
@@ -102,41 +102,61 @@ fn networking_config(spec: &ContainerSpec) -> Option<NetworkingConfig> {
     })
 }
 
-fn mount(spec: &MountSpec) -> Mount {
+/// Binds and volumes; a tmpfs goes in `HostConfig.Tmpfs` (see [`tmpfs`]).
+fn mount(spec: &MountSpec) -> Option<Mount> {
     match spec {
         MountSpec::Bind {
             source,
             target,
             read_only,
-        } => Mount {
+        } => Some(Mount {
             typ: Some(MountType::BIND),
             source: Some(source.clone()),
             target: Some(target.clone()),
             read_only: Some(*read_only),
             ..Default::default()
-        },
+        }),
         MountSpec::Volume {
             name,
             target,
             read_only,
-        } => Mount {
+        } => Some(Mount {
             typ: Some(MountType::VOLUME),
             source: Some(name.clone()),
             target: Some(target.clone()),
             read_only: Some(*read_only),
             ..Default::default()
-        },
-        MountSpec::Tmpfs { target, size, mode } => Mount {
-            typ: Some(MountType::TMPFS),
-            target: Some(target.clone()),
-            tmpfs_options: Some(MountTmpfsOptions {
-                size_bytes: size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-                mode: mode.map(i64::from),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        }),
+        MountSpec::Tmpfs { .. } => None,
     }
+}
+
+/// Every tmpfs as `HostConfig.Tmpfs` (target → mount options): API 1.41's `Mounts` carry only
+/// a tmpfs's size and mode, and would drop `uid=`, `gid=`, `exec`, `ro`... The options go in
+/// the order given, then `size=` (bytes) and `mode=` (octal); the engine puts its own
+/// `noexec,nosuid,nodev` before them, and the last of two opposite flags counts.
+fn tmpfs(mounts: &[MountSpec]) -> Option<HashMap<String, String>> {
+    let map: HashMap<String, String> = mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountSpec::Tmpfs {
+                target,
+                size,
+                mode,
+                options,
+            } => {
+                let options: Vec<String> = options
+                    .iter()
+                    .cloned()
+                    .chain(size.map(|s| format!("size={s}")))
+                    .chain(mode.map(|m| format!("mode={m:o}")))
+                    .collect();
+                Some((target.clone(), options.join(",")))
+            }
+            _ => None,
+        })
+        .collect();
+    (!map.is_empty()).then_some(map)
 }
 
 /// `HOST`, `HOST:CONTAINER`, `HOST:PERMISSIONS` or `HOST:CONTAINER:PERMISSIONS` (as the docker
@@ -248,6 +268,10 @@ fn whole_seconds(duration: Duration) -> i64 {
 
 fn non_zero(value: i64) -> Option<i64> {
     (value != 0).then_some(value)
+}
+
+fn non_empty_vec<T>(values: Vec<T>) -> Option<Vec<T>> {
+    (!values.is_empty()).then_some(values)
 }
 
 fn non_empty(values: &[String]) -> Option<Vec<String>> {

@@ -34,6 +34,13 @@ fn full_spec() -> ContainerSpec {
                 target: "/tmp".into(),
                 size: Some(1 << 20),
                 mode: Some(0o1777),
+                options: vec!["nosuid".into(), "exec".into(), "uid=1000".into()],
+            },
+            MountSpec::Tmpfs {
+                target: "/run".into(),
+                size: None,
+                mode: None,
+                options: Vec::new(),
             },
         ],
         cap_drop: vec!["ALL".into()],
@@ -162,10 +169,14 @@ fn mounts_and_first_network_land() {
         body["HostConfig"]["Mounts"],
         json!([
             {"Type": "bind", "Source": "/host", "Target": "/in", "ReadOnly": true},
-            {"Type": "volume", "Source": "data", "Target": "/data", "ReadOnly": false},
-            {"Type": "tmpfs", "Target": "/tmp",
-             "TmpfsOptions": {"SizeBytes": 1 << 20, "Mode": 0o1777}}
+            {"Type": "volume", "Source": "data", "Target": "/data", "ReadOnly": false}
         ])
+    );
+    // Every tmpfs option as written, in HostConfig.Tmpfs (API 1.41's Mounts would drop all
+    // but size and mode).
+    assert_eq!(
+        body["HostConfig"]["Tmpfs"],
+        json!({"/tmp": "nosuid,exec,uid=1000,size=1048576,mode=1777", "/run": ""})
     );
     assert_eq!(
         body["NetworkingConfig"],
@@ -201,6 +212,7 @@ fn sends_only_api_1_41_keys() {
     const HOST: &[&str] = &[
         "ReadonlyRootfs",
         "Mounts",
+        "Tmpfs",
         "CapDrop",
         "CapAdd",
         "GroupAdd",

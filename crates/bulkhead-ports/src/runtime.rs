@@ -158,10 +158,15 @@ pub enum MountSpec {
         target: String,
         read_only: bool,
     },
+    /// A tmpfs mounted with these options: `size` in bytes, `mode` the permission bits, and
+    /// `options` in order (mount flags such as `noexec` or `ro`, and `uid=`, `gid=`,
+    /// `nr_inodes=`...). Every one is applied; the runtime may put secure flags of its own
+    /// first (Docker: `noexec,nosuid,nodev`), which an option named here overrides.
     Tmpfs {
         target: String,
         size: Option<u64>,
         mode: Option<u32>,
+        options: Vec<String>,
     },
 }
 

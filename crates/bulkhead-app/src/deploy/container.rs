@@ -194,22 +194,25 @@ fn mount(m: &MountTemplate) -> MountSpec {
             size,
             options,
         } => {
-            let size = size.or_else(|| {
-                options
-                    .split(',')
-                    .find_map(|o| o.strip_prefix("size="))
-                    .and_then(|s| s.parse().ok())
-            });
-            // `mode=` is octal, as mount(8) reads it (`mode=1777`: the sticky bit of /tmp).
-            let mode = options
-                .split(',')
-                .find_map(|o| o.strip_prefix("mode="))
-                .and_then(|m| u32::from_str_radix(m, 8).ok())
-                .filter(|m| *m <= 0o7777);
+            // `size=` and `mode=` (octal, as mount(8) reads it) are typed; the last one
+            // written counts, as in mount(8). Everything else goes on as written.
+            let mut size = *size;
+            let mut mode = None;
+            let mut rest = Vec::new();
+            for option in options.split(',').filter(|o| !o.is_empty()) {
+                if let Some(s) = option.strip_prefix("size=") {
+                    size = s.parse().ok().or(size);
+                } else if let Some(m) = option.strip_prefix("mode=") {
+                    mode = u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o7777);
+                } else {
+                    rest.push(option.to_string());
+                }
+            }
             MountSpec::Tmpfs {
                 target: target.clone(),
                 size,
                 mode,
+                options: rest,
             }
         }
     }
@@ -254,7 +257,7 @@ mod tmpfs_tests {
         let t = MountTemplate::Tmpfs {
             target: "/scratch".into(),
             size: None,
-            options: "rw,noexec,nosuid,nodev,mode=1777,size=1048576".into(),
+            options: "rw,noexec,nosuid,nodev,mode=1777,size=1048576,uid=1000,gid=1000".into(),
         };
         assert_eq!(
             mount(&t),
@@ -262,6 +265,26 @@ mod tmpfs_tests {
                 target: "/scratch".into(),
                 size: Some(1_048_576),
                 mode: Some(0o1777),
+                options: ["rw", "noexec", "nosuid", "nodev", "uid=1000", "gid=1000"]
+                    .map(String::from)
+                    .to_vec(),
+            }
+        );
+        // A long-syntax tmpfs volume: its size is a field of its own.
+        let t = MountTemplate::Tmpfs {
+            target: "/data".into(),
+            size: Some(1024),
+            options: "noexec,nosuid,nodev,ro,mode=700".into(),
+        };
+        assert_eq!(
+            mount(&t),
+            MountSpec::Tmpfs {
+                target: "/data".into(),
+                size: Some(1024),
+                mode: Some(0o700),
+                options: ["noexec", "nosuid", "nodev", "ro"]
+                    .map(String::from)
+                    .to_vec(),
             }
         );
     }

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::hardening::{Effective, Health, NetworkMode};
-use crate::spec::model::{HealthTest, MountKind, Service};
+use crate::spec::model::{HealthTest, Mount, MountKind, Service};
+use crate::spec::tmpfs as spec_tmpfs;
 use crate::spec::units::format_duration;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,7 +265,7 @@ fn mounts(service: &Service, effective: &Effective, volume_prefix: &str) -> Vec<
             MountKind::Tmpfs => MountTemplate::Tmpfs {
                 target: m.target.clone(),
                 size: m.tmpfs_size,
-                options: String::new(),
+                options: long_tmpfs_options(m),
             },
         });
     }
@@ -276,6 +277,18 @@ fn mounts(service: &Service, effective: &Effective, volume_prefix: &str) -> Vec<
         });
     }
     out
+}
+
+/// A long-syntax tmpfs volume's options: the hardening's `noexec,nosuid,nodev`, `ro` when
+/// it is read-only, and its `tmpfs.mode` (its size travels on its own).
+fn long_tmpfs_options(m: &Mount) -> String {
+    let own: Vec<String> = m
+        .read_only
+        .then(|| "ro".to_string())
+        .into_iter()
+        .chain(m.tmpfs_mode.map(|mode| format!("mode={mode:o}")))
+        .collect();
+    spec_tmpfs::with_secure_defaults(&own).join(",")
 }
 
 fn health(h: &Health) -> Option<HealthTemplate> {

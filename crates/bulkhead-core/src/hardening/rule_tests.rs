@@ -429,7 +429,10 @@ fn cases() -> Vec<Case> {
                 }),
                 // The spec's own /tmp is kept, not doubled.
                 allowed("tmpfs: [\"/tmp:size=1m\"]", Hardened, |e| {
-                    assert_eq!(e.tmpfs, [("/tmp".to_string(), "size=1m".to_string())])
+                    assert_eq!(
+                        e.tmpfs,
+                        [tmpfs_of("/tmp", "noexec,nosuid,nodev,size=1048576")]
+                    )
                 }),
             ],
             breaches: vec![refused(
@@ -449,24 +452,49 @@ fn cases() -> Vec<Case> {
             allowed: vec![
                 allowed("", Enforced, |e| assert!(has_tmp(e), "{:?}", e.tmpfs)),
                 allowed("tmpfs: [\"/x:rw,noexec,size=1m\"]", Enforced, |e| {
-                    assert!(e.tmpfs.contains(&tmpfs_of("/x", "rw,noexec,size=1m")))
+                    assert!(
+                        e.tmpfs
+                            .contains(&tmpfs_of("/x", "nosuid,nodev,rw,noexec,size=1048576"))
+                    )
                 }),
             ],
             breaches: vec![
                 refused(
                     "tmpfs: [\"/x:exec\"]",
-                    |e| assert!(e.tmpfs.contains(&tmpfs_of("/x", "")), "{:?}", e.tmpfs),
-                    |e| assert!(e.tmpfs.contains(&tmpfs_of("/x", "exec")), "{:?}", e.tmpfs),
+                    |e| {
+                        assert!(
+                            e.tmpfs.contains(&tmpfs_of("/x", "noexec,nosuid,nodev")),
+                            "{:?}",
+                            e.tmpfs
+                        )
+                    },
+                    |e| {
+                        assert!(
+                            e.tmpfs.contains(&tmpfs_of("/x", "nosuid,nodev,exec")),
+                            "{:?}",
+                            e.tmpfs
+                        )
+                    },
                 ),
                 refused(
                     "tmpfs: \"/x:rw,exec,size=1m\"",
-                    |e| assert!(e.tmpfs.contains(&tmpfs_of("/x", "rw,size=1m"))),
-                    |e| assert!(e.tmpfs.contains(&tmpfs_of("/x", "rw,exec,size=1m"))),
+                    |e| {
+                        assert!(
+                            e.tmpfs
+                                .contains(&tmpfs_of("/x", "noexec,nosuid,nodev,rw,size=1048576"))
+                        )
+                    },
+                    |e| {
+                        assert!(
+                            e.tmpfs
+                                .contains(&tmpfs_of("/x", "nosuid,nodev,rw,exec,size=1048576"))
+                        )
+                    },
                 ),
                 refused(
                     "tmpfs: [\"/tmp:suid,dev\"]",
-                    |e| assert_eq!(e.tmpfs, [tmpfs_of("/tmp", "")]),
-                    |e| assert_eq!(e.tmpfs, [tmpfs_of("/tmp", "suid,dev")]),
+                    |e| assert_eq!(e.tmpfs, [tmpfs_of("/tmp", "noexec,nosuid,nodev")]),
+                    |e| assert_eq!(e.tmpfs, [tmpfs_of("/tmp", "noexec,suid,dev")]),
                 ),
             ],
         },

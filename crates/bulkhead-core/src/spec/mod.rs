@@ -19,6 +19,7 @@ mod refs;
 pub mod security_opt;
 pub mod service;
 mod service_keys;
+pub mod tmpfs;
 mod toplevel;
 pub mod units;
 pub mod validate;

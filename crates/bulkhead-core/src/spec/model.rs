@@ -235,6 +235,8 @@ pub struct Mount {
     pub target: String,
     pub read_only: bool,
     pub tmpfs_size: Option<u64>,
+    /// A tmpfs volume's `tmpfs.mode` (permission bits, sticky included).
+    pub tmpfs_mode: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

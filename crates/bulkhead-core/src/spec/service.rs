@@ -172,7 +172,7 @@ fn key(s: &mut Service, e: &Entry, base: &PathBase<'_>, errors: &mut Errors) {
         "user" => s.user = at(v, k, errors),
         "working_dir" => s.working_dir = t(errors),
         "read_only" => s.read_only = errors.take(decode::boolean(v, k)),
-        "tmpfs" => s.tmpfs = volumes::tmpfs(v, errors),
+        "tmpfs" => s.tmpfs = volumes::tmpfs(v, &s.name, errors),
         "cap_add" => s.cap_add = at_list(v, k, errors),
         "cap_drop" => s.cap_drop = at_list(v, k, errors),
         "privileged" => {

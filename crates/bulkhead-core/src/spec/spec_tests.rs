@@ -317,6 +317,7 @@ fn volume_cases() -> Vec<(&'static str, Vec<Mount>)> {
     use MountKind::*;
     let m = |kind, source: &str, host: Option<&str>, target: &str, read_only, tmpfs_size| Mount {
         kind, source: source.into(), host_path: host.map(Into::into), target: target.into(), read_only, tmpfs_size,
+        tmpfs_mode: None,
     };
     vec![
         ("volumes:\n  - data:/var/lib/data\n  - ./conf/../conf:/etc/app:ro\n  - /var/log/app:/logs\n  - ~/cache:/cache:rw\n  - /anon", vec![
@@ -330,6 +331,10 @@ fn volume_cases() -> Vec<(&'static str, Vec<Mount>)> {
             m(Volume, "data", None, "/data", true, None),
             m(Bind, "./src", Some("/srv/Shop App/src"), "/src", false, None),
             m(Tmpfs, "", None, "/scratch", false, Some(64 << 20)),
+        ]),
+        ("volumes:\n  - type: tmpfs\n    target: /a\n    read_only: true\n    tmpfs: {size: 1k, mode: 0o1777}\n  - type: tmpfs\n    target: /b\n    tmpfs: {mode: \"0700\"}", vec![
+            Mount { tmpfs_mode: Some(0o1777), ..m(Tmpfs, "", None, "/a", true, Some(1024)) },
+            Mount { tmpfs_mode: Some(0o700), ..m(Tmpfs, "", None, "/b", false, None) },
         ]),
     ]
 }

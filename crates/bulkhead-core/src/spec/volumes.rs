@@ -4,8 +4,8 @@
 use super::decode::{self, Errors};
 use super::error::SpecError;
 use super::model::{At, Mount, MountKind};
-use super::units;
 use super::yaml::{Node, Value};
+use super::{tmpfs as tmpfs_options, units};
 
 const LONG_KEYS: &[&str] = &[
     "type",
@@ -110,6 +110,7 @@ pub fn parse_volume(spec: &str, base: &PathBase<'_>) -> Result<Mount, String> {
         target: target.to_string(),
         read_only,
         tmpfs_size: None,
+        tmpfs_mode: None,
     })
 }
 
@@ -167,7 +168,7 @@ fn long_volume(node: &Node, base: &PathBase<'_>) -> Result<Mount, SpecError> {
         Some(r) => decode::boolean(r, "volumes.read_only")?,
         None => false,
     };
-    let tmpfs_size = tmpfs_size(node)?;
+    let (tmpfs_size, tmpfs_mode) = tmpfs_sub_keys(node)?;
     sub_keys(node)?;
     Ok(Mount {
         kind,
@@ -176,12 +177,14 @@ fn long_volume(node: &Node, base: &PathBase<'_>) -> Result<Mount, SpecError> {
         target,
         read_only,
         tmpfs_size,
+        tmpfs_mode,
     })
 }
 
-fn tmpfs_size(node: &Node) -> Result<Option<u64>, SpecError> {
+/// A long-syntax volume's `tmpfs: {size, mode}`.
+fn tmpfs_sub_keys(node: &Node) -> Result<(Option<u64>, Option<u32>), SpecError> {
     let Some(t) = node.get("tmpfs") else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let entries = decode::map(t, "volumes.tmpfs")?;
     let mut errors = Errors::default();
@@ -195,12 +198,29 @@ fn tmpfs_size(node: &Node) -> Result<Option<u64>, SpecError> {
     if let Some(e) = errors.0.into_iter().next() {
         return Err(e);
     }
-    if let Some(mode) = t.get("mode") {
-        decode::parsed(mode, "volumes.tmpfs.mode", |s| units::parse_mode(s, false))?;
-    }
-    t.get("size")
+    let mode = t
+        .get("mode")
+        .map(|m| decode::parsed(m, "volumes.tmpfs.mode", long_tmpfs_mode))
+        .transpose()?;
+    let size = t
+        .get("size")
         .map(|s| decode::parsed(s, "volumes.tmpfs.size", units::parse_size))
-        .transpose()
+        .transpose()?;
+    Ok((size, mode))
+}
+
+/// `tmpfs.mode` of the long syntax: octal, written `0o1777` or `01777`. Plain digits are
+/// refused: Compose reads `1777` as a decimal number (mode 3361), which is never what is meant.
+fn long_tmpfs_mode(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    match t.strip_prefix("0o").or_else(|| t.strip_prefix('0')) {
+        Some(octal) if !octal.is_empty() => tmpfs_options::parse_mode(octal),
+        _ if t == "0" => Ok(0),
+        _ => Err(format!(
+            "`{t}` is ambiguous (Compose reads it as a decimal number); write it in octal as \
+             0o{t} or 0{t}"
+        )),
+    }
 }
 
 fn sub_keys(node: &Node) -> Result<(), SpecError> {
@@ -275,18 +295,25 @@ pub fn is_within(path: &str, dir: &str) -> bool {
     path == dir || dir == "/" || path.starts_with(&format!("{dir}/"))
 }
 
-/// Decode `tmpfs`: one path or a list, each `PATH[:OPTIONS]`.
-pub fn tmpfs(node: &Node, errors: &mut Errors) -> Vec<At<String>> {
+/// Decode `tmpfs`: one path or a list, each `PATH[:OPTIONS]`, every option checked.
+pub fn tmpfs(node: &Node, service: &str, errors: &mut Errors) -> Vec<At<String>> {
     let Some(items) = errors.take(decode::text_list(node, "tmpfs")) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for (t, span) in items {
-        let path = t.split(':').next().unwrap_or_default();
+        let (path, options) = t.split_once(':').unwrap_or((&t, ""));
         if !path.starts_with('/') {
             errors.push(SpecError::value(
                 &span,
                 format!("tmpfs: `{t}` must start with an absolute path"),
+            ));
+            continue;
+        }
+        if let Err(m) = tmpfs_options::normalize(options) {
+            errors.push(SpecError::value(
+                &span,
+                format!("service `{service}`: tmpfs: `{t}`: {m}"),
             ));
             continue;
         }
@@ -312,6 +339,7 @@ mod tests {
             target: target.into(),
             read_only: ro,
             tmpfs_size: None,
+            tmpfs_mode: None,
         }
     }
 

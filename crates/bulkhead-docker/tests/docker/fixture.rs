@@ -68,6 +68,7 @@ pub fn hardened_spec(names: &Names) -> ContainerSpec {
                 target: "/tmp".to_string(),
                 size: Some(1 << 20),
                 mode: Some(0o1777),
+                options: vec!["noexec".into(), "nosuid".into(), "uid=10001".into()],
             },
             MountSpec::Volume {
                 name: names.volume.clone(),

@@ -1,7 +1,8 @@
 //! F6 with real images made from Debian packages (examples/debian): stateful services roll
 //! stop-first and keep their data (`postgres`, `redis`), a writable volume is not shared by
 //! replicas unless declared (`scale`), ready means ready (`nginx`: a release that crashes at
-//! start, and `up` killed mid-roll by SIGKILL), a tmpfs's mode applied or refused (`tmpfs`).
+//! start, and `up` killed mid-roll by SIGKILL), a tmpfs's mode applied or refused (`tmpfs`), and
+//! every container setting read back from the engine as the spec wrote it (`settings`).
 //! Shared here: a project written from a spec into a temporary directory, and the engine's
 //! event stream for it.
 
@@ -10,6 +11,7 @@ mod nginx;
 mod postgres;
 mod redis;
 mod scale;
+mod settings;
 mod tmpfs;
 
 use std::path::PathBuf;

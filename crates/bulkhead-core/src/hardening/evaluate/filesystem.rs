@@ -5,6 +5,7 @@ use super::{Ctx, Outcome};
 use crate::hardening::{Profile, Rule};
 use crate::spec::Span;
 use crate::spec::model::{Mount, MountKind};
+use crate::spec::tmpfs as spec_tmpfs;
 use crate::spec::volumes;
 
 fn is_docker_socket(path: &str) -> bool {
@@ -98,32 +99,37 @@ pub(super) fn mounts(cx: &mut Ctx<'_>) {
 
 /// Options that undo a tmpfs's `noexec`, `nosuid` or `nodev`.
 fn loosens(option: &str) -> bool {
-    matches!(option.trim(), "exec" | "suid" | "dev")
+    matches!(option, "exec" | "suid" | "dev")
 }
 
-/// The spec's `tmpfs:` entries as `(path, options)`; `exec`, `suid` and `dev` are refused
-/// (and dropped) unless waived. Long-syntax tmpfs volumes take only `size` and `mode`.
+/// The spec's `tmpfs:` entries as `(path, options)`, the options as the container gets them:
+/// `noexec,nosuid,nodev` unless the entry names the flag or its opposite, then the entry's own
+/// options in their normal form (sizes in bytes, modes in octal). `exec`, `suid` and `dev`
+/// are refused (and dropped) unless waived. Long-syntax tmpfs volumes take only `size` and
+/// `mode`, and get the same flags in the template.
 fn tmpfs(cx: &mut Ctx<'_>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for t in cx.service.tmpfs.clone() {
         let (path, opts) = t.value.split_once(':').unwrap_or((&t.value, ""));
+        // Checked when the spec was read; an option that is not understood is not passed on.
+        let opts = spec_tmpfs::normalize(opts).unwrap_or_default();
         let loose: Vec<&str> = opts
-            .split(',')
-            .map(str::trim)
+            .iter()
+            .map(String::as_str)
             .filter(|o| loosens(o))
             .collect();
-        if loose.is_empty()
+        let kept = if loose.is_empty()
             || cx.breach(
                 Rule::NoexecTmpfs,
                 format!("`tmpfs: {}` allows {} on it", t.value, loose.join(", ")),
                 &t.span,
-            )
-        {
-            out.push((path.to_string(), opts.to_string()));
-            continue;
-        }
-        let kept: Vec<&str> = opts.split(',').filter(|o| !loosens(o)).collect();
-        out.push((path.to_string(), kept.join(",")));
+            ) {
+            opts
+        } else {
+            opts.into_iter().filter(|o| !loosens(o)).collect()
+        };
+        let options = spec_tmpfs::with_secure_defaults(&kept).join(",");
+        out.push((path.to_string(), options));
     }
     if !cx.findings.iter().any(|f| f.rule == Rule::NoexecTmpfs) {
         cx.note(
