@@ -3,6 +3,7 @@
 
 mod audit_key;
 mod check;
+mod closed_pipe;
 mod deploy;
 mod network;
 mod published;
