@@ -15,7 +15,7 @@ use bulkhead_core::auth::{
 
 use crate::backend::{Backend, Request, encode, query};
 use crate::failure::Failure;
-use crate::output::{emit, emit_json};
+use crate::output::{emit, emit_json, say};
 use crate::render::{list, scalar, text};
 
 fn user_of(name: &str) -> anyhow::Result<UserName> {
@@ -57,7 +57,7 @@ fn show_token(reply: &Value, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         emit(&format!("{}\n", text(reply, "token")))?;
     }
-    eprintln!("note: the token is shown once; keep it secret (it is stored only as a hash)");
+    say!("note: the token is shown once; keep it secret (it is stored only as a hash)");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -88,16 +88,16 @@ pub async fn init(state_dir: Option<&Path>, admin: &str) -> anyhow::Result<ExitC
         Err(e) => return Err(Failure::refused(e.message).into()),
     };
     if let Ok(Err(e)) = closed {
-        eprintln!("warning: closing the audit log: {e}");
+        say!("warning: closing the audit log: {e}");
     }
     // Straight from the zeroizing buffer: no other copy of the secret is made.
     emit(secret.expose().as_str())?;
     emit("\n")?;
-    eprintln!(
+    say!(
         "made {admin} the first admin of {}; its token (on stdout) is shown once: keep it secret",
         dir.display()
     );
-    eprintln!(
+    say!(
         "audit signing key: key-id {key_id}; write it down away from this host, with a copy of the public key (`bulkhead audit pubkey --output FILE`): `bulkhead audit verify --pubkey FILE` then checks the log against the key you kept, not the one beside the log"
     );
     Ok(ExitCode::SUCCESS)

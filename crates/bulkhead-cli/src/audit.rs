@@ -18,7 +18,7 @@ use bulkhead_client::Method;
 use crate::accounts::Target;
 use crate::backend::{Backend, Request, query};
 use crate::failure::Failure;
-use crate::output::{emit, emit_json};
+use crate::output::{emit, emit_json, say};
 use crate::render::{scalar, text};
 
 /// Entries asked for per page.
@@ -220,7 +220,7 @@ pub fn verify(
                     );
                 }
                 emit(&format!("{line}\n"))?;
-                eprintln!("{}", trusted.note);
+                say!("{}", trusted.note);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -264,7 +264,7 @@ pub async fn export(t: &Target<'_>, output: Option<&Path>) -> anyhow::Result<Exi
                 .and_then(|()| file.sync_all())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             let lines = bytes.iter().filter(|b| **b == b'\n').count();
-            eprintln!("exported {lines} lines to {}", path.display());
+            say!("exported {lines} lines to {}", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -286,7 +286,7 @@ pub fn pubkey(state_dir: Option<&Path>, output: Option<&Path>) -> anyhow::Result
         }
         Some(path) => {
             bulkhead_audit::export_public_key(&dir, path).map_err(missing)?;
-            eprintln!(
+            say!(
                 "wrote the audit public key to {}; keep a copy away from this host and check the log with `bulkhead audit verify --pubkey {}`",
                 path.display(),
                 path.display()

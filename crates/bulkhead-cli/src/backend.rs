@@ -17,6 +17,7 @@ use bulkhead_audit::{AuditLog, OpenError};
 use bulkhead_client::{Client, ClientError, ClientOptions, Method};
 
 use crate::failure::{ApiFailure, Failure};
+use crate::output::say;
 use crate::progress;
 
 /// Deploys build images and wait for health checks: a long deadline.
@@ -227,7 +228,7 @@ impl Backend {
             drop(e.api);
             let closed = tokio::task::spawn_blocking(move || audit.close()).await;
             if let Ok(Err(err)) = closed {
-                eprintln!("warning: closing the audit log: {err}");
+                say!("warning: closing the audit log: {err}");
             }
         }
     }

@@ -11,7 +11,7 @@ use bulkhead_core::secgroups::Topology;
 use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::{ServiceVerdict, Verdict, waiver_hint};
 
-use crate::output;
+use crate::output::{self, say};
 
 /// Run `check`; returns the exit code (0 deployable, 1 refused, 2 unreadable or invalid).
 pub fn run(opts: &ProjectOptions, as_json: bool) -> ExitCode {
@@ -53,25 +53,25 @@ pub fn report_error(e: &OpenError, as_json: bool) {
     match e {
         OpenError::Spec(list) => {
             for err in &list.0 {
-                eprintln!("error: {err}");
+                say!("error: {err}");
             }
             let n = list.0.len();
-            eprintln!(
+            say!(
                 "{n} problem{} found; nothing was checked further",
                 if n == 1 { "" } else { "s" }
             );
         }
         OpenError::NotFound { .. } => {
-            eprintln!("error: {e}");
-            eprintln!("  hint: run in the directory of your compose.yaml, or pass it with -f FILE");
+            say!("error: {e}");
+            say!("  hint: run in the directory of your compose.yaml, or pass it with -f FILE");
         }
         OpenError::Escapes { .. } => {
-            eprintln!("error: {e}");
-            eprintln!(
+            say!("error: {e}");
+            say!(
                 "  hint: a Compose or variables file must be a file of its own directory, not a link out of it"
             );
         }
-        OpenError::Read { .. } | OpenError::AllowedPath { .. } => eprintln!("error: {e}"),
+        OpenError::Read { .. } | OpenError::AllowedPath { .. } => say!("error: {e}"),
     }
 }
 

@@ -15,6 +15,7 @@ use bulkhead_client::{Client, ClientError, Method};
 use bulkhead_core::auth::TokenSecret;
 
 use crate::failure::Failure;
+use crate::output::say;
 
 /// The file's name inside the configuration directory.
 const FILE: &str = "context.json";
@@ -138,7 +139,7 @@ pub async fn login(url: &str, token_stdin: bool, ca: Option<&Path>) -> anyhow::R
         ca,
     };
     save(&file, &context)?;
-    eprintln!(
+    say!(
         "logged in to {}; the token is saved in {} (mode 0600)",
         context.url,
         file.display()
@@ -150,12 +151,12 @@ pub async fn login(url: &str, token_stdin: bool, ca: Option<&Path>) -> anyhow::R
 pub fn logout() -> anyhow::Result<ExitCode> {
     let env = crate::args::environment();
     let Some(file) = path(&env) else {
-        eprintln!("not logged in");
+        say!("not logged in");
         return Ok(ExitCode::SUCCESS);
     };
     match std::fs::remove_file(&file) {
-        Ok(()) => eprintln!("logged out: removed {}", file.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => eprintln!("not logged in"),
+        Ok(()) => say!("logged out: removed {}", file.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => say!("not logged in"),
         Err(e) => return Err(e).with_context(|| format!("cannot remove {}", file.display())),
     }
     Ok(ExitCode::SUCCESS)

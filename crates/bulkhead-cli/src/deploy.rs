@@ -19,7 +19,7 @@ use bulkhead_core::verdict::{Verdict, waiver_hint};
 
 use crate::backend::{Backend, Request, encode, query};
 use crate::failure::{ApiFailure, Failure};
-use crate::output::{emit, emit_json};
+use crate::output::{emit, emit_json, say};
 use crate::render::{self, list, text};
 
 /// Shared flags of the deploying commands.
@@ -117,11 +117,11 @@ fn deploy_request(
         if !c.quiet {
             // Names only, never contents; on stderr, so `--json` output stays one document.
             for line in packed.left_out_lines() {
-                eprintln!("{line}");
+                say!("{line}");
             }
         }
         if !(c.quiet || c.json) {
-            eprintln!(
+            say!(
                 "uploading {} ({} KiB) to {}",
                 packed.dir.display(),
                 packed.archive.len().div_ceil(1024),
@@ -145,14 +145,14 @@ fn explain(e: anyhow::Error, verdict: &Verdict) -> anyhow::Result<ExitCode> {
         .message
         .split_once(": service `")
         .map_or(f.message.as_str(), |(head, _)| head);
-    eprintln!("error: {head}");
+    say!("error: {head}");
     for (s, finding) in verdict.refusals() {
         let at = finding
             .at
             .as_ref()
             .map(|a| format!(" ({a})"))
             .unwrap_or_default();
-        eprintln!(
+        say!(
             "  service `{}`: rule {}: {}{at}\n    hint: {}",
             s.name,
             finding.rule.id(),
@@ -291,7 +291,7 @@ async fn print_logs(
             seen.insert(container, lines.len());
         }
         emit(&out)?;
-        if !follow {
+        if !follow || crate::output::stdout_closed() {
             return Ok(ExitCode::SUCCESS);
         }
         first = false;

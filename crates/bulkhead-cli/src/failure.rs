@@ -4,6 +4,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use crate::output::say;
+
 /// A failure that knows its exit code and, maybe, the fix. Carried inside `anyhow::Error`
 /// (with or without context on top); `report` finds it.
 #[derive(Debug)]
@@ -104,7 +106,7 @@ impl std::error::Error for ApiFailure {}
 /// Print `e` (with its causes, `{:#}`) and its hint; return the exit code. Errors that are
 /// neither a `Failure` nor an `ApiFailure` are unreadable input or a broken environment: 2.
 pub fn report(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
+    say!("error: {e:#}");
     let (code, hint) = if let Some(f) = e.downcast_ref::<Failure>() {
         (f.code, f.hint.clone())
     } else if let Some(f) = e.downcast_ref::<ApiFailure>() {
@@ -113,7 +115,7 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
         (2, None)
     };
     if let Some(hint) = hint {
-        eprintln!("  hint: {hint}");
+        say!("  hint: {hint}");
     }
     ExitCode::from(code)
 }

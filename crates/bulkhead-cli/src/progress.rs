@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use bulkhead_ports::Progress;
 
+use crate::output::say;
+
 pub type Reporter = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// The reporter for this run, and the bar to clear when done (terminal only).
@@ -18,7 +20,7 @@ pub fn reporter(quiet: bool) -> (Reporter, Option<ProgressBar>) {
     }
     if !std::io::stderr().is_terminal() {
         return (
-            Arc::new(|p: Progress| eprintln!("{}: {}", p.subject, p.line)),
+            Arc::new(|p: Progress| say!("{}: {}", p.subject, p.line)),
             None,
         );
     }

@@ -20,7 +20,7 @@ use bulkhead_core::secrets::{MAX_SECRET_BYTES, SecretName};
 use crate::accounts::Target;
 use crate::backend::{Backend, Request, encode};
 use crate::failure::Failure;
-use crate::output::{emit, emit_json};
+use crate::output::{emit, emit_json, say};
 use crate::render::{list, scalar, text};
 
 fn project_of(name: &str) -> anyhow::Result<ProjectName> {
@@ -91,7 +91,7 @@ fn read_value(file: Option<&Path>) -> anyhow::Result<Zeroizing<Vec<u8>>> {
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
-                eprintln!(
+                say!(
                     "reading the value from stdin (it is echoed; end with Ctrl-D, or use --from-file FILE)"
                 );
             }

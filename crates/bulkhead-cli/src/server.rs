@@ -42,9 +42,12 @@ fn logging(format: LogFormat) -> anyhow::Result<()> {
         })?,
         _ => EnvFilter::new("info"),
     };
+    // A log line that cannot be written (stderr closed: `bulkhead server 2>&1 | head`) is
+    // dropped; by default the subscriber would report that with `eprintln!`, which panics.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     let installed = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder

@@ -14,7 +14,11 @@
 //! terminates it immediately. (As PID 1 without `--init`, SIGTERM would be
 //! ignored and Docker would fall back to SIGKILL after the stop timeout.)
 
-use bulkhead_demo::{client, roles::Role, server::log_line};
+use bulkhead_demo::{
+    client,
+    roles::Role,
+    server::{error_line, log_line},
+};
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -44,11 +48,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
-            eprintln!("bulkhead-demo: {msg}\n{USAGE}");
+            error_line(&format!("bulkhead-demo: {msg}\n{USAGE}"));
             ExitCode::from(2)
         }
         Err(Failure::Failed(msg)) => {
-            eprintln!("bulkhead-demo: {msg}");
+            error_line(&format!("bulkhead-demo: {msg}"));
             ExitCode::FAILURE
         }
     }
@@ -145,7 +149,7 @@ fn request_loop(args: &[String]) -> Result<(), Failure> {
     };
     client::parse_url(url).map_err(Failure::Usage)?;
     let tally = bulkhead_demo::load::run(url);
-    println!("{}", tally.summary());
+    log_line(&tally.summary());
     Ok(())
 }
 

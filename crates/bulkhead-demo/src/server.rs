@@ -28,6 +28,13 @@ pub fn log_line(line: &str) {
     let _ = out.flush();
 }
 
+/// Writes one line to stderr, ignoring errors (`eprintln!` would panic on EPIPE too).
+pub fn error_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+    let _ = err.flush();
+}
+
 /// Decrements the active-connection counter when a connection thread ends.
 struct Slot(Arc<AtomicUsize>);
 

@@ -60,19 +60,26 @@ impl DockerRuntime {
         Ok(())
     }
 
-    /// A 404 at create is a missing image or a missing network; tell them apart by the message.
+    /// A 404 at create names what is missing in the engine's own words: `No such image: …` is
+    /// the image, `network … not found` the network the create names (the first; newer
+    /// engines look it up at create); anything else (`No such container: …` of a `container:`
+    /// mode, a volume driver) keeps the engine's message rather than being guessed at (every
+    /// such 404 used to be reported as a missing network).
     fn create_error(&self, spec: &ContainerSpec, err: BollardError) -> RuntimeError {
-        let missing_image = message(&err).is_some_and(|m| m.contains("No such image"));
-        if status(&err) == Some(404) && !missing_image {
-            let network = spec.networks.first().map(|(n, _)| n.as_str());
-            let name = network.or(spec.network_mode.as_deref()).unwrap_or_default();
-            return RuntimeError::NotFound {
-                what: "network",
-                name: name.to_string(),
-            };
-        }
-        match status(&err) {
-            Some(404) => self.fail("create container", "image", &spec.image)(err),
+        match (status(&err), message(&err)) {
+            (Some(404), Some(m)) if m.starts_with("network ") && m.contains("not found") => {
+                let network = spec.networks.first().map(|(n, _)| n.as_str());
+                let name = network.or(spec.network_mode.as_deref()).unwrap_or_default();
+                RuntimeError::NotFound {
+                    what: "network",
+                    name: name.to_string(),
+                }
+            }
+            (Some(404), Some(m)) if !m.contains("No such image") => RuntimeError::Engine {
+                operation: format!("create container {}", spec.name),
+                reason: m.to_string(),
+            },
+            (Some(404), _) => self.fail("create container", "image", &spec.image)(err),
             _ => self.fail_naming("create container", "container", &spec.name)(err),
         }
     }
@@ -89,7 +96,7 @@ impl DockerRuntime {
             self.docker
                 .connect_network(network, request)
                 .await
-                .map_err(self.fail("connect container to network", "network", network))?;
+                .map_err(|e| self.connect_error(id, network, e))?;
         }
         Ok(())
     }

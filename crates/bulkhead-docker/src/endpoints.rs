@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
+use bollard::errors::Error as BollardError;
 use bollard::models::{
     EndpointIpamConfig, EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest,
     NetworkSettings,
@@ -29,7 +30,16 @@ impl DockerRuntime {
         self.docker
             .connect_network(network, request)
             .await
-            .map_err(self.fail("connect container to network", "network", network))
+            .map_err(|e| self.connect_error(id, network, e))
+    }
+
+    /// A 404 at connect is the network, or the container (`No such container: …`, removed
+    /// meanwhile): the engine's message says which.
+    pub(crate) fn connect_error(&self, id: &str, network: &str, err: BollardError) -> RuntimeError {
+        if crate::error::message(&err).is_some_and(|m| m.contains("No such container")) {
+            return self.fail("connect container to network", "container", id)(err);
+        }
+        self.fail("connect container to network", "network", network)(err)
     }
 
     /// Disconnecting a container that is not connected (or gone) is not an error.

@@ -95,20 +95,30 @@ impl DockerRuntime {
             // The engine answers 404 when its address pools are used up ("could not find an
             // available, non-overlapping IPv4 address pool"): not a missing network.
             Err(err) if status(&err) == Some(404) => {
+                let message = crate::error::message(&err).unwrap_or_default();
                 return Err(RuntimeError::Engine {
                     operation: format!("create network {}", spec.name),
-                    reason: crate::error::message(&err).unwrap_or_default().to_string(),
+                    reason: with_pool_hint(message),
                 });
             }
             created => {
                 created.map_err(self.fail_naming("create network", "network", &spec.name))?
             }
         };
-        let inspected = self
-            .docker
-            .inspect_network(&created.id, None)
-            .await
-            .map_err(self.fail("inspect network", "network", &spec.name))?;
+        // By id: a 404 here is the network just created gone again (removed by someone else,
+        // `docker network prune` among them, as an unused network is), not one never made.
+        let inspected = match self.docker.inspect_network(&created.id, None).await {
+            Err(err) if status(&err) == Some(404) => {
+                return Err(RuntimeError::Engine {
+                    operation: format!("create network {}", spec.name),
+                    reason: format!(
+                        "it was removed right after it was created (by someone else: `docker network prune` removes networks no container uses yet): {}",
+                        crate::error::message(&err).unwrap_or_default()
+                    ),
+                });
+            }
+            inspected => inspected.map_err(self.fail("inspect network", "network", &spec.name))?,
+        };
         Ok(network_info(from_inspect(inspected)))
     }
 
@@ -159,6 +169,18 @@ impl DockerRuntime {
             Err(err) if status(&err) == Some(404) => Ok(()),
             removed => removed.map_err(self.fail("remove network", "network", name)),
         }
+    }
+}
+
+/// The engine's "address pools used up" answer, with the way out (in the `(hint: …)` form the
+/// CLI prints as a hint line); any other message as it is.
+fn with_pool_hint(message: &str) -> String {
+    if message.contains("could not find an available, non-overlapping IPv4 address pool") {
+        format!(
+            "{message}: the engine's address pools are used up, one subnet per network (hint: remove networks no longer needed — `bulkhead down` of projects not in use, `docker network ls` for others —, or give the engine more or smaller pools with `default-address-pools` in /etc/docker/daemon.json)"
+        )
+    } else {
+        message.to_string()
     }
 }
 
@@ -257,6 +279,16 @@ mod tests {
             .parse()
             .expect("uri parses");
         req
+    }
+
+    #[test]
+    fn used_up_address_pools_get_a_hint_other_messages_stay() {
+        let used_up = "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network";
+        let text = with_pool_hint(used_up);
+        assert!(text.starts_with(used_up), "{text}");
+        assert!(text.ends_with("/etc/docker/daemon.json)"), "{text}");
+        assert!(text.contains(" (hint: "), "{text}");
+        assert_eq!(with_pool_hint("network x not found"), "network x not found");
     }
 
     #[test]

@@ -14,6 +14,11 @@ pub const LABEL_PROJECT: &str = "dev.bulkhead.project";
 pub const LABEL_SERVICE: &str = "dev.bulkhead.service";
 pub const LABEL_RELEASE: &str = "dev.bulkhead.release";
 pub const LABEL_REPLICA: &str = "dev.bulkhead.replica";
+/// On an image Bulkhead built: the project it was built for (whose code it holds). Not
+/// [`LABEL_PROJECT`]: the classic builder's temporary containers carry the labels of the image
+/// a step builds on, and one left by an interrupted build must not look like the project's.
+/// Images built before this label existed carry [`LABEL_PROJECT`] instead.
+pub const LABEL_BUILT_BY: &str = "dev.bulkhead.built-by";
 /// On a network: `pinned` when its subnet was pinned at create (`NetworkSpec::pin_subnet`), so
 /// its containers may be given fixed addresses.
 pub const LABEL_SUBNET: &str = "dev.bulkhead.subnet";
@@ -113,7 +118,7 @@ pub struct ImageInfo {
     pub user: String,
     /// The image's HEALTHCHECK test, if it has one (`["NONE"]` counts as none).
     pub healthcheck: Option<Vec<String>>,
-    /// The image's labels (an image Bulkhead built carries its project's owner label).
+    /// The image's labels (an image Bulkhead built carries `LABEL_BUILT_BY`).
     pub labels: BTreeMap<String, String>,
     /// The image's `VOLUME` paths, sorted.
     pub volumes: Vec<String>,

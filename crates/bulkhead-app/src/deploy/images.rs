@@ -104,6 +104,15 @@ pub struct BuildCache {
     images: BTreeMap<String, String>,
 }
 
+/// The project an image was built for: its built-by label, else (an image built before that
+/// label existed) its project label.
+pub fn built_by(labels: &BTreeMap<String, String>) -> Option<&String> {
+    use bulkhead_ports::runtime::{LABEL_BUILT_BY, LABEL_PROJECT};
+    labels
+        .get(LABEL_BUILT_BY)
+        .or_else(|| labels.get(LABEL_PROJECT))
+}
+
 /// The tag a built image gets: `<project>-<service>`, as Docker Compose names it.
 pub fn tag(project: &str, service: &str) -> String {
     // Not `<project>-<service>`: `p` + `db-store` and `p-db` + `store` would share it, and a
@@ -141,11 +150,7 @@ pub async fn resolve<R: ContainerRuntime>(
             })?;
         // An image another project built is that project's (its code, whatever its build
         // baked in): not for this one to run.
-        if info
-            .labels
-            .get(bulkhead_ports::runtime::LABEL_PROJECT)
-            .is_some_and(|owner| owner != project_name)
-        {
+        if built_by(&info.labels).is_some_and(|owner| owner != project_name) {
             return Err(DeployError::Policy {
                 service: service.name.clone(),
                 reason: format!("image `{reference}` was built by another project"),
@@ -201,7 +206,7 @@ pub async fn resolve<R: ContainerRuntime>(
             .collect(),
         target: build.target.clone(),
         labels: BTreeMap::from([(
-            bulkhead_ports::runtime::LABEL_PROJECT.to_string(),
+            bulkhead_ports::runtime::LABEL_BUILT_BY.to_string(),
             project_name.to_string(),
         )]),
         // The build's `RUN` steps reach the network only for a service that declares egress

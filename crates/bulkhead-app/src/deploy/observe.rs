@@ -4,11 +4,22 @@
 use std::collections::BTreeMap;
 
 use bulkhead_core::deploy::{Observed, ObservedContainer, ObservedRules};
-use bulkhead_ports::runtime::{LABEL_RELEASE, LABEL_REPLICA, LABEL_SERVICE};
+use bulkhead_ports::runtime::{
+    LABEL_BUILT_BY, LABEL_PROJECT, LABEL_RELEASE, LABEL_REPLICA, LABEL_SERVICE,
+};
 use bulkhead_ports::{ContainerInfo, ContainerRuntime, Firewall, HealthState, LabelFilter};
 
 use super::container::LABEL_SPEC;
 use super::{DeployError, Deployer};
+
+/// Containers labelled as built for `project`: its built images' replicas, and what an
+/// interrupted build of them left.
+pub fn built_by(project: &str) -> LabelFilter {
+    LabelFilter(BTreeMap::from([(
+        LABEL_BUILT_BY.to_string(),
+        project.to_string(),
+    )]))
+}
 
 pub fn observed_container(c: &ContainerInfo) -> ObservedContainer {
     let label = |k: &str| c.labels.get(k).cloned();
@@ -42,11 +53,21 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
         project: &str,
     ) -> Result<(Observed, Vec<ContainerInfo>), DeployError> {
         let filter = LabelFilter::project(project);
-        let (containers, networks, volumes) = tokio::try_join!(
+        let built_filter = built_by(project);
+        let (mut containers, built, networks, volumes) = tokio::try_join!(
             self.runtime.list_containers(&filter),
+            self.runtime.list_containers(&built_filter),
             self.runtime.list_networks(&filter),
             self.runtime.list_volumes(&filter),
         )?;
+        // The builder's temporary containers of an interrupted build of the project's images
+        // (replicas of those images carry the label too, and the project's own): no service
+        // label, so the plan removes them.
+        containers.extend(
+            built
+                .into_iter()
+                .filter(|c| !c.labels.contains_key(LABEL_PROJECT)),
+        );
         let installed = self.firewall.installed(project)?;
         let bridges: BTreeMap<String, String> = networks
             .iter()

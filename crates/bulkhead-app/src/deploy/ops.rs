@@ -163,7 +163,16 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         volumes: bool,
     ) -> Result<super::Outcome, DeployError> {
         let filter = LabelFilter::project(project);
-        let containers = self.runtime.list_containers(&filter).await?;
+        let mut containers = self.runtime.list_containers(&filter).await?;
+        // And what an interrupted build of its images left (see `observe`).
+        let built = self
+            .runtime
+            .list_containers(&super::observe::built_by(project))
+            .await?;
+        containers.extend(built.into_iter().filter(|c| {
+            !c.labels
+                .contains_key(bulkhead_ports::runtime::LABEL_PROJECT)
+        }));
         let graces: std::collections::BTreeMap<String, u64> = match self.desired(project).await {
             Ok((_, releases)) => releases
                 .into_iter()

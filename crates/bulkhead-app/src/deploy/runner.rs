@@ -192,18 +192,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 Op::RestrictIngress { network, owner } => (network, Some(owner)),
                 _ => continue,
             };
-            let bridge =
-                self.bridge(project, network)
-                    .await?
-                    .ok_or_else(|| {
-                        DeployError::NotReady {
-                    what: "network".into(),
-                    name: network.clone(),
-                    reason:
-                        "its bridge interface is unknown, so its firewall rules cannot be installed"
-                            .into(),
-                }
-                    })?;
+            let bridge = self
+                .bridge(project, network)
+                .await?
+                .ok_or_else(|| {
+                    network_gone(
+                        network,
+                        "its bridge interface is unknown (the network is gone), so its firewall rules cannot be installed",
+                    )
+                })?;
             let entry = wanted
                 .entry(network.clone())
                 .or_insert_with(|| NetworkRules {
@@ -612,6 +609,13 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     .await?;
                 Ok(self.runtime.create_container(cspec).await?)
             }
+            Err(RuntimeError::NotFound {
+                what: "network",
+                name: network,
+            }) => Err(network_gone(
+                &network,
+                "it is gone, so no container can join it",
+            )),
             other => Ok(other?),
         }
     }
@@ -1062,6 +1066,20 @@ fn readiness_limit(spec: &StoredSpec) -> Duration {
 }
 
 /// Retry transient engine failures (unreachable, engine errors) three times with backoff.
+/// A network of the project missing where this deploy needs it: created (now or by an earlier
+/// run) and then removed behind Bulkhead's back before any container used it — what `docker
+/// network prune` and `docker system prune` do to a network no container uses yet, which is
+/// each new network's state from its creation until its first replica starts.
+fn network_gone(network: &str, what: &str) -> DeployError {
+    DeployError::NotReady {
+        what: "network".into(),
+        name: network.to_string(),
+        reason: format!(
+            "{what}: something removed it after it was created and before a container used it, as `docker network prune` does to unused networks (hint: run `up` again, which creates it anew; do not prune networks on an engine where deploys run)"
+        ),
+    }
+}
+
 async fn retry<T, Fut>(mut f: impl FnMut() -> Fut) -> Result<T, RuntimeError>
 where
     Fut: std::future::Future<Output = Result<T, RuntimeError>>,

@@ -3,7 +3,9 @@
 
 mod audit_key;
 mod check;
+mod closed_pipe;
 mod deploy;
+mod leftovers;
 mod network;
 mod published;
 mod real_images;

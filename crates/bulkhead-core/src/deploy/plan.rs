@@ -257,11 +257,18 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         .iter()
         .filter(|c| !desired.services.contains_key(&c.service))
     {
+        // No service label: not a replica but what an interrupted image build left (the
+        // classic builder's temporary container carries the labels of the image it builds on).
+        let why = if c.service.is_empty() {
+            "left by an interrupted image build".to_string()
+        } else {
+            format!("service `{}` is no longer in the spec", c.service)
+        };
         cleanup.push(Op::Remove {
             id: c.id.clone(),
             name: c.name.clone(),
             service: c.service.clone(),
-            why: format!("service `{}` is no longer in the spec", c.service),
+            why,
         });
     }
     let wanted: BTreeSet<&str> = desired.networks.iter().map(|n| n.name.as_str()).collect();
@@ -732,6 +739,28 @@ mod tests {
         ];
         assert!(plan(&d, &o).is_empty(), "converged");
         (d, o)
+    }
+
+    #[test]
+    fn a_container_without_a_service_label_is_removed_as_a_build_leftover() {
+        let d = desired(&[svc("api", 1, 1, &[])]);
+        let mut o = deployed(&d);
+        o.containers.push(ObservedContainer {
+            id: "tmp".into(),
+            name: "eager_turing".into(),
+            service: String::new(),
+            release: None,
+            replica: None,
+            spec_hash: None,
+            running: false,
+            ..running("", 0, 0)
+        });
+        let p = plan(&d, &o);
+        assert_eq!(summary(&p), ["rm tmp"]);
+        assert!(matches!(
+            &p.cleanup[0],
+            Op::Remove { why, .. } if why == "left by an interrupted image build"
+        ));
     }
 
     #[test]
