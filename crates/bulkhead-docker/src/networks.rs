@@ -9,7 +9,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::ListNetworksOptions;
 use bollard::{BollardRequest, body_full};
-use bulkhead_ports::runtime::{LABEL_SUBNET, SUBNET_PINNED};
+use bulkhead_ports::runtime::{LABEL_SUBNET, SUBNET_PINNED, SUBNET_PROBE};
 use bulkhead_ports::{LabelFilter, NetworkInfo, NetworkSpec, RuntimeError};
 use bytes::Bytes;
 
@@ -37,11 +37,23 @@ impl DockerRuntime {
     /// networks with user configured subnets"), and cannot change a network afterwards. So:
     /// create it as usual (the engine picks a free subnet from its own pools), read what it
     /// picked, remove it, and create it again with that subnet and gateway. Another network
-    /// created in between may take the subnet: then start over.
+    /// created in between may take the subnet: then start over. The first one is labelled
+    /// [`SUBNET_PROBE`]: one a killed process left under the name is removed and made again.
     async fn network_create_pinned(&self, spec: &NetworkSpec) -> Result<NetworkInfo, RuntimeError> {
+        let mut probe_spec = spec.clone();
+        probe_spec
+            .labels
+            .insert(LABEL_SUBNET.to_string(), SUBNET_PROBE.to_string());
         let mut attempt = 1;
         loop {
-            let probe = self.network_create_with(spec, None).await?;
+            let probe = match self.network_create_with(&probe_spec, None).await {
+                Err(RuntimeError::Conflict { .. }) if attempt < PIN_ATTEMPTS => {
+                    self.remove_left_probe(&spec.name).await?;
+                    attempt += 1;
+                    continue;
+                }
+                probe => probe?,
+            };
             self.network_remove(&probe.id).await?;
             let config: Vec<IpamConfig> = probe
                 .subnets
@@ -68,6 +80,27 @@ impl DockerRuntime {
                 other => return other,
             }
         }
+    }
+
+    /// The name is taken: by a probe network a killed process left, which is removed (a
+    /// pinned create then goes on), or by anything else, which is a conflict as before.
+    async fn remove_left_probe(&self, name: &str) -> Result<(), RuntimeError> {
+        let conflict = || RuntimeError::Conflict {
+            what: "network",
+            name: name.to_string(),
+        };
+        let existing = match self.docker.inspect_network(name, None).await {
+            Ok(existing) => existing,
+            // Gone meanwhile: the next attempt may create it.
+            Err(err) if status(&err) == Some(404) => return Ok(()),
+            Err(_) => return Err(conflict()),
+        };
+        let labels = existing.labels.unwrap_or_default();
+        if labels.get(LABEL_SUBNET).map(String::as_str) != Some(SUBNET_PROBE) {
+            return Err(conflict());
+        }
+        self.network_remove(existing.id.as_deref().unwrap_or(name))
+            .await
     }
 
     async fn network_create_with(

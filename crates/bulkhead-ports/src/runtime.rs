@@ -24,6 +24,10 @@ pub const LABEL_BUILT_BY: &str = "dev.bulkhead.built-by";
 pub const LABEL_SUBNET: &str = "dev.bulkhead.subnet";
 /// The value of [`LABEL_SUBNET`] on a network whose subnet is pinned.
 pub const SUBNET_PINNED: &str = "pinned";
+/// The value of [`LABEL_SUBNET`] on the short-lived network made to learn a free subnet before
+/// the pinned one of the same name is created: one a killed process left is not the project's
+/// network (it is removed and made again).
+pub const SUBNET_PROBE: &str = "probe";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use bulkhead_core::deploy::{Observed, ObservedContainer, ObservedRules};
 use bulkhead_ports::runtime::{
-    LABEL_BUILT_BY, LABEL_PROJECT, LABEL_RELEASE, LABEL_REPLICA, LABEL_SERVICE,
+    LABEL_BUILT_BY, LABEL_PROJECT, LABEL_RELEASE, LABEL_REPLICA, LABEL_SERVICE, LABEL_SUBNET,
+    SUBNET_PROBE,
 };
 use bulkhead_ports::{ContainerInfo, ContainerRuntime, Firewall, HealthState, LabelFilter};
 
@@ -68,6 +69,12 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 .into_iter()
                 .filter(|c| !c.labels.contains_key(LABEL_PROJECT)),
         );
+        // A probe network a killed run left (see `NetworkSpec::pin_subnet`) is not the
+        // project's network: the plan creates that anew, which removes the probe first.
+        let networks: Vec<_> = networks
+            .into_iter()
+            .filter(|n| n.labels.get(LABEL_SUBNET).map(String::as_str) != Some(SUBNET_PROBE))
+            .collect();
         let installed = self.firewall.installed(project)?;
         let bridges: BTreeMap<String, String> = networks
             .iter()

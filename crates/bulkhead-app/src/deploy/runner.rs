@@ -97,13 +97,24 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     .map(|()| part)
             });
         }
+        // Every create runs to its end, a failed one's included: dropping the set would cancel
+        // the others half-way (a network left without its pinned subnet).
+        let mut failed = None;
         while let Some(r) = set.join_next().await {
             let part = r.map_err(|e| DeployError::NotReady {
                 what: "network".into(),
                 name: project.to_string(),
                 reason: e.to_string(),
-            })??;
-            outcome.networks_created.extend(part.networks_created);
+            });
+            match part {
+                Ok(Ok(part)) => outcome.networks_created.extend(part.networks_created),
+                Ok(Err(e)) | Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         let (rules, others): (Vec<&Op>, Vec<&Op>) = rest
             .into_iter()

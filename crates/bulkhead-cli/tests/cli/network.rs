@@ -278,3 +278,45 @@ fn networks_removed_behind_our_back_get_their_rules_again() {
         );
     }
 }
+
+#[test]
+fn a_probe_network_a_killed_run_left_is_made_again_pinned() {
+    let shop = Shop::new("p");
+    let name = format!("{}-api-in", shop.name);
+    // What a run killed between the probe create and its removal leaves: the name, the
+    // project's labels, no configured subnet.
+    docker(&[
+        "network",
+        "create",
+        "--label",
+        &format!("dev.bulkhead.project={}", shop.name),
+        "--label",
+        "dev.bulkhead.subnet=probe",
+        &name,
+    ]);
+    up(&shop);
+    let inspect: Vec<Value> =
+        serde_json::from_str(&docker(&["network", "inspect", &name])).expect("inspect JSON");
+    assert_eq!(
+        inspect[0]["Labels"]["dev.bulkhead.subnet"], "pinned",
+        "{inspect:?}"
+    );
+    assert!(
+        inspect[0]["IPAM"]["Config"][0]["Subnet"].is_string(),
+        "{inspect:?}"
+    );
+    // A network of that name that is not a probe is never taken over.
+    let other = Shop::new("p");
+    let taken = format!("{}-api-in", other.name);
+    docker(&["network", "create", &taken]);
+    let refused = other.bulkhead(&["up", "-q"]);
+    let _ = std::process::Command::new("docker")
+        .args(["network", "rm", &taken])
+        .output();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains(&taken),
+        "{}",
+        text(&refused.stderr)
+    );
+}
