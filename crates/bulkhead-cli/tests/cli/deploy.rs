@@ -25,7 +25,23 @@ pub(super) fn up(shop: &Shop) -> String {
 }
 
 fn assert_page(shop: &Shop) {
-    let (status, body) = shop.get("/").expect("web answers");
+    let Some((status, body)) = shop.get("/") else {
+        // What the engine holds, for the failure report.
+        let state: Vec<String> = shop
+            .containers()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} {} {}",
+                    c["Name"],
+                    c["State"]["Status"],
+                    c["State"]["Health"]["Status"],
+                    c["NetworkSettings"]["Networks"]
+                )
+            })
+            .collect();
+        panic!("web does not answer; containers:\n{}", state.join("\n"));
+    };
     assert_eq!(status, 200, "{body}");
     assert!(
         body.contains("Bulkhead shop") && body.contains("Bilge pump"),
