@@ -34,6 +34,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         owned: &[String],
         fixed: &std::collections::BTreeMap<String, Ipv4Addr>,
     ) -> Result<(), DeployError> {
+        if !owned.iter().any(|n| fixed.contains_key(n)) {
+            return Ok(());
+        }
         let containers = self.containers_of(project, service).await?;
         let mut rules = Vec::new();
         for net in owned.iter().filter(|n| fixed.contains_key(*n)) {
