@@ -31,6 +31,9 @@ const PARALLELISM: usize = 8;
 const JOB_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// How often readiness is probed.
 const PROBE_EVERY: Duration = Duration::from_millis(50);
+/// Readiness probes (`exec`s) running at once in this process, whatever the number of
+/// replicas awaited.
+static PROBES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// What running a plan did.
 #[derive(Debug, Default)]
@@ -877,12 +880,16 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                         }
                     }
                     (None, Some(probe), _) => {
-                        if self
-                            .runtime
-                            .exec(id, probe, Duration::from_secs(2))
-                            .await
-                            .is_ok_and(|code| code == 0)
-                        {
+                        // An exec is a process start in the engine: many replicas awaited at
+                        // once take turns, leaving the engine time to start the rest.
+                        let passed = {
+                            let _turn = PROBES.acquire().await;
+                            self.runtime
+                                .exec(id, probe, Duration::from_secs(2))
+                                .await
+                                .is_ok_and(|code| code == 0)
+                        };
+                        if passed {
                             return Ok(());
                         }
                     }
