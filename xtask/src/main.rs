@@ -1,8 +1,10 @@
 //! Project tasks. `bench deploy`: Bulkhead's `up`/`down` against raw Docker API calls and
-//! Debian's docker-compose, measured in the same run, and a roll under load (failed requests);
-//! prints medians and ratios and, with `--write`, records them in docs/BENCHMARKS.md.
+//! Debian's docker-compose, measured in the same run, a fifty-service project against
+//! docker-compose, and a roll under load (failed requests); prints medians and ratios and,
+//! with `--write`, records them in docs/BENCHMARKS.md. `--only small|fifty|roll` runs one case.
 
 mod api;
+mod fifty;
 mod raw;
 mod roll;
 
@@ -15,6 +17,8 @@ use anyhow::{Context, bail};
 struct Args {
     runs: usize,
     write: bool,
+    /// Run only this case: `small` (one service and the shop), `fifty`, `roll`.
+    only: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,12 +32,13 @@ fn main() -> anyhow::Result<()> {
         || argv.get(1).map(String::as_str) != Some("deploy")
     {
         bail!(
-            "usage: cargo run --release -p xtask -- bench deploy [--runs N] [--write]\n       cargo run --release -p xtask -- bench api [--seconds N] [--connections N] [--write]"
+            "usage: cargo run --release -p xtask -- bench deploy [--runs N] [--write] [--only small|fifty|roll]\n       cargo run --release -p xtask -- bench api [--seconds N] [--connections N] [--write]"
         );
     }
     let mut args = Args {
         runs: 5,
         write: false,
+        only: None,
     };
     let mut rest = argv[2..].iter();
     while let Some(a) = rest.next() {
@@ -45,6 +50,13 @@ fn main() -> anyhow::Result<()> {
                     .context("--runs needs a number")?
             }
             "--write" => args.write = true,
+            "--only" => {
+                let case = rest.next().context("--only needs small, fifty or roll")?;
+                if !matches!(case.as_str(), "small" | "fifty" | "roll") {
+                    bail!("--only takes small, fifty or roll, not {case}");
+                }
+                args.only = Some(case.clone());
+            }
             other => bail!("unknown argument {other}"),
         }
     }
@@ -157,27 +169,48 @@ struct Figures {
 fn bench_deploy(args: &Args) -> anyhow::Result<()> {
     let work = std::env::temp_dir().join(format!("bulkhead-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
-    let (bin, apps) = prepare(&work)?;
-    let state = work.join("state");
-    let rt = tokio::runtime::Runtime::new()?;
-    let mut report = String::new();
-    for app in &apps {
-        let f = measure(app, &bin, &state, args.runs, &rt)?;
-        report.push_str(&row(app, &f));
-    }
-    let (bulkhead, compose) = roll::measure(&work, &bin, &work.join("roll-state"))?;
-    let rolls = roll::table(&bulkhead, &compose);
+    let result = bench_cases(args, &work);
     let _ = std::fs::remove_dir_all(&work);
-    println!("{rolls}");
-    if args.write {
-        write_section("deploy-roll", &format!("{}.\n\n{rolls}", machine()))?;
+    result
+}
+
+fn bench_cases(args: &Args, work: &Path) -> anyhow::Result<()> {
+    let (bin, apps) = prepare(work)?;
+    let wanted = |case: &str| args.only.as_deref().is_none_or(|only| only == case);
+    if wanted("fifty") {
+        let f = fifty::measure(work, &bin, &work.join("fifty-state"), args.runs)?;
+        let table = fifty::table(&f);
+        println!("{table}");
+        if args.write {
+            write_section(
+                "deploy-fifty",
+                &format!("Medians of {} runs, {}.\n\n{table}", args.runs, machine()),
+            )?;
+        }
     }
-    let table = format!(
-        "| app | bulkhead up | raw API up | docker-compose up -d + healthy | up/raw | up/compose | no-op up | bulkhead down | raw down | compose down |\n|---|---|---|---|---|---|---|---|---|---|\n{report}"
-    );
-    println!("{table}");
-    if args.write {
-        write_benchmarks(&table, args.runs)?;
+    if wanted("roll") {
+        let (bulkhead, compose) = roll::measure(work, &bin, &work.join("roll-state"))?;
+        let rolls = roll::table(&bulkhead, &compose);
+        println!("{rolls}");
+        if args.write {
+            write_section("deploy-roll", &format!("{}.\n\n{rolls}", machine()))?;
+        }
+    }
+    if wanted("small") {
+        let state = work.join("state");
+        let rt = tokio::runtime::Runtime::new()?;
+        let mut report = String::new();
+        for app in &apps {
+            let f = measure(app, &bin, &state, args.runs, &rt)?;
+            report.push_str(&row(app, &f));
+        }
+        let table = format!(
+            "| app | bulkhead up | raw API up | docker-compose up -d + healthy | up/raw | up/compose | no-op up | bulkhead down | raw down | compose down |\n|---|---|---|---|---|---|---|---|---|---|\n{report}"
+        );
+        println!("{table}");
+        if args.write {
+            write_benchmarks(&table, args.runs)?;
+        }
     }
     Ok(())
 }

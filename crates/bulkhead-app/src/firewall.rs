@@ -87,21 +87,19 @@ impl Firewall for HostFirewall {
             .collect())
     }
 
-    fn unblock(&self, project: &str, network: &str) -> Result<(), FirewallError> {
-        self.0
-            .remove(project, network)
-            .map(|_| ())
-            .map_err(|e| port_error("removing rules", e))
-    }
-
-    fn unblock_bridge(
+    fn unblock(
         &self,
         project: &str,
-        network: &str,
-        bridge: &str,
+        networks: &[String],
+        bridges: &[(String, String)],
     ) -> Result<(), FirewallError> {
+        let networks: Vec<&str> = networks.iter().map(String::as_str).collect();
+        let bridges: Vec<(&str, &str)> = bridges
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_str()))
+            .collect();
         self.0
-            .remove_bridge(project, network, bridge)
+            .remove_networks(project, &networks, &bridges)
             .map(|_| ())
             .map_err(|e| port_error("removing rules", e))
     }

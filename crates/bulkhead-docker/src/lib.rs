@@ -15,6 +15,7 @@ mod networks;
 mod pathmodes;
 mod probe;
 mod spec;
+mod status;
 mod userfiles;
 mod volumes;
 

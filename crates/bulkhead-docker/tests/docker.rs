@@ -269,6 +269,8 @@ mod endpoints;
 mod fixture;
 #[path = "docker/lifecycle.rs"]
 mod lifecycle;
+#[path = "docker/listing.rs"]
+mod listing;
 #[path = "docker/pathmodes.rs"]
 mod pathmodes;
 #[path = "docker/userfiles.rs"]

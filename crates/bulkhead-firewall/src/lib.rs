@@ -308,13 +308,7 @@ impl Firewall {
     /// (with its chain, also one left over by an interrupted change). Returns how many rules
     /// were removed (as [`Firewall::list`] counts them, plus leftovers).
     pub fn remove(&self, project: &str, network: &str) -> Result<usize, FirewallError> {
-        validate::name("project", project)?;
-        validate::name("network", network)?;
-        let names = ingress_chains(project, network);
-        self.remove_where(
-            |e| e.tag() == Some((project, network)),
-            |chain| names.iter().any(|n| n == chain),
-        )
+        self.remove_networks(project, &[network], &[])
     }
 
     /// Removes the rules of one network of a project that match `bridge` (egress rules,
@@ -328,12 +322,43 @@ impl Firewall {
         network: &str,
         bridge: &str,
     ) -> Result<usize, FirewallError> {
+        self.remove_networks(project, &[], &[(network, bridge)])
+    }
+
+    /// [`Firewall::remove`] of every network of `networks` and [`Firewall::remove_bridge`] of
+    /// every `(network, bridge)` of `bridges`, in one transaction. Returns how many rules were
+    /// removed, as those count them.
+    pub fn remove_networks(
+        &self,
+        project: &str,
+        networks: &[&str],
+        bridges: &[(&str, &str)],
+    ) -> Result<usize, FirewallError> {
         validate::name("project", project)?;
-        validate::name("network", network)?;
-        validate::iface(bridge)?;
+        for network in networks.iter().chain(bridges.iter().map(|(n, _)| n)) {
+            validate::name("network", network)?;
+        }
+        for (_, bridge) in bridges {
+            validate::iface(bridge)?;
+        }
+        if networks.is_empty() && bridges.is_empty() {
+            return Ok(0);
+        }
+        let names: Vec<String> = networks
+            .iter()
+            .flat_map(|n| ingress_chains(project, n))
+            .collect();
         self.remove_where(
-            |e| e.tag() == Some((project, network)) && e.in_iface() == Some(bridge),
-            |_| false,
+            |e| {
+                e.tag().is_some_and(|(p, n)| {
+                    p == project
+                        && (networks.contains(&n)
+                            || bridges
+                                .iter()
+                                .any(|(bn, b)| *bn == n && e.in_iface() == Some(*b)))
+                })
+            },
+            |chain| names.iter().any(|n| n == chain),
         )
     }
 
@@ -419,7 +444,8 @@ impl Firewall {
     /// Removes the rules of `DOCKER-USER` and `INPUT` that `owned` accepts (by their tag, and
     /// maybe their bridge), then the bulkhead chains whose rules it all accepts, and the empty
     /// ones (left by an interrupted change) that a removed rule jumped to or whose name
-    /// `owns_empty` accepts.
+    /// `owns_empty` accepts — from one listing of the table, in one `iptables-restore`
+    /// transaction (however many networks and rules: two processes).
     fn remove_where(
         &self,
         owned: impl Fn(&Entry) -> bool,
@@ -429,11 +455,13 @@ impl Firewall {
         let table = self.list_table()?;
         let mut removed = 0;
         let mut gone: Vec<&Entry> = Vec::new();
+        let mut changes: Vec<Vec<String>> = Vec::new();
         for chain in CHAINS {
             for entry in table.get(chain).into_iter().flatten() {
                 if owned(entry) {
+                    changes.push(change("-D", chain, None, &entry.args));
                     // Jumps are plumbing: the chain's rules are counted instead.
-                    if self.delete(chain, &entry.args)? && entry.ingress_chain().is_none() {
+                    if entry.ingress_chain().is_none() {
                         removed += 1;
                     }
                     gone.push(entry);
@@ -458,9 +486,11 @@ impl Firewall {
                     reason: "is referenced by a rule that is not being removed",
                 });
             }
-            self.drop_chain(chain)?;
+            changes.push(change("-F", chain, None, &[] as &[String]));
+            changes.push(change("-X", chain, None, &[] as &[String]));
             removed += rules.len();
         }
+        self.restore(&changes)?;
         Ok(removed)
     }
 
@@ -472,12 +502,6 @@ impl Firewall {
             Some(0) => parse_table(&out.stdout),
             _ => Err(self.failure(&args, &out)),
         }
-    }
-
-    /// Flushes and deletes a chain nothing refers to.
-    fn drop_chain(&self, chain: &str) -> Result<(), FirewallError> {
-        self.run_ok(&["-F", chain])?;
-        self.run_ok(&["-X", chain])
     }
 
     /// `iptables -S CHAIN`, parsed; `None` if the chain does not exist (exit status 1).
@@ -494,17 +518,6 @@ impl Firewall {
     /// `iptables -C CHAIN SPEC`: exit status 0 means present, 1 absent (or no such chain).
     fn check(&self, chain: &str, spec: &[impl AsRef<str>]) -> Result<bool, FirewallError> {
         let args = rule_args("-C", chain, None, spec);
-        let out = self.run(&args)?;
-        match out.code {
-            Some(0) => Ok(true),
-            Some(1) => Ok(false),
-            _ => Err(self.failure(&args, &out)),
-        }
-    }
-
-    /// `iptables -D CHAIN SPEC`; `Ok(false)` if the rule was already gone.
-    fn delete(&self, chain: &str, spec: &[String]) -> Result<bool, FirewallError> {
-        let args = rule_args("-D", chain, None, spec);
         let out = self.run(&args)?;
         match out.code {
             Some(0) => Ok(true),

@@ -58,15 +58,14 @@ pub trait Firewall: Send + Sync {
     /// What is installed for the project, from one look at the rules: one entry per network
     /// and bridge, sorted by both.
     fn installed(&self, project: &str) -> Result<Vec<InstalledRules>, FirewallError>;
-    /// Remove the rules of one network.
-    fn unblock(&self, project: &str, network: &str) -> Result<(), FirewallError>;
-    /// Remove the rules of one network that are bound to `bridge` (one it no longer has); its
-    /// rules on any other bridge stay. Idempotent.
-    fn unblock_bridge(
+    /// Remove the rules of each network of `networks`, and of each `(network, bridge)` of
+    /// `bridges` those bound to that bridge (one it no longer has; its rules on any other
+    /// bridge stay), all in one transaction. Idempotent.
+    fn unblock(
         &self,
         project: &str,
-        network: &str,
-        bridge: &str,
+        networks: &[String],
+        bridges: &[(String, String)],
     ) -> Result<(), FirewallError>;
     /// Remove every rule of the project.
     fn unblock_project(&self, project: &str) -> Result<(), FirewallError>;

@@ -267,20 +267,26 @@ pub struct ContainerInfo {
     pub labels: BTreeMap<String, String>,
     /// created, running, exited, ...
     pub state: String,
+    /// The engine's verdict; of a container not running, only an inspect answer tells the
+    /// last one (a list answer says `None`).
     pub health: HealthState,
     pub exit_code: Option<i64>,
     /// Address on each network, by network name.
     pub addresses: BTreeMap<String, String>,
     /// The fixed address configured on each network that has one (running or not), by name.
     pub fixed_addresses: BTreeMap<String, String>,
-    /// The aliases of its endpoint on each network it is connected to, by network name.
+    /// The aliases of its endpoint on each network it is connected to, by network name. A
+    /// list answer may not carry them (Docker 20.10's does not): a network missing here is
+    /// unknown, not alias-free — inspect the container to know.
     pub aliases: BTreeMap<String, Vec<String>>,
     /// Published ports as `(container port/proto, host ip, host port)`.
     pub published: Vec<(String, String, u16)>,
     /// How long it has been running since its last (re)start; `None` when it is not running
-    /// or the engine's answer does not tell.
+    /// or the engine's answer does not tell. From a list answer, a lower bound (the engine
+    /// rounds it: "About a minute").
     pub running_for: Option<Duration>,
-    /// How often the engine restarted it (by its restart policy), when the answer tells.
+    /// How often the engine restarted it (by its restart policy), when the answer tells (an
+    /// inspect answer does, a list answer does not).
     pub restart_count: Option<u64>,
 }
 
@@ -378,7 +384,9 @@ pub trait ContainerRuntime: Send + Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<ContainerInfo, RuntimeError>> + Send;
-    /// All containers (running or not) matching the filter.
+    /// All containers (running or not) matching the filter, in one engine call whatever
+    /// their number: what `ContainerInfo` says a list answer may leave out (restart count,
+    /// aliases, an exact run time) needs `inspect_container`.
     fn list_containers(
         &self,
         filter: &LabelFilter,

@@ -167,11 +167,12 @@ pub trait Store: Send + Sync {
         number: u64,
         activated_by: &str,
     ) -> impl Future<Output = Result<Release, StoreError>> + Send;
-    /// Forget a service's active pointer (the service left the spec); its releases stay.
+    /// Forget the active pointers of `services` (they left the spec, or the project went
+    /// down), in one transaction; their releases stay.
     fn deactivate(
         &self,
         project: &str,
-        service: &str,
+        services: &[String],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Add a user or service account; [`StoreError::Exists`] when the name is taken.

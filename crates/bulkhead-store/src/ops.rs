@@ -345,10 +345,12 @@ pub(crate) fn activate(
     Ok(release)
 }
 
-/// Forgets one active pointer; the releases stay.
-pub(crate) fn deactivate(db: &Database, project: &str, service: &str) -> Result<(), OpError> {
+/// Forgets the active pointers of `services` in one transaction; the releases stay.
+pub(crate) fn deactivate(db: &Database, project: &str, services: &[String]) -> Result<(), OpError> {
     let txn = db.begin_write()?;
-    clear_active(&txn, project, service)?;
+    for service in services {
+        clear_active(&txn, project, service)?;
+    }
     txn.commit()?;
     Ok(())
 }

@@ -155,8 +155,8 @@ fn a_deploy_records_new_keeps_unchanged_and_reactivates_after_down()
         [("web".into(), 2, true), ("db".into(), 1, false)]
     );
     // After down (nothing active), the same spec re-activates its latest release.
-    deactivate(&db, "p", "web")?;
-    deactivate(&db, "p", "db")?;
+    deactivate(&db, "p", &["web".into()])?;
+    deactivate(&db, "p", &["db".into()])?;
     let third = record_deploy(
         &db,
         &project,

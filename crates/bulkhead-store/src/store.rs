@@ -176,10 +176,10 @@ impl Store for RedbStore {
         .await
     }
 
-    async fn deactivate(&self, project: &str, service: &str) -> Result<(), StoreError> {
-        let (project, service) = (project.to_owned(), service.to_owned());
+    async fn deactivate(&self, project: &str, services: &[String]) -> Result<(), StoreError> {
+        let (project, services) = (project.to_owned(), services.to_vec());
         self.run("deactivate", move |db| {
-            ops::deactivate(db, &project, &service)
+            ops::deactivate(db, &project, &services)
         })
         .await
     }

@@ -152,8 +152,8 @@ async fn deactivate_forgets_the_pointer_and_keeps_the_releases() -> TestResult {
     let (_dir, store) = temp_store()?;
     store.record_release(release("web", "h1"), "local").await?;
     store.record_release(release("db", "d1"), "local").await?;
-    store.deactivate("shop", "web").await?;
-    store.deactivate("shop", "nothing").await?;
+    store.deactivate("shop", &["web".into()]).await?;
+    store.deactivate("shop", &["nothing".into()]).await?;
     let active = store.active("shop").await?;
     assert_eq!(active.len(), 1);
     assert_eq!(active[0].service, "db");
@@ -162,6 +162,12 @@ async fn deactivate_forgets_the_pointer_and_keeps_the_releases() -> TestResult {
     let (again, created) = store.record_release(release("web", "h1"), "local").await?;
     assert!(created);
     assert_eq!(again.number, 2);
+    // Several at once, one transaction.
+    store
+        .deactivate("shop", &["web".into(), "db".into(), "nothing".into()])
+        .await?;
+    assert!(store.active("shop").await?.is_empty());
+    assert_eq!(numbers(&store, "db").await?, [1]);
     Ok(())
 }
 
@@ -234,7 +240,7 @@ async fn every_activation_records_who_made_it_and_deactivation_forgets_it() -> T
         store.activated_by("shop").await?,
         by(&[("db", "ana"), ("web", "dev")])
     );
-    store.deactivate("shop", "web").await?;
+    store.deactivate("shop", &["web".into()]).await?;
     assert_eq!(store.activated_by("shop").await?, by(&[("db", "ana")]));
     store.delete_project("shop").await?;
     assert!(store.activated_by("shop").await?.is_empty());

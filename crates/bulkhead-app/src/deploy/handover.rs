@@ -34,6 +34,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         owned: &[String],
         fixed: &std::collections::BTreeMap<String, Ipv4Addr>,
     ) -> Result<(), DeployError> {
+        if !owned.iter().any(|n| fixed.contains_key(n)) {
+            return Ok(());
+        }
         let containers = self.containers_of(project, service).await?;
         let mut rules = Vec::new();
         for net in owned.iter().filter(|n| fixed.contains_key(*n)) {
@@ -89,7 +92,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 
     /// Light the replicas a killed run left dark: running, of the active release, under their
     /// own name, on an ingress network of their service with a fixed address but without the
-    /// aliases the template gives them there.
+    /// aliases the template gives them there. The list answer picks the candidates; where it
+    /// does not carry their aliases (Docker 20.10), those candidates alone are inspected,
+    /// concurrently.
     pub(super) async fn light_dark(&self, project: &str, ctx: &RunData) -> Result<(), DeployError> {
         if ctx.owned.values().all(Vec::is_empty) {
             return Ok(());
@@ -98,6 +103,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             .runtime
             .list_containers(&bulkhead_ports::LabelFilter::project(project))
             .await?;
+        let mut candidates = Vec::new();
         for (service, owned) in &ctx.owned {
             let Some((rel, spec)) = ctx.releases.get(service) else {
                 continue;
@@ -110,10 +116,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 let current = c.state == "running"
                     && c.labels.get(LABEL_SPEC) == Some(&rel.spec_hash)
                     && replica.is_some_and(|r| c.name == container_name(project, service, r));
-                if !current {
-                    continue;
-                }
-                let dark: Vec<(String, Vec<String>)> = spec
+                let named: Vec<(String, Vec<String>)> = spec
                     .template
                     .networks
                     .iter()
@@ -121,26 +124,65 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                         owned.contains(net)
                             && c.fixed_addresses.contains_key(net)
                             && !aliases.is_empty()
-                            && c.aliases
-                                .get(net)
-                                .is_some_and(|have| aliases.iter().any(|a| !have.contains(a)))
                     })
                     .cloned()
                     .collect();
-                if dark.is_empty() {
-                    continue;
+                if current && !named.is_empty() {
+                    candidates.push((c.clone(), named));
                 }
-                let fixed = c
-                    .fixed_addresses
-                    .iter()
-                    .filter_map(|(n, a)| Some((n.clone(), a.parse().ok()?)))
-                    .collect();
-                self.say(
-                    &c.name,
-                    "left without its names by an earlier run: named again",
-                );
-                self.light(&c.id, &dark, &fixed).await?;
             }
+        }
+        let mut inspects = tokio::task::JoinSet::new();
+        let mut known = Vec::new();
+        for (c, named) in candidates {
+            if named.iter().all(|(net, _)| c.aliases.contains_key(net)) {
+                known.push((c, named));
+                continue;
+            }
+            let runtime = Arc::clone(&self.runtime);
+            inspects.spawn(async move {
+                let info = runtime.inspect_container(&c.id).await;
+                (info, named)
+            });
+        }
+        while let Some(done) = inspects.join_next().await {
+            match done {
+                Ok((Ok(info), named)) => known.push((info, named)),
+                // Gone meanwhile: nothing to light.
+                Ok((Err(bulkhead_ports::RuntimeError::NotFound { .. }), _)) => {}
+                Ok((Err(e), _)) => return Err(e.into()),
+                Err(e) => {
+                    return Err(DeployError::NotReady {
+                        what: "replica".into(),
+                        name: project.to_string(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        known.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        for (c, named) in known {
+            let dark: Vec<(String, Vec<String>)> = named
+                .into_iter()
+                .filter(|(net, aliases)| {
+                    c.aliases
+                        .get(net)
+                        .is_some_and(|have| aliases.iter().any(|a| !have.contains(a)))
+                })
+                .collect();
+            if dark.is_empty() || c.state != "running" {
+                continue;
+            }
+            let fixed = c
+                .fixed_addresses
+                .iter()
+                .filter_map(|(n, a)| Some((n.clone(), a.parse().ok()?)))
+                .collect();
+            self.say(
+                &c.name,
+                "left without its names by an earlier run: named again",
+            );
+            self.light(&c.id, &dark, &fixed).await?;
         }
         Ok(())
     }

@@ -102,6 +102,24 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::R
 pub struct BuildCache {
     keys: BTreeMap<String, String>,
     images: BTreeMap<String, String>,
+    /// What the engine said of each reference or id this run (services often share an
+    /// image: one look, not one per service).
+    inspected: BTreeMap<String, ImageInfo>,
+}
+
+impl BuildCache {
+    async fn inspect<R: ContainerRuntime>(
+        &mut self,
+        runtime: &R,
+        reference: &str,
+    ) -> Result<ImageInfo, RuntimeError> {
+        if let Some(info) = self.inspected.get(reference) {
+            return Ok(info.clone());
+        }
+        let info = runtime.inspect_image(reference).await?;
+        self.inspected.insert(reference.to_string(), info.clone());
+        Ok(info)
+    }
 }
 
 /// The project an image was built for: its built-by label, else (an image built before that
@@ -138,8 +156,8 @@ pub async fn resolve<R: ContainerRuntime>(
             .as_ref()
             .map(|i| i.value.clone())
             .unwrap_or_default();
-        let info = runtime
-            .inspect_image(&reference)
+        let info = built
+            .inspect(runtime, &reference)
             .await
             .map_err(|e| match e {
                 RuntimeError::NotFound { .. } => DeployError::ImageMissing {
@@ -176,10 +194,10 @@ pub async fn resolve<R: ContainerRuntime>(
             k
         }
     };
-    if let Some(id) = built.images.get(&key) {
-        let info = runtime.inspect_image(id).await?;
+    if let Some(id) = built.images.get(&key).cloned() {
+        let info = built.inspect(runtime, &id).await?;
         return Ok(Resolved {
-            image: id.clone(),
+            image: id,
             info,
             build_key: Some(key),
         });

@@ -213,18 +213,31 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(project);
-        for n in self.runtime.list_networks(&filter).await? {
-            self.runtime.remove_network(&n.name).await?;
-            outcome.networks_removed.push(n.name);
+        // Networks (then volumes) are independent of each other: removed concurrently.
+        let networks = self.runtime.list_networks(&filter).await?;
+        let removals = networks
+            .into_iter()
+            .map(|n| async move { self.runtime.remove_network(&n.name).await.map(|()| n.name) });
+        for removed in futures_bounded(removals).await {
+            outcome.networks_removed.push(removed?);
         }
         if volumes {
-            for v in self.runtime.list_volumes(&filter).await? {
-                self.runtime.remove_volume(&v.name).await?;
+            let volumes = self.runtime.list_volumes(&filter).await?;
+            let removals = volumes
+                .into_iter()
+                .map(|v| async move { self.runtime.remove_volume(&v.name).await });
+            for removed in futures_bounded(removals).await {
+                removed?;
             }
         }
-        for r in self.store.active(project).await? {
-            self.store.deactivate(project, &r.service).await?;
-        }
+        let services: Vec<String> = self
+            .store
+            .active(project)
+            .await?
+            .into_iter()
+            .map(|r| r.service)
+            .collect();
+        self.store.deactivate(project, &services).await?;
         self.sweep_secrets(project).await?;
         Ok(outcome)
     }
@@ -429,6 +442,18 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         Ok(list)
     }
 }
+
+/// Run `futures` at most `DOWN_PARALLELISM` at once, all to their end; their results in order.
+async fn futures_bounded<T>(futures: impl IntoIterator<Item = impl Future<Output = T>>) -> Vec<T> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(futures)
+        .buffered(DOWN_PARALLELISM)
+        .collect()
+        .await
+}
+
+/// Engine removals `down` runs at once.
+const DOWN_PARALLELISM: usize = 8;
 
 /// Poll interval for `logs -f`.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(500);

@@ -31,6 +31,9 @@ const PARALLELISM: usize = 8;
 const JOB_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// How often readiness is probed.
 const PROBE_EVERY: Duration = Duration::from_millis(50);
+/// Readiness probes (`exec`s) running at once in this process, whatever the number of
+/// replicas awaited.
+static PROBES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// What running a plan did.
 #[derive(Debug, Default)]
@@ -156,10 +159,146 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             name: project.to_string(),
             reason: e.to_string(),
         })??;
-        for op in &plan.cleanup {
-            self.apply(project, op, &releases, &mut outcome).await?;
-        }
+        self.clean_up(project, &plan.cleanup, &releases, &mut outcome)
+            .await?;
         self.sweep_secrets(project).await?;
+        Ok(outcome)
+    }
+
+    /// The plan's cleanup: the containers of services no longer wanted removed concurrently
+    /// (bounded), then the rules of every network that goes and every rule left on a bridge
+    /// its network no longer has in one firewall transaction, then the networks removed
+    /// concurrently — a network's rules go before it does, as before.
+    async fn clean_up(
+        self: &Arc<Self>,
+        project: &str,
+        cleanup: &[Op],
+        releases: &Releases,
+        outcome: &mut Outcome,
+    ) -> Result<(), DeployError> {
+        let removes: Vec<Op> = cleanup
+            .iter()
+            .filter(|op| matches!(op, Op::Remove { .. }))
+            .cloned()
+            .collect();
+        let removed = self
+            .apply_concurrently(project, removes, releases, "remove")
+            .await?;
+        outcome.removed.extend(removed.removed);
+        let mut networks = Vec::new();
+        let mut bridges = Vec::new();
+        for op in cleanup {
+            match op {
+                Op::RemoveNetwork { name } => networks.push(name.clone()),
+                Op::RemoveRules {
+                    network, bridge, ..
+                } => bridges.push((network.clone(), bridge.clone())),
+                _ => {}
+            }
+        }
+        if networks.is_empty() && bridges.is_empty() {
+            return Ok(());
+        }
+        let (fw, p) = (Arc::clone(&self.firewall), project.to_string());
+        let (nets, stale) = (networks.clone(), bridges.clone());
+        blocking(move || fw.unblock(&p, &nets, &stale)).await?;
+        for op in cleanup {
+            if let Op::RemoveRules {
+                network,
+                bridge,
+                why,
+            } = op
+            {
+                self.say(
+                    network,
+                    format!("no firewall rules left on {bridge} ({why})"),
+                );
+            }
+        }
+        if let Some(cached) = self
+            .bridges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(project)
+        {
+            for name in &networks {
+                cached.remove(name);
+            }
+        }
+        let mut set = JoinSet::new();
+        let mut results = Vec::new();
+        for name in networks {
+            if set.len() >= PARALLELISM
+                && let Some(r) = set.join_next().await
+            {
+                results.push(r);
+            }
+            let me = Arc::clone(self);
+            set.spawn(async move {
+                retry(|| me.runtime.remove_network(&name)).await?;
+                me.say(&name, "network removed");
+                Ok::<_, DeployError>(name)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            results.push(r);
+        }
+        for r in results {
+            let name = r.map_err(|e| DeployError::NotReady {
+                what: "network".into(),
+                name: project.to_string(),
+                reason: e.to_string(),
+            })??;
+            outcome.networks_removed.push(name);
+        }
+        Ok(())
+    }
+
+    /// Apply independent `ops` at most `PARALLELISM` at once; every one runs to its end, and
+    /// the first failure (in the order of `ops`) is returned.
+    async fn apply_concurrently(
+        self: &Arc<Self>,
+        project: &str,
+        ops: Vec<Op>,
+        releases: &Releases,
+        what: &str,
+    ) -> Result<Outcome, DeployError> {
+        let mut set = JoinSet::new();
+        let mut results = Vec::new();
+        for (i, op) in ops.into_iter().enumerate() {
+            if set.len() >= PARALLELISM
+                && let Some(r) = set.join_next().await
+            {
+                results.push(r);
+            }
+            let (me, project, releases) =
+                (Arc::clone(self), project.to_string(), Arc::clone(releases));
+            set.spawn(async move {
+                let mut part = Outcome::default();
+                let done = me.apply(&project, &op, &releases, &mut part).await;
+                (i, done.map(|()| part))
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            results.push(r);
+        }
+        let mut parts = Vec::new();
+        for r in results {
+            parts.push(r.map_err(|e| DeployError::NotReady {
+                what: what.into(),
+                name: project.to_string(),
+                reason: e.to_string(),
+            })?);
+        }
+        parts.sort_by_key(|(i, _)| *i);
+        let mut outcome = Outcome::default();
+        for (_, part) in parts {
+            let part = part?;
+            outcome.created.extend(part.created);
+            outcome.removed.extend(part.removed);
+            outcome.networks_created.extend(part.networks_created);
+            outcome.networks_removed.extend(part.networks_removed);
+        }
         Ok(outcome)
     }
 
@@ -413,7 +552,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     project.to_string(),
                     name.clone(),
                 );
-                blocking(move || fw.unblock(&p, &n)).await?;
+                blocking(move || fw.unblock(&p, &[n], &[])).await?;
                 if let Some(cached) = self
                     .bridges
                     .lock()
@@ -433,7 +572,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             } => {
                 let (fw, p) = (Arc::clone(&self.firewall), project.to_string());
                 let (n, b) = (network.clone(), bridge.clone());
-                blocking(move || fw.unblock_bridge(&p, &n, &b)).await?;
+                blocking(move || fw.unblock(&p, &[], &[(n, b)])).await?;
                 self.say(
                     network,
                     format!("no firewall rules left on {bridge} ({why})"),
@@ -766,12 +905,16 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                         }
                     }
                     (None, Some(probe), _) => {
-                        if self
-                            .runtime
-                            .exec(id, probe, Duration::from_secs(2))
-                            .await
-                            .is_ok_and(|code| code == 0)
-                        {
+                        // An exec is a process start in the engine: many replicas awaited at
+                        // once take turns, leaving the engine time to start the rest.
+                        let passed = {
+                            let _turn = PROBES.acquire().await;
+                            self.runtime
+                                .exec(id, probe, Duration::from_secs(2))
+                                .await
+                                .is_ok_and(|code| code == 0)
+                        };
+                        if passed {
                             return Ok(());
                         }
                     }

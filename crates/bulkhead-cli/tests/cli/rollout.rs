@@ -3,12 +3,13 @@
 //! and the ingress firewall) while the service is replaced 20 times; each loop counts what
 //! failed (each request takes 200 ms at the store, so some are always in flight when a replica
 //! is retired). Synchronised by messages only: a loop says `started` after its first request, and
-//! prints its tally when its standard input closes.
+//! prints its tally when its standard input closes. And a replica a killed run left dark (on
+//! its ingress network without its aliases) named again by the next `up`, and only then.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
-use super::support::{Shop, ids_by_service, text};
+use super::support::{Shop, docker, ids_by_service, text};
 
 /// A store rolled under load, and a caller with two replicas that calls it.
 const ROLL: &str = r#"services:
@@ -254,4 +255,51 @@ fn scaling_down_under_four_request_loops_fails_no_request() {
     }
     eprintln!("5 scale-downs under 4 loops:\n{report}");
     assert_eq!(failed, 0, "requests failed while scaling down:\n{report}");
+}
+
+/// The aliases of `container` on `network`, from `docker inspect`.
+fn aliases(container: &str, network: &str) -> Vec<String> {
+    let format = format!("{{{{json (index .NetworkSettings.Networks \"{network}\").Aliases}}}}");
+    serde_json::from_str::<Option<Vec<String>>>(
+        docker(&["inspect", "-f", &format, container]).trim(),
+    )
+    .expect("aliases JSON")
+    .unwrap_or_default()
+}
+
+#[test]
+fn a_replica_left_dark_by_a_killed_run_is_named_again() {
+    // The container list of Docker 20.10 carries no aliases: `up` inspects the replicas that
+    // may be dark, and finds this one.
+    let shop = Shop::new("d");
+    std::fs::write(shop.compose(), ROLL).expect("write compose.yaml");
+    let first = shop.bulkhead(&["up", "-q"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let store = format!("{}-store-1", shop.name);
+    let net = format!("{}-store-in", shop.name);
+    let fixed_format =
+        format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAMConfig.IPv4Address}}}}");
+    let fixed = docker(&["inspect", "-f", &fixed_format, &store])
+        .trim()
+        .to_string();
+    assert!(!fixed.is_empty(), "a fixed address on {net}");
+    assert!(aliases(&store, &net).contains(&"store".to_string()));
+    // What a run killed between a replica's start and its lighting leaves: on its ingress
+    // network at its fixed address, without its aliases.
+    docker(&["network", "disconnect", &net, &store]);
+    docker(&["network", "connect", "--ip", &fixed, &net, &store]);
+    assert!(!aliases(&store, &net).contains(&"store".to_string()));
+
+    let up = shop.bulkhead(&["up"]);
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up.stderr));
+    let said = format!("{}{}", text(&up.stdout), text(&up.stderr));
+    assert!(said.contains("named again"), "{said}");
+    assert!(aliases(&store, &net).contains(&"store".to_string()));
+    let again = docker(&["inspect", "-f", &fixed_format, &store]);
+    assert_eq!(again.trim(), fixed, "it keeps its address");
+    // Lit, it is left alone: aliases the list does not carry are not taken for missing ones.
+    let quiet = shop.bulkhead(&["up"]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));
+    let said = format!("{}{}", text(&quiet.stdout), text(&quiet.stderr));
+    assert!(!said.contains("named again"), "{said}");
 }

@@ -89,10 +89,13 @@ async fn check_running(runtime: &DockerRuntime, names: &Names, id: &str) {
         .list_containers(&project_filter(&names.project))
         .await
         .expect("list");
-    // The uptime moves on between the two reads.
+    // The uptime moves on between the two reads; the list answer has no restart count and
+    // (Docker 20.10) no aliases (see `listing` for the rest).
     let without_uptime = |mut c: bulkhead_ports::ContainerInfo| {
         assert!(c.running_for.is_some(), "a running container has an uptime");
         c.running_for = None;
+        c.restart_count = None;
+        c.aliases.clear();
         c
     };
     let listed: Vec<_> = listed.into_iter().map(without_uptime).collect();
