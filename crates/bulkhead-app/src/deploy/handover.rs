@@ -130,6 +130,30 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 if current && !named.is_empty() {
                     candidates.push((c.clone(), named));
                 }
+                // A run killed between the disconnect and the connect of a renaming left it
+                // off the network altogether: connected again, with its names, and allowed.
+                let off: Vec<&(String, Vec<String>)> = spec
+                    .template
+                    .networks
+                    .iter()
+                    .filter(|(net, _)| {
+                        owned.contains(net)
+                            && !c.addresses.contains_key(net)
+                            && !c.fixed_addresses.contains_key(net)
+                    })
+                    .collect();
+                if current && !off.is_empty() {
+                    for (net, aliases) in off {
+                        self.say(
+                            &c.name,
+                            format!("left off `{net}` by an earlier run: connected again"),
+                        );
+                        self.runtime
+                            .connect_network(&c.id, net, aliases, None)
+                            .await?;
+                    }
+                    self.sync_ingress(project, service, owned).await?;
+                }
             }
         }
         let mut inspects = tokio::task::JoinSet::new();

@@ -320,3 +320,22 @@ fn a_probe_network_a_killed_run_left_is_made_again_pinned() {
         text(&refused.stderr)
     );
 }
+
+#[test]
+fn a_replica_left_off_its_own_network_by_a_killed_run_is_connected_again() {
+    let shop = Shop::new("o");
+    up(&shop);
+    // What a run killed between the disconnect and the connect of a renaming leaves.
+    docker(&[
+        "network",
+        "disconnect",
+        &format!("{}-api-in", shop.name),
+        &format!("{}-api-1", shop.name),
+    ]);
+    let out = shop.bulkhead(&["up"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(said.contains("connected again"), "{said}");
+    let (status, body) = shop.get("/").expect("web answers");
+    assert_eq!(status, 200, "{body}");
+}

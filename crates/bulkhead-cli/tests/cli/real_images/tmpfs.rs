@@ -19,18 +19,33 @@ const SPEC: &str = r#"services:
 
 #[test]
 fn up_refuses_a_tmpfs_mode_the_image_overrides_and_creates_nothing() {
-    let p = Project::new("tm", SPEC);
-    let image = docker(&[
-        "image",
-        "inspect",
-        "-f",
-        "{{.Id}}",
-        "bulkhead-test/bookworm:base",
-    ]);
+    // An image of its own (the base plus a label): other tests read the base image at the
+    // same time, and a probe of theirs is not one this test left.
+    let tag = format!("bulkhead-test/tmpfs-{}:1", std::process::id());
+    let mut build = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", &tag, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("docker build");
+    {
+        use std::io::Write as _;
+        let mut stdin = build.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"FROM bulkhead-test/bookworm:base\nLABEL dev.bulkhead.test=tmpfs\n")
+            .expect("write Dockerfile");
+    }
+    assert!(build.wait().expect("docker build").success());
+    let _image_gone = ImageGone(tag.clone());
+    let p = Project::new("tm", &SPEC.replace("bulkhead-test/bookworm:base", &tag));
+    let image = docker(&["image", "inspect", "-f", "{{.Id}}", &tag]);
     let err = p.fails(&["up", "-q"]);
-    for part in [
+    let first = format!(
         "service `box`: `tmpfs: /var/cache:mode=1777` asks for mode 1777, but `/var/cache` is a \
-         directory with mode 755 in image `bulkhead-test/bookworm:base`",
+         directory with mode 755 in image `{tag}`"
+    );
+    for part in [
+        first.as_str(),
         "1777 would not be applied",
         "a path the image does not have",
         "`RUN chmod 1777 /var/cache`",
@@ -68,4 +83,15 @@ fn up_refuses_a_tmpfs_mode_the_image_overrides_and_creates_nothing() {
     let out = exec(&c, &["stat", "-c", "%a %n", "/var/cache", "/srv/scratch"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "755 /var/cache\n1777 /srv/scratch\n");
+}
+
+/// Removes the test's own image when dropped.
+struct ImageGone(String);
+
+impl Drop for ImageGone {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["image", "rm", "-f", &self.0])
+            .output();
+    }
 }
