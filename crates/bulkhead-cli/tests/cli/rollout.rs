@@ -93,20 +93,39 @@ impl Loop {
     }
 }
 
+/// Two loops in each of the two caller replicas, calling the store's slow endpoint by name.
+fn four_loops(shop: &Shop) -> Vec<Loop> {
+    let callers: Vec<String> = (1..=2)
+        .map(|i| format!("{}-caller-{i}", shop.name))
+        .collect();
+    callers
+        .iter()
+        .flat_map(|c| [c, c])
+        .map(|c| Loop::start(c, "http://store:8082/items/slow"))
+        .collect()
+}
+
+/// Stop the loops; the failed requests of all, and their summaries. Each must have succeeded
+/// at least once.
+fn tally(loops: Vec<Loop>) -> (u64, String) {
+    let mut failed = 0;
+    let mut report = String::new();
+    for l in loops {
+        let (ok, bad, summary) = l.finish();
+        assert!(ok > 0, "a loop never succeeded: {summary}");
+        failed += bad;
+        report.push_str(&summary);
+    }
+    (failed, report)
+}
+
 #[test]
 fn twenty_rolls_under_four_request_loops_fail_no_request() {
     let shop = Shop::new("z");
     std::fs::write(shop.compose(), ROLL).expect("write compose.yaml");
     let first = shop.bulkhead(&["up", "-q"]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
-    let callers: Vec<String> = (1..=2)
-        .map(|i| format!("{}-caller-{i}", shop.name))
-        .collect();
-    let loops: Vec<Loop> = callers
-        .iter()
-        .flat_map(|c| [c, c])
-        .map(|c| Loop::start(c, "http://store:8082/items/slow"))
-        .collect();
+    let loops = four_loops(&shop);
     for roll in 1..=20 {
         shop.edit(
             &format!("ROLL: \"{}\"", roll - 1),
@@ -120,14 +139,7 @@ fn twenty_rolls_under_four_request_loops_fail_no_request() {
             text(&up.stderr)
         );
     }
-    let mut failed = 0;
-    let mut report = String::new();
-    for l in loops {
-        let (ok, bad, summary) = l.finish();
-        assert!(ok > 0, "a loop never succeeded: {summary}");
-        failed += bad;
-        report.push_str(&summary);
-    }
+    let (failed, report) = tally(loops);
     eprintln!("20 rolls under 4 loops:\n{report}");
     assert_eq!(failed, 0, "requests failed during the rolls:\n{report}");
     let rel = shop.bulkhead(&["releases", "store", "--json"]);
@@ -224,14 +236,7 @@ fn scaling_down_under_four_request_loops_fails_no_request() {
     std::fs::write(shop.compose(), spec).expect("write compose.yaml");
     let first = shop.bulkhead(&["up", "-q"]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
-    let callers: Vec<String> = (1..=2)
-        .map(|i| format!("{}-caller-{i}", shop.name))
-        .collect();
-    let loops: Vec<Loop> = callers
-        .iter()
-        .flat_map(|c| [c, c])
-        .map(|c| Loop::start(c, "http://store:8082/items/slow"))
-        .collect();
+    let loops = four_loops(&shop);
     // Each cycle removes two replicas that hold requests in flight, then brings them back.
     for cycle in 1..=5 {
         for (from, to) in [("3", "1"), ("1", "3")] {
@@ -245,14 +250,7 @@ fn scaling_down_under_four_request_loops_fails_no_request() {
             );
         }
     }
-    let mut failed = 0;
-    let mut report = String::new();
-    for l in loops {
-        let (ok, bad, summary) = l.finish();
-        assert!(ok > 0, "a loop never succeeded: {summary}");
-        failed += bad;
-        report.push_str(&summary);
-    }
+    let (failed, report) = tally(loops);
     eprintln!("5 scale-downs under 4 loops:\n{report}");
     assert_eq!(failed, 0, "requests failed while scaling down:\n{report}");
 }

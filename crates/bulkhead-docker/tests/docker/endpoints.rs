@@ -9,14 +9,7 @@ use std::net::Ipv4Addr;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pinned_network_gives_fixed_addresses_and_endpoints_move_keeping_them() {
     let project = unique("endpoints");
-    let names = Names {
-        tag: format!("{project}-demo:1"),
-        front: format!("{project}-front"),
-        back: format!("{project}-back"),
-        volume: format!("{project}-data"),
-        container: format!("{project}-store-1"),
-        project: project.clone(),
-    };
+    let names = Names::of(&project, "store-1");
     let pinned = format!("{project}-in");
     let mut cleanup = names.cleanup();
     cleanup.networks.push(pinned.clone());

@@ -15,14 +15,18 @@ pub struct Names {
 
 impl Names {
     pub fn new() -> Names {
-        let project = unique("life");
+        Names::of(&unique("life"), "store-1")
+    }
+
+    /// The names of `project`'s objects, its container `<project>-<container>`.
+    pub fn of(project: &str, container: &str) -> Names {
         Names {
             tag: format!("{project}-demo:1"),
             front: format!("{project}-front"),
             back: format!("{project}-back"),
             volume: format!("{project}-data"),
-            container: format!("{project}-store-1"),
-            project,
+            container: format!("{project}-{container}"),
+            project: project.to_string(),
         }
     }
 

@@ -21,14 +21,7 @@ async fn wait_exited(runtime: &DockerRuntime, id: &str) -> bulkhead_ports::Conta
 #[tokio::test(flavor = "multi_thread")]
 async fn one_list_call_tells_what_inspect_tells() {
     let project = unique("listing");
-    let names = Names {
-        tag: format!("{project}-demo:1"),
-        front: format!("{project}-front"),
-        back: format!("{project}-back"),
-        volume: format!("{project}-data"),
-        container: format!("{project}-healthy-1"),
-        project: project.clone(),
-    };
+    let names = Names::of(&project, "healthy-1");
     let pinned = format!("{project}-in");
     let (starting, exited) = (
         format!("{project}-starting-1"),
