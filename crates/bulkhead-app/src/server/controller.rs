@@ -28,10 +28,21 @@ pub async fn run(api: Arc<Api>, every: Duration, mut stop: watch::Receiver<bool>
     let mut backoff: BTreeMap<String, (Instant, Duration)> = BTreeMap::new();
     let mut held: BTreeMap<String, Vec<Held>> = BTreeMap::new();
     let mut next_full = Instant::now();
+    // Projects whose turn came while they were backing off: taken up when the backoff ends,
+    // not left to the next full pass.
+    let mut deferred: BTreeSet<String> = BTreeSet::new();
     loop {
         let mut due: BTreeSet<String> = BTreeSet::new();
+        let retry_at = deferred
+            .iter()
+            .filter_map(|p| backoff.get(p).map(|(at, _)| *at))
+            .min()
+            .unwrap_or(next_full);
         tokio::select! {
             _ = stop.changed() => break,
+            _ = tokio::time::sleep_until(retry_at.into()), if !deferred.is_empty() => {
+                due.append(&mut deferred);
+            }
             _ = tokio::time::sleep_until(next_full.into()) => {
                 next_full = Instant::now() + every;
                 match api.deployer.store.list_projects().await {
@@ -54,6 +65,7 @@ pub async fn run(api: Arc<Api>, every: Duration, mut stop: watch::Receiver<bool>
             if let Some((at, _)) = backoff.get(&project)
                 && Instant::now() < *at
             {
+                deferred.insert(project);
                 continue;
             }
             match reconcile(&api, &project, &mut held).await {
