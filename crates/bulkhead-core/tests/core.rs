@@ -17,11 +17,11 @@ use proptest::prelude::*;
 // Corpus
 // ---------------------------------------------------------------------------------------------
 
-/// `$BULKHEAD_CORPUS`, or `shared/corpus` beside the workspace.
+/// `$BULKHEAD_CORPUS`, or the workspace's own `corpus/` (a copy carried with the project).
 fn corpus_root() -> PathBuf {
     match std::env::var_os("BULKHEAD_CORPUS") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus"),
     }
 }
 
