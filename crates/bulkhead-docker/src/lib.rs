@@ -116,6 +116,14 @@ impl ContainerRuntime for DockerRuntime {
         self.engine_version().await
     }
 
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        self.docker
+            .ping()
+            .await
+            .map(drop)
+            .map_err(self.fail("ping", "engine", &self.endpoint))
+    }
+
     async fn create_network(&self, spec: &NetworkSpec) -> Result<NetworkInfo, RuntimeError> {
         self.network_create(spec).await
     }

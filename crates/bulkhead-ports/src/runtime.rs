@@ -313,6 +313,9 @@ pub type EventStream = futures_util::stream::BoxStream<'static, Result<RuntimeEv
 pub trait ContainerRuntime: Send + Sync {
     /// Engine version and negotiated API version.
     fn version(&self) -> impl Future<Output = Result<(String, String), RuntimeError>> + Send;
+    /// Whether the engine answers (a cheap request: `version` asks the engine for the
+    /// versions of its parts, tens of milliseconds).
+    fn ping(&self) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
     fn create_network(
         &self,

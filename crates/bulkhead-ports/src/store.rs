@@ -175,6 +175,17 @@ pub trait Store: Send + Sync {
         services: &[String],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Mark `project` as possibly holding a replica its run left without its names on a
+    /// network (`true`: set before a run hands a service over; `false`: cleared once a run
+    /// ended with every replica lit). Marked projects have every candidate looked at again.
+    fn set_handover(
+        &self,
+        project: &str,
+        under_way: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Whether `project` is marked (see [`Store::set_handover`]).
+    fn handover(&self, project: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Add a user or service account; [`StoreError::Exists`] when the name is taken.
     fn add_user(&self, user: &UserRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn get_user(

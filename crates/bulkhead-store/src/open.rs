@@ -10,8 +10,8 @@ use bulkhead_ports::StoreError;
 use redb::{Database, ReadableTable, WriteTransaction};
 
 use crate::tables::{
-    ACTIVATED_BY, ACTIVE, BINDINGS, META, PROJECTS, RELEASES, SCHEMA_VERSION_KEY, SECRET_HEADS,
-    SECRETS, TOKENS, USER_TOKENS, USERS,
+    ACTIVATED_BY, ACTIVE, BINDINGS, HANDOVERS, META, PROJECTS, RELEASES, SCHEMA_VERSION_KEY,
+    SECRET_HEADS, SECRETS, TOKENS, USER_TOKENS, USERS,
 };
 
 /// The schema this code reads and writes. Bump it together with a new migration step (see
@@ -19,8 +19,9 @@ use crate::tables::{
 ///
 /// 1: projects, releases, active pointers. 2: and accounts (users, tokens, their owner index,
 /// bindings). 3: and sealed secrets (their versions, the highest number of each). 4: and who
-/// made each active release active (backfilled from the releases' authors).
-pub const SCHEMA_VERSION: u32 = 4;
+/// made each active release active (backfilled from the releases' authors). 5: and the
+/// projects whose last run may have left a replica without its names (a handover).
+pub const SCHEMA_VERSION: u32 = 5;
 
 const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
@@ -168,7 +169,9 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), OpenError> {
     txn.open_table(ACTIVE)?;
     txn.open_table(ACTIVATED_BY)?;
     create_account_tables(txn)?;
-    create_secret_tables(txn)
+    create_secret_tables(txn)?;
+    txn.open_table(HANDOVERS)?;
+    Ok(())
 }
 
 /// The tables schema 2 added.
@@ -192,7 +195,12 @@ type Step = fn(&WriteTransaction) -> Result<(), OpenError>;
 
 /// `STEPS[n - 1]` migrates schema n to n + 1. To change the schema: write `migrate_1_to_2`, add
 /// it here, and bump [`SCHEMA_VERSION`] (the assertion below keeps the two in step).
-const STEPS: &[Step] = &[migrate_1_to_2, migrate_2_to_3, migrate_3_to_4];
+const STEPS: &[Step] = &[
+    migrate_1_to_2,
+    migrate_2_to_3,
+    migrate_3_to_4,
+    migrate_4_to_5,
+];
 const _: () = assert!(STEPS.len() + 1 == SCHEMA_VERSION as usize);
 
 /// Schema 2 adds the account tables, empty: a store that had no accounts has none after it.
@@ -211,6 +219,21 @@ fn migrate_3_to_4(txn: &WriteTransaction) -> Result<(), OpenError> {
         to: 4,
         reason: e.to_string(),
     })
+}
+
+/// Schema 5 adds the handover marks, one for every project: a run before it left no mark when
+/// it was cut short, so the first run of each project after it looks at every replica it could
+/// have left without names (as every run did before).
+fn migrate_4_to_5(txn: &WriteTransaction) -> Result<(), OpenError> {
+    let mut names = Vec::new();
+    for entry in txn.open_table(PROJECTS)?.iter()? {
+        names.push(entry?.0.value().to_vec());
+    }
+    let mut marks = txn.open_table(HANDOVERS)?;
+    for name in names {
+        marks.insert(name.as_slice(), ())?;
+    }
+    Ok(())
 }
 
 /// Migrates a store written at schema `from` to [`SCHEMA_VERSION`], one step at a time, inside
@@ -281,6 +304,38 @@ mod tests {
             assert!(txn.open_table(BINDINGS)?.is_empty()?);
             assert!(txn.open_table(SECRETS)?.is_empty()?);
             assert!(txn.open_table(SECRET_HEADS)?.is_empty()?);
+        }
+        drop(db);
+        assert_eq!(read_version(&path)?, Some(SCHEMA_VERSION));
+        Ok(())
+    }
+
+    #[test]
+    fn a_version_4_store_marks_every_project_for_a_handover_look()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("store.redb");
+        {
+            let db = Database::create(&path)?;
+            let txn = db.begin_write()?;
+            txn.open_table(META)?.insert(SCHEMA_VERSION_KEY, 4)?;
+            create_tables(&txn)?;
+            txn.delete_table(HANDOVERS)?;
+            {
+                let mut projects = txn.open_table(PROJECTS)?;
+                projects.insert(b"shop".as_slice(), b"{}".as_slice())?;
+                projects.insert(b"blog".as_slice(), b"{}".as_slice())?;
+            }
+            txn.commit()?;
+        }
+        let db = open_database(&path)?;
+        {
+            use redb::{ReadableDatabase as _, ReadableTableMetadata as _};
+            let txn = db.begin_read()?;
+            let marks = txn.open_table(HANDOVERS)?;
+            assert_eq!(marks.len()?, 2);
+            assert!(marks.get(b"shop".as_slice())?.is_some());
+            assert!(marks.get(b"blog".as_slice())?.is_some());
         }
         drop(db);
         assert_eq!(read_version(&path)?, Some(SCHEMA_VERSION));

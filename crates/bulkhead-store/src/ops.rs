@@ -8,7 +8,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, Table, WriteTransaction};
 
 use crate::activations::{clear_active, set_active};
 use crate::tables::{
-    ACTIVE, CodecError, PROJECTS, RELEASES, check_name, decode, decode_release, encode,
+    ACTIVE, CodecError, HANDOVERS, PROJECTS, RELEASES, check_name, decode, decode_release, encode,
     number_of_key, prefix_end, project_prefix, release_key, service_prefix, show_key,
 };
 
@@ -122,6 +122,7 @@ pub(crate) fn delete_project(db: &Database, name: &str) -> Result<(), OpError> {
     let end = prefix_end(&prefix);
     let txn = db.begin_write()?;
     txn.open_table(PROJECTS)?.remove(name.as_bytes())?;
+    txn.open_table(HANDOVERS)?.remove(name.as_bytes())?;
     txn.open_table(RELEASES)?
         .retain_in(prefix.as_slice()..end.as_slice(), |_, _| false)?;
     let services = active_services(&txn.open_table(ACTIVE)?, name)?;
@@ -130,6 +131,32 @@ pub(crate) fn delete_project(db: &Database, name: &str) -> Result<(), OpError> {
     }
     txn.commit()?;
     Ok(())
+}
+
+/// Marks `project` as possibly holding a replica without its names (`true`) or not.
+pub(crate) fn set_handover(db: &Database, project: &str, under_way: bool) -> Result<(), OpError> {
+    check_name("project", project)?;
+    let txn = db.begin_write()?;
+    {
+        let mut marks = txn.open_table(HANDOVERS)?;
+        if under_way {
+            marks.insert(project.as_bytes(), ())?;
+        } else {
+            marks.remove(project.as_bytes())?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Whether `project` is marked (see [`set_handover`]).
+pub(crate) fn handover(db: &Database, project: &str) -> Result<bool, OpError> {
+    check_name("project", project)?;
+    let txn = db.begin_read()?;
+    Ok(txn
+        .open_table(HANDOVERS)?
+        .get(project.as_bytes())?
+        .is_some())
 }
 
 /// Records `release` under the next number and makes it active (activated by `by`), unless

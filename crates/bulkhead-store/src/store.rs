@@ -183,6 +183,20 @@ impl Store for RedbStore {
         })
         .await
     }
+    async fn set_handover(&self, project: &str, under_way: bool) -> Result<(), StoreError> {
+        let project = project.to_owned();
+        self.run("set_handover", move |db| {
+            ops::set_handover(db, &project, under_way)
+        })
+        .await
+    }
+
+    async fn handover(&self, project: &str) -> Result<bool, StoreError> {
+        let project = project.to_owned();
+        self.run("handover", move |db| ops::handover(db, &project))
+            .await
+    }
+
     async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         let user = user.clone();
         self.run("add_user", move |db| accounts::add_user(db, &user))

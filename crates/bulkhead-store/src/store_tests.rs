@@ -57,6 +57,25 @@ async fn projects_round_trip() -> TestResult {
 }
 
 #[tokio::test]
+async fn handover_marks_are_set_cleared_and_go_with_the_project() -> TestResult {
+    let (_dir, store) = temp_store()?;
+    assert!(!store.handover("shop").await?);
+    store.set_handover("shop", true).await?;
+    store.set_handover("shop", true).await?;
+    assert!(store.handover("shop").await?);
+    assert!(!store.handover("blog").await?);
+    store.set_handover("shop", false).await?;
+    store.set_handover("shop", false).await?;
+    assert!(!store.handover("shop").await?);
+    store.put_project(&project("shop")).await?;
+    store.set_handover("shop", true).await?;
+    store.delete_project("shop").await?;
+    assert!(!store.handover("shop").await?);
+    assert!(store.set_handover("sh\0op", true).await.is_err());
+    Ok(())
+}
+
+#[tokio::test]
 async fn releases_round_trip_and_ignore_the_callers_number() -> TestResult {
     let (_dir, store) = temp_store()?;
     let (stored, created) = store.record_release(release("web", "h1"), "local").await?;

@@ -45,6 +45,11 @@ pub(crate) const SECRETS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("
 pub(crate) const SECRET_HEADS: TableDefinition<(&[u8], &[u8]), u64> =
     TableDefinition::new("secret_heads");
 
+/// Project → nothing: a run of the project may have left a replica without its names on a
+/// network (a handover under way, or cut short); cleared when a run ends with every replica
+/// lit (schema 5).
+pub(crate) const HANDOVERS: TableDefinition<&[u8], ()> = TableDefinition::new("handovers");
+
 /// Width of the zero-padded release number at the end of a release key.
 const NUMBER_WIDTH: usize = 20;
 

@@ -94,8 +94,14 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     /// own name, on an ingress network of their service with a fixed address but without the
     /// aliases the template gives them there. The list answer picks the candidates; where it
     /// does not carry their aliases (Docker 20.10), those candidates alone are inspected,
-    /// concurrently.
-    pub(super) async fn light_dark(&self, project: &str, ctx: &RunData) -> Result<(), DeployError> {
+    /// concurrently — when `marked` (the store's mark: a run may have left one dark), else
+    /// they are known lit.
+    pub(super) async fn light_dark(
+        &self,
+        project: &str,
+        ctx: &RunData,
+        marked: bool,
+    ) -> Result<(), DeployError> {
         if ctx.owned.values().all(Vec::is_empty) {
             return Ok(());
         }
@@ -161,6 +167,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         for (c, named) in candidates {
             if named.iter().all(|(net, _)| c.aliases.contains_key(net)) {
                 known.push((c, named));
+                continue;
+            }
+            if !marked {
                 continue;
             }
             let runtime = Arc::clone(&self.runtime);

@@ -55,12 +55,22 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
     ) -> Result<(Observed, Vec<ContainerInfo>), DeployError> {
         let filter = LabelFilter::project(project);
         let built_filter = built_by(project);
-        let (mut containers, built, networks, volumes) = tokio::try_join!(
-            self.runtime.list_containers(&filter),
-            self.runtime.list_containers(&built_filter),
-            self.runtime.list_networks(&filter),
-            self.runtime.list_volumes(&filter),
-        )?;
+        // The host firewall's rules are read (an iptables process, the slowest part of a
+        // no-op `up`) while the engine answers the lists.
+        let firewall = std::sync::Arc::clone(&self.firewall);
+        let owner = project.to_string();
+        let installed = super::runner::blocking(move || firewall.installed(&owner));
+        let lists = async {
+            tokio::try_join!(
+                self.runtime.list_containers(&filter),
+                self.runtime.list_containers(&built_filter),
+                self.runtime.list_networks(&filter),
+                self.runtime.list_volumes(&filter),
+            )
+            .map_err(DeployError::from)
+        };
+        let ((mut containers, built, networks, volumes), installed) =
+            tokio::try_join!(lists, installed)?;
         // The builder's temporary containers of an interrupted build of the project's images
         // (replicas of those images carry the label too, and the project's own): no service
         // label, so the plan removes them.
@@ -75,7 +85,6 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             .into_iter()
             .filter(|n| n.labels.get(LABEL_SUBNET).map(String::as_str) != Some(SUBNET_PROBE))
             .collect();
-        let installed = self.firewall.installed(project)?;
         let bridges: BTreeMap<String, String> = networks
             .iter()
             .filter_map(|n| Some((n.name.clone(), n.bridge.clone()?)))

@@ -53,7 +53,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         env: &BTreeMap<String, String>,
     ) -> Result<UpReport, DeployError> {
         let project = project.clone();
-        self.runtime.version().await?;
+        self.runtime.ping().await?;
         let prepared = self.prepare(&project, &verdict, Some(actor), env).await?;
         let releases = self.record(&project, &prepared, now_secs(), actor).await?;
         let (plan, outcome) = self.reconcile(&project.name).await?;

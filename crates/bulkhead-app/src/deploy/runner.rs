@@ -126,7 +126,15 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             self.apply(project, op, &releases, &mut outcome).await?;
         }
         let firewall = self.spawn_rules(project, rules, gate_tx);
-        self.light_dark(project, &releases).await?;
+        // A mark in the store says a run may have left a replica without its names (it handed
+        // a service over and did not end, or is the first since the mark existed): only then
+        // are the replicas the engine's list cannot tell about inspected.
+        let marked = self.store.handover(project).await?;
+        self.light_dark(project, &releases, marked).await?;
+        let changes = plan.waves.iter().flatten().any(|r| !r.ops.is_empty());
+        if changes && !marked {
+            self.store.set_handover(project, true).await?;
+        }
         for wave in &plan.waves {
             let mut set = JoinSet::new();
             let mut results = Vec::new();
@@ -162,6 +170,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         self.clean_up(project, &plan.cleanup, &releases, &mut outcome)
             .await?;
         self.sweep_secrets(project).await?;
+        if changes || marked {
+            self.store.set_handover(project, false).await?;
+        }
         Ok(outcome)
     }
 
@@ -1287,7 +1298,7 @@ async fn wait_for_rules(
 }
 
 /// Run a host-firewall call (a few iptables processes) off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, bulkhead_ports::FirewallError> + Send + 'static,
 ) -> Result<T, DeployError> {
     tokio::task::spawn_blocking(f)

@@ -265,10 +265,30 @@ fn aliases(container: &str, network: &str) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// The store's handover mark of `project` (what a run leaves when it is killed mid-handover),
+/// read or set with the store of `state` (no bulkhead process has it open meanwhile).
+fn handover_mark(state: &std::path::Path, project: &str, set: Option<bool>) -> bool {
+    use bulkhead_ports::Store as _;
+    let store = bulkhead_store::RedbStore::open(&state.join(bulkhead_app::state::STORE_FILE))
+        .expect("open the store");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        if let Some(mark) = set {
+            store
+                .set_handover(project, mark)
+                .await
+                .expect("set the mark");
+        }
+        store.handover(project).await.expect("read the mark")
+    })
+}
+
 #[test]
 fn a_replica_left_dark_by_a_killed_run_is_named_again() {
     // The container list of Docker 20.10 carries no aliases: `up` inspects the replicas that
-    // may be dark, and finds this one.
+    // may be dark, when the store's mark says a run may have left one, and finds this one.
     let shop = Shop::new("d");
     std::fs::write(shop.compose(), ROLL).expect("write compose.yaml");
     let first = shop.bulkhead(&["up", "-q"]);
@@ -282,11 +302,16 @@ fn a_replica_left_dark_by_a_killed_run_is_named_again() {
         .to_string();
     assert!(!fixed.is_empty(), "a fixed address on {net}");
     assert!(aliases(&store, &net).contains(&"store".to_string()));
+    assert!(
+        !handover_mark(&shop.state_dir(), &shop.name, None),
+        "a run that ended clears its mark"
+    );
     // What a run killed between a replica's start and its lighting leaves: on its ingress
-    // network at its fixed address, without its aliases.
+    // network at its fixed address, without its aliases, and the project marked.
     docker(&["network", "disconnect", &net, &store]);
     docker(&["network", "connect", "--ip", &fixed, &net, &store]);
     assert!(!aliases(&store, &net).contains(&"store".to_string()));
+    assert!(handover_mark(&shop.state_dir(), &shop.name, Some(true)));
 
     let up = shop.bulkhead(&["up"]);
     assert_eq!(up.status.code(), Some(0), "{}", text(&up.stderr));
@@ -295,6 +320,7 @@ fn a_replica_left_dark_by_a_killed_run_is_named_again() {
     assert!(aliases(&store, &net).contains(&"store".to_string()));
     let again = docker(&["inspect", "-f", &fixed_format, &store]);
     assert_eq!(again.trim(), fixed, "it keeps its address");
+    assert!(!handover_mark(&shop.state_dir(), &shop.name, None));
     // Lit, it is left alone: aliases the list does not carry are not taken for missing ones.
     let quiet = shop.bulkhead(&["up"]);
     assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));

@@ -82,7 +82,7 @@ async fn a_version_1_store_is_migrated_and_keeps_its_releases() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("store.redb");
     write_v1_store(&path)?;
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
 
     let store = RedbStore::open(&path)?;
     assert_eq!(store.list_projects().await?, vec![project()]);
@@ -98,6 +98,9 @@ async fn a_version_1_store_is_migrated_and_keeps_its_releases() -> TestResult {
     let by = store.activated_by("shop").await?;
     assert_eq!(by.get("web").map(String::as_str), Some("local"));
     assert!(store.list_users().await?.is_empty());
+    // Schema 5 marks every project: its first run looks at every replica a cut-short run of
+    // an older bulkhead could have left without its names.
+    assert!(store.handover("shop").await?);
     store.add_user(&account("alice")?).await?;
     let (next, _) = store.record_release(release("web", "w3"), "local").await?;
     assert_eq!(next.number, 3);
