@@ -148,6 +148,19 @@ fn logs_and_rollback_of_what_does_not_exist_say_so_once() {
         let stderr = one_error(&out, &[&format!("project `{p}`")]);
         assert!(!stderr.contains("18446744073709551614"), "{stderr}");
     }
+
+    // An invalid spec behind a project name was said twice (its cause quoted it again).
+    std::fs::write(d.join("compose.yaml"), format!("{ONE}    bogus: 1\n")).expect("write");
+    for args in [&["ps"][..], &["logs", "web"], &["up"], &["check"]] {
+        let out = embedded(s, d, args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        one_error(&out, &["key `bogus` is not supported"]);
+    }
 }
 
 #[test]
