@@ -16,11 +16,30 @@ use crate::server::LogFormat;
     version,
     about = "Secure-by-default microservices on Docker, from a Compose file",
     after_help = "Commands talk to a server when BULKHEAD_URL and BULKHEAD_TOKEN are set (BULKHEAD_CA: \
-its CA), else after `bulkhead login`; otherwise they run embedded on the local state directory."
+its CA), else after `bulkhead login`; otherwise they run embedded on the local state directory.
+
+The project options (-f, -p, --project-directory, --profile, --env-file, --allow-host-path) and
+--state-dir go before the command as in `docker compose -f FILE up`, or after it. Before `logs`,
+-f is the file; after it, --follow.
+
+Exit codes: 0 success; 1 refused or failed; 2 bad usage or unreadable input; 3 the environment
+cannot be used (no Docker Engine or server answers)."
 )]
 pub struct Cli {
+    /// Options given before the command (merged into the command's own).
+    #[command(flatten)]
+    pub before: BeforeArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The options accepted before the command, as `docker compose -f FILE -p NAME up` takes them.
+#[derive(Args)]
+pub struct BeforeArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[arg(long, value_name = "DIR", help = STATE_DIR_HELP)]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -33,10 +52,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Build, deploy hardened and wait until healthy; a second run changes nothing.
+    /// Build, deploy hardened, wait until healthy and return, the containers left running in
+    /// the background (as `docker compose up -d`); a second run changes nothing.
     Up {
         #[command(flatten)]
         common: CommonArgs,
+        /// Accepted for docker compose habits: `up` always detaches once the services are ready.
+        #[arg(short = 'd', long)]
+        detach: bool,
     },
     /// Print what `up` would do, without doing it.
     Plan {
@@ -82,7 +105,7 @@ pub enum Command {
         #[command(flatten)]
         common: CommonArgs,
         /// Remove the project's named volumes too.
-        #[arg(long)]
+        #[arg(short = 'v', long)]
         volumes: bool,
     },
     /// Run a service with REPLICAS containers (until the next `up`).

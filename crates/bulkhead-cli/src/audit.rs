@@ -226,10 +226,12 @@ pub fn verify(
         }
         Err(ReadError::Failed(f)) => {
             if json {
+                // The document is the whole answer: the error is not said a second time.
                 emit_json(&json!({
                     "intact": false,
                     "failure": {"file": f.file, "line": f.line, "seq": f.seq, "reason": f.reason.to_string()},
                 }))?;
+                return Ok(ExitCode::from(crate::failure::EXIT_FAILED));
             }
             Err(Failure::refused(format!("the audit log in {} does not verify: {f}", dir.display()))
                 .hint("keep the directory as evidence; compare with a copy kept elsewhere (a SIEM, an export)")

@@ -319,7 +319,8 @@ pub fn api_failure(e: ApiError) -> ApiFailure {
 }
 
 /// A client error as the CLI reports it: the server's refusals are `ApiFailure`s (exit 1);
-/// a bad URL, token or CA file is bad input (exit 2); not reaching the server is a failure (1).
+/// a bad URL, token or CA file is bad input (exit 2); no server answering at the address is
+/// the environment (3); any other failure on the way is a failure (1).
 pub fn client_failure(e: ClientError) -> anyhow::Error {
     match e {
         ClientError::Api {
@@ -338,6 +339,12 @@ pub fn client_failure(e: ClientError) -> anyhow::Error {
         | ClientError::Env { .. }
         | ClientError::Token
         | ClientError::CaFile { .. } => Failure::usage(e.to_string()).into(),
+        ClientError::Connect { ref server, .. } => {
+            let hint = format!(
+                "is `bulkhead server` running at {server}? Check BULKHEAD_URL (or `bulkhead login`); unset it to run embedded"
+            );
+            Failure::environment(e.to_string()).hint(hint).into()
+        }
         other => Failure::refused(other.to_string()).into(),
     }
 }

@@ -73,10 +73,10 @@ fn open_checked(c: &Common<'_>) -> Result<(ProjectName, Project, Verdict), ExitC
     match bulkhead_app::check::check(&c.project) {
         Ok((project, verdict)) => match project_of(&project.name) {
             Ok(name) => Ok((name, project, verdict)),
-            Err(e) => Err(crate::failure::report(&e)),
+            Err(e) => Err(crate::failure::report(&e, c.json)),
         },
         Err(e) => {
-            crate::check::report_error(&e, false);
+            crate::check::report_error(&e, c.json);
             Err(ExitCode::from(2))
         }
     }
@@ -133,11 +133,12 @@ fn deploy_request(
     Ok(request)
 }
 
-/// A refused spec gets the full story from the local verdict: each rule, where, the way out.
-fn explain(e: anyhow::Error, verdict: &Verdict) -> anyhow::Result<ExitCode> {
+/// A refused spec gets the full story from the local verdict: each rule, where, the way out
+/// (with `--json`, the error document carries the API's message, which names each rule).
+fn explain(e: anyhow::Error, verdict: &Verdict, json: bool) -> anyhow::Result<ExitCode> {
     let refused = e
         .downcast_ref::<ApiFailure>()
-        .filter(|f| f.code == "refused" && !verdict.deployable);
+        .filter(|f| f.code == "refused" && !verdict.deployable && !json);
     let Some(f) = refused else {
         return Err(e);
     };
@@ -180,7 +181,7 @@ pub async fn up(c: &Common<'_>) -> anyhow::Result<ExitCode> {
     match once(b, request).await {
         Ok(reply) if c.json => emit_json(&reply)?,
         Ok(reply) => emit(&render::up(&reply))?,
-        Err(e) => return explain(e, &verdict),
+        Err(e) => return explain(e, &verdict, c.json),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -194,7 +195,7 @@ pub async fn plan(c: &Common<'_>) -> anyhow::Result<ExitCode> {
     let request = deploy_request(&b, c, project, &spec, true)?;
     let reply = match once(b, request).await {
         Ok(r) => r,
-        Err(e) => return explain(e, &verdict),
+        Err(e) => return explain(e, &verdict, c.json),
     };
     let ops = render::ops(&reply["plan"]).len();
     if c.json {
@@ -215,11 +216,25 @@ pub async fn ps(c: &Common<'_>) -> anyhow::Result<ExitCode> {
     let command = Command::ServiceList {
         project: project.clone(),
     };
-    let reply = once(
+    let reply = match once(
         backend(c, true).await?,
         Request::new(Method::GET, path, command),
     )
-    .await?;
+    .await
+    {
+        Ok(reply) => reply,
+        // Nothing deployed under that name: an empty listing, as `docker compose ps` gives.
+        Err(e)
+            if e.downcast_ref::<ApiFailure>()
+                .is_some_and(|f| f.status == 404) =>
+        {
+            if !(c.quiet || c.json) {
+                say!("project {project}: nothing deployed");
+            }
+            json!({ "services": [] })
+        }
+        Err(e) => return Err(e),
+    };
     let containers = render::containers(&reply);
     if c.json {
         emit_json(&json!({
@@ -241,8 +256,15 @@ pub async fn logs(
 ) -> anyhow::Result<ExitCode> {
     let project = project_name(c)?;
     let service = service_of(service)?;
+    if follow && c.json {
+        return Err(
+            Failure::usage("--json prints one document, so it does not go with --follow")
+                .hint("drop one of them")
+                .into(),
+        );
+    }
     let b = backend(c, true).await?;
-    let result = print_logs(&b, &project, &service, follow, tail).await;
+    let result = print_logs(&b, &project, &service, follow, tail, c.json).await;
     b.close().await;
     result
 }
@@ -255,6 +277,7 @@ async fn print_logs(
     service: &str,
     follow: bool,
     tail: Option<usize>,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut first = true;
@@ -274,6 +297,10 @@ async fn print_logs(
             tail: ask,
         };
         let reply = b.call(Request::new(Method::GET, path, command)).await?;
+        if json {
+            emit_json(&reply)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         let mut out = String::new();
         for batch in list(&reply, "containers") {
             let container = text(batch, "container").to_string();

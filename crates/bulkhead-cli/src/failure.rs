@@ -1,10 +1,21 @@
-//! How a command fails: one sentence on stderr, a `hint:` line when there is a way out, and
-//! the exit code (1 refused or failed, 2 bad usage or unreadable input).
+//! How a command fails: one sentence on stderr, a `hint:` line when there is a way out (with
+//! `--json`: one `{"error": ...}` document on stdout instead), and the exit code (1 refused or
+//! failed, 2 bad usage or unreadable input, 3 the environment cannot be used).
 
 use std::fmt;
 use std::process::ExitCode;
 
-use crate::output::say;
+use bulkhead_ports::RuntimeError;
+use serde_json::json;
+
+use crate::output::{emit_json, say};
+
+/// Refused or failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Bad usage or unreadable input.
+pub const EXIT_USAGE: u8 = 2;
+/// The environment cannot be used: no Docker Engine (or server) answers, or it is too old.
+pub const EXIT_ENVIRONMENT: u8 = 3;
 
 /// A failure that knows its exit code and, maybe, the fix. Carried inside `anyhow::Error`
 /// (with or without context on top); `report` finds it.
@@ -27,7 +38,7 @@ impl Failure {
     /// Refused or failed: exit 1.
     pub fn refused(message: impl Into<String>) -> Failure {
         Failure {
-            code: 1,
+            code: EXIT_FAILED,
             message: message.into(),
             hint: None,
         }
@@ -36,7 +47,16 @@ impl Failure {
     /// Bad usage or unreadable input: exit 2.
     pub fn usage(message: impl Into<String>) -> Failure {
         Failure {
-            code: 2,
+            code: EXIT_USAGE,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// The environment cannot be used (no engine or server answers): exit 3.
+    pub fn environment(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_ENVIRONMENT,
             message: message.into(),
             hint: None,
         }
@@ -78,15 +98,28 @@ impl ApiFailure {
                     .into(),
             );
         }
-        (self.code == "audit_unavailable")
-            .then(|| "the audit log cannot be written; see the server's log".into())
+        match self.code.as_str() {
+            "audit_unavailable" => {
+                Some("the audit log cannot be written; see the server's log".into())
+            }
+            "engine_unavailable" if self.remote => Some(
+                "the server's Docker Engine does not answer: ask its operator to start dockerd"
+                    .into(),
+            ),
+            "engine_unavailable" => Some(
+                "is dockerd running (`systemctl status docker`), and is DOCKER_HOST (default \
+                 unix:///var/run/docker.sock) its socket?"
+                    .into(),
+            ),
+            _ => None,
+        }
     }
 
     pub fn exit_code(&self) -> u8 {
-        if !self.remote && self.code == "invalid_spec" {
-            2
-        } else {
-            1
+        match self.code.as_str() {
+            "invalid_spec" if !self.remote => EXIT_USAGE,
+            "engine_unavailable" => EXIT_ENVIRONMENT,
+            _ => EXIT_FAILED,
         }
     }
 }
@@ -103,19 +136,130 @@ impl fmt::Display for ApiFailure {
 
 impl std::error::Error for ApiFailure {}
 
-/// Print `e` (with its causes, `{:#}`) and its hint; return the exit code. Errors that are
-/// neither a `Failure` nor an `ApiFailure` are unreadable input or a broken environment: 2.
-pub fn report(e: &anyhow::Error) -> ExitCode {
-    say!("error: {e:#}");
-    let (code, hint) = if let Some(f) = e.downcast_ref::<Failure>() {
-        (f.code, f.hint.clone())
-    } else if let Some(f) = e.downcast_ref::<ApiFailure>() {
-        (f.exit_code(), f.hint())
+/// Print `e` (with its causes, each said once) and its hint — or, for `--json`, one
+/// `{"error": {"code", "message", "hint"}}` document on stdout — and return the exit code.
+/// An engine that cannot be reached is exit 3; other errors that are neither a `Failure` nor
+/// an `ApiFailure` are unreadable input: 2.
+pub fn report(e: &anyhow::Error, json: bool) -> ExitCode {
+    let (code, kind, hint) = classify(e);
+    let message = sentence(e);
+    if json {
+        let mut error = json!({ "code": kind, "message": message });
+        if let (Some(hint), Some(map)) = (&hint, error.as_object_mut()) {
+            map.insert("hint".into(), hint.clone().into());
+        }
+        let _ = emit_json(&json!({ "error": error }));
     } else {
-        (2, None)
-    };
-    if let Some(hint) = hint {
-        say!("  hint: {hint}");
+        say!("error: {message}");
+        if let Some(hint) = hint {
+            say!("  hint: {hint}");
+        }
     }
     ExitCode::from(code)
+}
+
+/// The exit code, an error code for JSON, and the hint.
+fn classify(e: &anyhow::Error) -> (u8, String, Option<String>) {
+    if let Some(f) = e.downcast_ref::<ApiFailure>() {
+        return (f.exit_code(), f.code.clone(), f.hint());
+    }
+    if let Some(r) = e.chain().find_map(|c| c.downcast_ref::<RuntimeError>())
+        && let Some(hint) = engine_hint(r)
+    {
+        return (EXIT_ENVIRONMENT, "engine_unavailable".into(), Some(hint));
+    }
+    let (code, hint) = match e.downcast_ref::<Failure>() {
+        Some(f) => (f.code, f.hint.clone()),
+        None => (EXIT_USAGE, None),
+    };
+    let kind = match code {
+        EXIT_FAILED => "failed",
+        EXIT_ENVIRONMENT => "environment",
+        _ => "usage",
+    };
+    (code, kind.into(), hint)
+}
+
+/// What to do when the engine does not answer or is too old (`None`: another engine error).
+pub fn engine_hint(e: &RuntimeError) -> Option<String> {
+    match e {
+        RuntimeError::Unreachable { endpoint, .. } => Some(format!(
+            "is dockerd (the Docker Engine, 20.10 or newer) running (`systemctl status docker`), \
+             and is {endpoint} its socket? Bulkhead uses DOCKER_HOST, else \
+             unix:///var/run/docker.sock; the socket needs root (or the docker group)"
+        )),
+        RuntimeError::TooOld { .. } => {
+            Some("Bulkhead needs Docker Engine 20.10 or newer (API 1.41 or newer)".into())
+        }
+        _ => None,
+    }
+}
+
+/// `e` and its causes as one sentence, `outer: inner`, leaving out a cause whose text an outer
+/// message already carries (errors that quote their source would otherwise say it twice).
+pub fn sentence(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that quotes its source in its message (as many `thiserror` ones do).
+    #[derive(Debug)]
+    struct Quoting {
+        source: std::io::Error,
+    }
+
+    impl fmt::Display for Quoting {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "cannot run iptables: {}", self.source)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn a_cause_an_outer_message_quotes_is_said_once() {
+        let inner = std::io::Error::other("no such file");
+        let e = anyhow::Error::new(Quoting { source: inner }).context("opening the firewall");
+        assert_eq!(
+            sentence(&e),
+            "opening the firewall: cannot run iptables: no such file"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(sentence(&plain), "outer: inner");
+    }
+
+    #[test]
+    fn an_unreachable_engine_is_exit_3_with_what_to_do() {
+        let e: anyhow::Error = RuntimeError::Unreachable {
+            endpoint: "unix:///nonexistent.sock".into(),
+            reason: "No such file or directory".into(),
+        }
+        .into();
+        let (code, kind, hint) = classify(&e.context("opening the engine"));
+        assert_eq!(
+            (code, kind.as_str()),
+            (EXIT_ENVIRONMENT, "engine_unavailable")
+        );
+        assert!(hint.is_some_and(|h| h.contains("unix:///nonexistent.sock")));
+        let usage: anyhow::Error = Failure::usage("bad").into();
+        assert_eq!(classify(&usage).0, EXIT_USAGE);
+    }
 }

@@ -1,10 +1,12 @@
 //! The `bulkhead` command: dispatch from the parsed command line, and the exit-code contract
-//! (0 success, 1 refused or failed, 2 bad usage or unreadable input).
+//! (0 success, 1 refused or failed, 2 bad usage or unreadable input, 3 the environment cannot
+//! be used: no Docker Engine or server answers).
 
 mod accounts;
 mod args;
 mod audit;
 mod backend;
+mod before;
 mod bundle;
 mod check;
 mod context;
@@ -28,7 +30,12 @@ use args::{
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let json = before::wants_json(&cli.command);
+    let command = match before::merge(cli.before, cli.command) {
+        Ok(c) => c,
+        Err(f) => return failure::report(&anyhow::Error::from(f), json),
+    };
+    let result = match command {
         Command::Check { project, json } => project.options().map(|o| check::run(&o, json)),
         Command::Server {
             listen,
@@ -47,7 +54,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(e) => failure::report(&e),
+        Err(e) => failure::report(&e, json),
     }
 }
 
@@ -79,7 +86,7 @@ fn target(t: &args::TargetArgs) -> Target<'_> {
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Up { common: c } => deploy::up(&common(&c)?).await,
+        Command::Up { common: c, .. } => deploy::up(&common(&c)?).await,
         Command::Plan { common: c } => deploy::plan(&common(&c)?).await,
         Command::Ps { common: c } => deploy::ps(&common(&c)?).await,
         Command::Logs {

@@ -103,8 +103,14 @@ impl From<DeployError> for ApiError {
             DeployError::Open(_) => (400, "invalid_spec"),
             DeployError::Refused { .. } | DeployError::Policy { .. } => (422, "refused"),
             DeployError::Unsupported { .. } => (422, "unsupported"),
-            DeployError::UnknownProject(_) | DeployError::NoRelease { .. } => (404, "not_found"),
-            DeployError::NameTaken { .. } => (409, "conflict"),
+            DeployError::UnknownProject(_)
+            | DeployError::UnknownService { .. }
+            | DeployError::NoRelease { .. } => (404, "not_found"),
+            DeployError::NameTaken { .. } | DeployError::NoRollback { .. } => (409, "conflict"),
+            DeployError::Runtime(
+                bulkhead_ports::RuntimeError::Unreachable { .. }
+                | bulkhead_ports::RuntimeError::TooOld { .. },
+            ) => (503, "engine_unavailable"),
             _ => (500, "deploy_failed"),
         };
         ApiError::new(status, code, message)

@@ -79,6 +79,15 @@ pub enum DeployError {
     UnknownProject(String),
     #[error("service `{service}` has no release {number}")]
     NoRelease { service: String, number: u64 },
+    #[error("project `{project}` has no service `{service}`{known}")]
+    UnknownService {
+        project: String,
+        service: String,
+        /// `` (its services: a, b)`` or nothing.
+        known: String,
+    },
+    #[error("service `{service}` has nothing to roll back to: {reason}")]
+    NoRollback { service: String, reason: String },
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error(transparent)]

@@ -384,12 +384,14 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         Ok(list)
     }
 
-    /// `releases SERVICE`: every release, oldest first, and which one is active.
+    /// `releases SERVICE`: every release, oldest first, and which one is active; an error
+    /// naming the project or the service when it is not known.
     pub async fn releases(
         &self,
         project: &str,
         service: &str,
     ) -> Result<(Vec<Release>, Option<u64>), DeployError> {
+        self.known_service(project, service).await?;
         let all = self.store.releases(project, service).await?;
         let active = self
             .store
@@ -399,6 +401,35 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             .find(|r| r.service == service)
             .map(|r| r.number);
         Ok((all, active))
+    }
+
+    /// Refuse a project the store does not know, or a service of it that never had a release.
+    async fn known_service(&self, project: &str, service: &str) -> Result<(), DeployError> {
+        if self.store.get_project(project).await?.is_none() {
+            return Err(DeployError::UnknownProject(project.to_string()));
+        }
+        if !self.store.releases(project, service).await?.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<String> = self
+            .store
+            .active(project)
+            .await?
+            .into_iter()
+            .map(|r| r.service)
+            .collect();
+        names.sort();
+        names.dedup();
+        let known = if names.is_empty() {
+            String::new()
+        } else {
+            format!(" (its services: {})", names.join(", "))
+        };
+        Err(DeployError::UnknownService {
+            project: project.to_string(),
+            service: service.to_string(),
+            known,
+        })
     }
 
     /// `rollback SERVICE [--to N]`: re-activate release N (default: the one before the active
@@ -424,6 +455,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         service: &str,
         tail: Option<usize>,
     ) -> Result<Vec<(String, Vec<String>)>, DeployError> {
+        self.known_service(project, service).await?;
         let mut filter = LabelFilter::project(project);
         filter.0.insert(
             bulkhead_ports::runtime::LABEL_SERVICE.to_string(),
@@ -459,29 +491,41 @@ const DOWN_PARALLELISM: usize = 8;
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 
 /// The release a rollback of `service` goes to: `to`, or the one before the `active` one;
-/// an error naming the number when there is none.
+/// an error saying why when there is none (no release at all, none active, the active one the
+/// first, or no release `to`).
 pub fn rollback_target<'a>(
     service: &str,
     all: &'a [Release],
     active: Option<u64>,
     to: Option<u64>,
 ) -> Result<&'a Release, DeployError> {
-    let missing = |number| DeployError::NoRelease {
+    let nothing = |reason: String| DeployError::NoRollback {
         service: service.to_string(),
-        number,
+        reason,
     };
-    let target = match to {
-        Some(n) => n,
-        None => {
-            let current = active.unwrap_or(u64::MAX);
-            all.iter()
-                .map(|r| r.number)
-                .filter(|n| *n < current)
-                .max()
-                .ok_or_else(|| missing(current.saturating_sub(1)))?
+    if all.is_empty() {
+        return Err(nothing(
+            "it has no releases yet (`up` makes the first)".into(),
+        ));
+    }
+    let target = match (to, active) {
+        (Some(n), _) => n,
+        (None, None) => {
+            return Err(nothing(
+                "it has no active release (the project is down); name one with --to N".into(),
+            ));
         }
+        (None, Some(current)) => all
+            .iter()
+            .map(|r| r.number)
+            .filter(|n| *n < current)
+            .max()
+            .ok_or_else(|| nothing(format!("release {current} is its first")))?,
     };
     all.iter()
         .find(|r| r.number == target)
-        .ok_or_else(|| missing(target))
+        .ok_or_else(|| DeployError::NoRelease {
+            service: service.to_string(),
+            number: target,
+        })
 }

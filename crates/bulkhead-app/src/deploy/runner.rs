@@ -887,7 +887,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     name: name.into(),
                     reason: format!(
                         "it is crash-looping (restarted {} time(s) while it was awaited)",
-                        (count - before).max(1)
+                        count.saturating_sub(before).max(1)
                     ),
                 });
             }

@@ -5,6 +5,7 @@ mod audit_key;
 mod check;
 mod closed_pipe;
 mod deploy;
+mod habits;
 mod leftovers;
 mod network;
 mod published;
