@@ -49,9 +49,12 @@ const TOP_KEYS: &[&str] = &[
 const TOP_UNSUPPORTED: &[(&str, &str)] = &[
     (
         "include",
-        "not supported yet: pass each file with -f instead",
+        "it pulls other Compose files (and their own .env) into the project at load, each with its own project directory: pass each file with -f instead, which merges them into one project",
     ),
-    ("models", "not supported"),
+    (
+        "models",
+        "models need Docker Model Runner, which Docker Engine 20.10 does not have: remove it",
+    ),
 ];
 
 /// Load a project. Every problem found is returned, in file order.

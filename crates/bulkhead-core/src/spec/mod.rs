@@ -4,7 +4,9 @@
 mod connections;
 pub mod decode;
 mod deploy_keys;
+mod engine_opts;
 pub use deploy_keys::MAX_REPLICAS;
+pub use engine_opts::LOCAL_LOG_DRIVERS;
 pub mod dotenv;
 pub mod error;
 pub mod extension;
