@@ -66,6 +66,7 @@ pub const SERVICE_KEYS: &[&str] = &[
     "logging",
     "pull_policy",
     "attach",
+    "extends",
 ];
 
 /// Compose service keys Bulkhead refuses: why, and what to do instead.
@@ -157,10 +158,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "annotations",
         "the engine (API 1.41, Docker 20.10) has no container annotations, so they would be dropped: use labels",
-    ),
-    (
-        "extends",
-        "the service would be assembled from another file or service at load: write the shared keys with a YAML anchor and merge key (<<: *base), or merge files with -f",
     ),
     (
         "label_file",

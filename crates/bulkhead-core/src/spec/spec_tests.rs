@@ -455,6 +455,7 @@ fn simple_cases() -> Vec<(&'static str, Render, &'static str)> {
         ("logging: {driver: json-file, options: {max-size: 1m, max-file: 3}}", |s| format!("{:?}", s.engine.logging.as_ref().map(|l| &l.value)), r#"Some(Logging { driver: Some("json-file"), options: {"max-file": "3", "max-size": "1m"} })"#),
         ("pull_policy: if_not_present\nattach: false", |s| format!("{:?}", (s.engine.pull_policy, s.engine.attach)), "(Some(Missing), false)"),
         ("deploy: {labels: [a=b], restart_policy: {condition: any}}\nrestart: 'no'", |s| format!("{:?}", (&s.engine.deploy_labels, at(&s.restart))), r#"({"a": "b"}, Some(Always))"#),
+        ("extends: db\nhostname: own", |s| format!("{:?}", (at(&s.image), &s.hostname)), r#"(Some("app"), Some("own"))"#),
         ("x-notes: {anything: [goes]}\nx-other: 1", |s| format!("{:?}", s.keys.keys().collect::<Vec<_>>()), r#"["image", "x-notes", "x-other"]"#),
     ]
 }

@@ -66,6 +66,9 @@ const REFUSED_VALUES: &[(&str, &str)] = &[
     ("services:\n  web:\n    image: a\n    deploy: {mode: global}\n", "deploy.mode `global` is refused"),
     ("services:\n  web:\n    image: a\n    deploy: {restart_policy: {delay: 5s}}\n", "key `delay` is refused"),
     ("services:\n  web:\n    image: a\n    imgae: b\n", "did you mean `image`?"),
+    ("services:\n  a:\n    image: x\n    extends: b\n  b:\n    extends: a\n", "extends: a cycle"),
+    ("services:\n  a:\n    image: x\n    extends: {file: other.yaml, service: b}\n", "key `file` is refused"),
+    ("services:\n  a:\n    image: x\n    extends: nothere\n", "which is not a service of the project"),
 ];
 
 #[test]
@@ -158,6 +161,7 @@ fn supported_service_keys() -> BTreeMap<&'static str, (&'static str, &'static st
         ("logging", ("logging: {driver: local, options: {max-size: 10m}}", "/logging/value/options/max-size", json!("10m"))),
         ("pull_policy", ("pull_policy: never", "/pull_policy", json!("never"))),
         ("attach", ("attach: false", "/attach", json!(false))),
+        ("extends", ("extends: {service: db}", "/hostname", json!("dbhost"))),
     ])
 }
 
@@ -182,7 +186,7 @@ fn file(body: &str) -> String {
         "    image: app\n".to_string()
     };
     format!(
-        "services:\n  web:\n{image}    {body}\n  db:\n    image: db\n\
+        "services:\n  web:\n{image}    {body}\n  db:\n    image: db\n    hostname: dbhost\n\
          networks: {{front: }}\nvolumes: {{data: }}\n\
          secrets: {{pw: {{file: ./pw.txt}}}}\nconfigs: {{cfg: {{content: hi}}}}\n"
     )
