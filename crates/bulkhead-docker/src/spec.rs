@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, HealthConfig, HostConfig, HostConfigLogConfig, Mount, MountType,
-    NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, HealthConfig, HostConfig, HostConfigLogConfig, Mount,
+    MountType, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
 };
 use bulkhead_ports::{ContainerSpec, HealthSpec, MountSpec, PortSpec};
 
@@ -89,10 +90,13 @@ fn host_config(spec: &ContainerSpec) -> Result<HostConfig, SpecError> {
         memory_reservation: spec
             .memory_reservation
             .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
-        log_config: spec.log.as_ref().map(|(driver, options)| HostConfigLogConfig {
-            typ: Some(driver.clone()),
-            config: (!options.is_empty()).then(|| hash_map(options)),
-        }),
+        log_config: spec
+            .log
+            .as_ref()
+            .map(|(driver, options)| HostConfigLogConfig {
+                typ: Some(driver.clone()),
+                config: (!options.is_empty()).then(|| hash_map(options)),
+            }),
         ..Default::default()
     })
 }

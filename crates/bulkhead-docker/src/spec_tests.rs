@@ -122,8 +122,18 @@ fn engine_settings_map_to_their_fields() {
         image: "x".into(),
         ..Default::default()
     });
-    for key in ["ExtraHosts", "Dns", "ShmSize", "CpusetCpus", "OomScoreAdj", "LogConfig"] {
-        assert!(plain["HostConfig"].get(key).is_none(), "{key} set when unset");
+    for key in [
+        "ExtraHosts",
+        "Dns",
+        "ShmSize",
+        "CpusetCpus",
+        "OomScoreAdj",
+        "LogConfig",
+    ] {
+        assert!(
+            plain["HostConfig"].get(key).is_none(),
+            "{key} set when unset"
+        );
     }
 }
 

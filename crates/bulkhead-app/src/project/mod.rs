@@ -211,9 +211,7 @@ pub fn discover(opts: &ProjectOptions) -> Result<Vec<PathBuf>, OpenError> {
     } else {
         with_dotenv(opts)
     };
-    let compose_file = env
-        .get("COMPOSE_FILE")
-        .filter(|l| !l.is_empty() && !upload);
+    let compose_file = env.get("COMPOSE_FILE").filter(|l| !l.is_empty() && !upload);
     if let Some(list) = compose_file {
         let sep = env
             .get("COMPOSE_PATH_SEPARATOR")

@@ -410,7 +410,9 @@ fn cases() -> Vec<Case> {
             ],
             breaches: vec![
                 // A tenant may yield CPU, never weigh more than its neighbours.
-                overridden("cpu_shares: 4096", Hardened, |e| assert_eq!(e.cpu_shares, 1024)),
+                overridden("cpu_shares: 4096", Hardened, |e| {
+                    assert_eq!(e.cpu_shares, 1024)
+                }),
                 Breach::Rejected {
                     body: "cpu_shares: 1",
                     error: "cpu_shares 1 is outside 2..=262144",
@@ -884,13 +886,23 @@ fn cases() -> Vec<Case> {
                 allowed(
                     "logging: {driver: local, options: {max-size: 10m}}",
                     Enforced,
-                    |e| assert_eq!(e.logging.as_ref().and_then(|l| l.driver.as_deref()), Some("local")),
+                    |e| {
+                        assert_eq!(
+                            e.logging.as_ref().and_then(|l| l.driver.as_deref()),
+                            Some("local")
+                        )
+                    },
                 ),
             ],
             breaches: vec![refused(
                 "logging: {driver: syslog, options: {syslog-address: \"udp://10.0.0.1:514\"}}",
                 |e| assert_eq!(e.logging, None),
-                |e| assert_eq!(e.logging.as_ref().and_then(|l| l.driver.as_deref()), Some("syslog")),
+                |e| {
+                    assert_eq!(
+                        e.logging.as_ref().and_then(|l| l.driver.as_deref()),
+                        Some("syslog")
+                    )
+                },
             )],
         },
     ]
@@ -1412,7 +1424,10 @@ fn group_add_of_root_group_breaches_non_root() {
     assert_eq!(h.effective.group_add, [44]);
     assert!(outcomes(&h, Rule::NonRoot).contains(&Outcome::Refused));
     assert!(!h.deployable());
-    let body = with_waiver("user: \"1000:1000\"\ngroup_add: [\"0\", \"44\"]", Rule::NonRoot);
+    let body = with_waiver(
+        "user: \"1000:1000\"\ngroup_add: [\"0\", \"44\"]",
+        Rule::NonRoot,
+    );
     let h = harden(&body);
     assert_eq!(h.effective.group_add, [0, 44]);
     assert!(h.deployable());

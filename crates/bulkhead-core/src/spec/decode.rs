@@ -163,7 +163,9 @@ pub fn key_values(node: &Node, what: &str) -> Result<BTreeMap<String, Option<Str
                     Some((k, _)) if k.trim_end() != k => {
                         return Err(SpecError::value(
                             &item.span,
-                            format!("{what}: `{t}` has a space before `=`; the name would be `{k}`"),
+                            format!(
+                                "{what}: `{t}` has a space before `=`; the name would be `{k}`"
+                            ),
                         )
                         .with_hint("write NAME=value with no space before `=`"));
                     }

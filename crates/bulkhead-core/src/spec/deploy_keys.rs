@@ -71,8 +71,12 @@ pub(super) fn deploy(s: &mut Service, node: &Node, errors: &mut Errors) {
                     });
                 }
             }
-            "mode" => errors.take(only(v, "deploy.mode", "replicated", "`global` runs one replica per Swarm node; one engine is one node: remove it, or set deploy.replicas")).unwrap_or(()),
-            "endpoint_mode" => errors.take(only(v, "deploy.endpoint_mode", "dnsrr", "a service name resolves to the addresses of its replicas (dnsrr); Swarm's virtual IP (vip) does not exist on one engine: remove it")).unwrap_or(()),
+            "mode" => {
+                errors.take(only(v, "deploy.mode", "replicated", "`global` runs one replica per Swarm node; one engine is one node: remove it, or set deploy.replicas"));
+            }
+            "endpoint_mode" => {
+                errors.take(only(v, "deploy.endpoint_mode", "dnsrr", "a service name resolves to the addresses of its replicas (dnsrr); Swarm's virtual IP (vip) does not exist on one engine: remove it"));
+            }
             _ => {}
         }
     }
@@ -149,7 +153,9 @@ fn restart_policy(node: &Node) -> Result<Restart, SpecError> {
         }),
         other => Err(SpecError::value(
             &node.span,
-            format!("deploy.restart_policy.condition `{other}` is unknown; use none, on-failure or any"),
+            format!(
+                "deploy.restart_policy.condition `{other}` is unknown; use none, on-failure or any"
+            ),
         )),
     }
 }

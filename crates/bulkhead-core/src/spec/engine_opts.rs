@@ -145,7 +145,9 @@ fn extra_hosts(node: &Node) -> Result<Vec<(String, String)>, SpecError> {
             if addr != "host-gateway" && addr.parse::<IpAddr>().is_err() {
                 return Err(SpecError::value(
                     &at.span,
-                    format!("extra_hosts: `{addr}` (for `{name}`) is not an IP address or host-gateway"),
+                    format!(
+                        "extra_hosts: `{addr}` (for `{name}`) is not an IP address or host-gateway"
+                    ),
                 ));
             }
             Ok((name, addr))
@@ -322,11 +324,14 @@ fn logging(node: &Node) -> Result<Logging, SpecError> {
         .as_deref()
         .is_none_or(|d| d == "json-file" || d == "local");
     if local && let Some(opts) = node.get("options") {
-        for (k, _) in &options {
+        for k in options.keys() {
             if !LOCAL_LOG_OPTIONS.contains(&k.as_str()) {
                 return Err(SpecError::value(
                     &opts.span,
-                    format!("logging.options: `{k}` is not an option of the local log drivers ({})", LOCAL_LOG_OPTIONS.join(", ")),
+                    format!(
+                        "logging.options: `{k}` is not an option of the local log drivers ({})",
+                        LOCAL_LOG_OPTIONS.join(", ")
+                    ),
                 ));
             }
         }

@@ -70,7 +70,9 @@ fn resolved(
     if !originals.contains_key(&base_name) {
         errors.push(SpecError::value(
             &ext.span,
-            format!("service `{name}` extends `{base_name}`, which is not a service of the project"),
+            format!(
+                "service `{name}` extends `{base_name}`, which is not a service of the project"
+            ),
         ));
         return None;
     }
@@ -95,7 +97,13 @@ fn base_of(ext: &Node) -> Result<String, SpecError> {
     let entries = decode::map(ext, "extends")?;
     let mut errs = Errors::default();
     let why = "it reads another file at load, outside the files named with -f: pass that file with -f and extend the service by name, or copy the keys with a YAML anchor";
-    decode::check_keys(entries, &["service"], &[("file", why)], "extends", &mut errs);
+    decode::check_keys(
+        entries,
+        &["service"],
+        &[("file", why)],
+        "extends",
+        &mut errs,
+    );
     if let Some(e) = errs.0.into_iter().next() {
         return Err(e);
     }

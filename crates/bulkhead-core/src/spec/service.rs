@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use super::connections::{depends_on, networks};
 use super::decode::{self, Errors};
 use super::deploy_keys::{deploy, replicas, ulimits};
+use super::engine_opts;
 use super::error::SpecError;
 use super::extension;
-use super::engine_opts;
 use super::model::{At, Build, EngineOpts, EnvFile, Resources, Restart, Service};
 use super::refs::{devices, file_refs};
 use super::service_keys::HEALTH_KEYS;
@@ -30,7 +30,8 @@ pub fn service(
     decode::check_keys(entries, SERVICE_KEYS, UNSUPPORTED, &what, errors);
     let mut s = empty(name, entry);
     // `deploy` last: its restart_policy wins over `restart`, wherever each is written.
-    let (deploy, rest): (Vec<&Entry>, Vec<&Entry>) = entries.iter().partition(|e| e.key == "deploy");
+    let (deploy, rest): (Vec<&Entry>, Vec<&Entry>) =
+        entries.iter().partition(|e| e.key == "deploy");
     for e in rest.into_iter().chain(deploy) {
         s.keys.insert(e.key.clone(), e.key_span.clone());
         key(&mut s, e, base, errors);

@@ -19,7 +19,10 @@ fn each<'a>(node: &'a Node, what: &str, errors: &mut Errors) -> &'a [Entry] {
         if !ok {
             errors.push(SpecError::value(
                 &e.key_span,
-                format!("{what}: the name `{}` is not valid: use letters, digits, `.`, `_` and `-`", e.key),
+                format!(
+                    "{what}: the name `{}` is not valid: use letters, digits, `.`, `_` and `-`",
+                    e.key
+                ),
             ));
         }
     }

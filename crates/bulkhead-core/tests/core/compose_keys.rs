@@ -100,68 +100,261 @@ fn the_deprecated_external_name_form_is_read() {
 
 fn supported_service_keys() -> BTreeMap<&'static str, (&'static str, &'static str, Value)> {
     BTreeMap::from([
-        ("image", ("image: nginx:1", "/image/value", json!("nginx:1"))),
+        (
+            "image",
+            ("image: nginx:1", "/image/value", json!("nginx:1")),
+        ),
         ("build", ("build: ./app", "/build/context", json!("./app"))),
-        ("command", ("command: run now", "/command", json!(["run", "now"]))),
-        ("entrypoint", ("entrypoint: [/bin/app]", "/entrypoint", json!(["/bin/app"]))),
-        ("environment", ("environment: [A=1]", "/environment/A", json!("1"))),
-        ("env_file", ("env_file: a.env", "/env_file/0/path", json!("a.env"))),
-        ("ports", ("ports: ['8080:80']", "/ports/0/value/published", json!([8080, 8080]))),
+        (
+            "command",
+            ("command: run now", "/command", json!(["run", "now"])),
+        ),
+        (
+            "entrypoint",
+            ("entrypoint: [/bin/app]", "/entrypoint", json!(["/bin/app"])),
+        ),
+        (
+            "environment",
+            ("environment: [A=1]", "/environment/A", json!("1")),
+        ),
+        (
+            "env_file",
+            ("env_file: a.env", "/env_file/0/path", json!("a.env")),
+        ),
+        (
+            "ports",
+            (
+                "ports: ['8080:80']",
+                "/ports/0/value/published",
+                json!([8080, 8080]),
+            ),
+        ),
         ("expose", ("expose: ['80']", "/expose/0/start", json!(80))),
-        ("healthcheck", ("healthcheck: {test: [CMD, 'true']}", "/healthcheck/test/cmd", json!(["true"]))),
-        ("depends_on", ("depends_on: [db]", "/depends_on/db/value/condition", json!("service_started"))),
+        (
+            "healthcheck",
+            (
+                "healthcheck: {test: [CMD, 'true']}",
+                "/healthcheck/test/cmd",
+                json!(["true"]),
+            ),
+        ),
+        (
+            "depends_on",
+            (
+                "depends_on: [db]",
+                "/depends_on/db/value/condition",
+                json!("service_started"),
+            ),
+        ),
         ("deploy", ("deploy: {replicas: 2}", "/replicas", json!(2))),
-        ("mem_limit", ("mem_limit: 64m", "/limits/memory", json!(64 << 20))),
-        ("mem_reservation", ("mem_reservation: 32m", "/reservations/memory", json!(32 << 20))),
+        (
+            "mem_limit",
+            ("mem_limit: 64m", "/limits/memory", json!(64 << 20)),
+        ),
+        (
+            "mem_reservation",
+            (
+                "mem_reservation: 32m",
+                "/reservations/memory",
+                json!(32 << 20),
+            ),
+        ),
         ("cpus", ("cpus: 0.5", "/limits/cpus", json!(0.5))),
-        ("cpu_shares", ("cpu_shares: 512", "/cpu_shares/value", json!(512))),
+        (
+            "cpu_shares",
+            ("cpu_shares: 512", "/cpu_shares/value", json!(512)),
+        ),
         ("cpuset", ("cpuset: 0-1", "/cpuset", json!("0-1"))),
         ("pids_limit", ("pids_limit: 50", "/limits/pids", json!(50))),
         ("shm_size", ("shm_size: 64m", "/shm_size", json!(64 << 20))),
-        ("oom_score_adj", ("oom_score_adj: 500", "/oom_score_adj", json!(500))),
-        ("user", ("user: '1000:1000'", "/user/value", json!("1000:1000"))),
-        ("group_add", ("group_add: ['44']", "/group_add/0/value", json!(44))),
-        ("working_dir", ("working_dir: /srv", "/working_dir", json!("/srv"))),
+        (
+            "oom_score_adj",
+            ("oom_score_adj: 500", "/oom_score_adj", json!(500)),
+        ),
+        (
+            "user",
+            ("user: '1000:1000'", "/user/value", json!("1000:1000")),
+        ),
+        (
+            "group_add",
+            ("group_add: ['44']", "/group_add/0/value", json!(44)),
+        ),
+        (
+            "working_dir",
+            ("working_dir: /srv", "/working_dir", json!("/srv")),
+        ),
         ("read_only", ("read_only: true", "/read_only", json!(true))),
         ("tmpfs", ("tmpfs: /run", "/tmpfs/0/value", json!("/run"))),
-        ("cap_add", ("cap_add: [NET_ADMIN]", "/cap_add/0/value", json!("NET_ADMIN"))),
-        ("cap_drop", ("cap_drop: [ALL]", "/cap_drop/0/value", json!("ALL"))),
-        ("privileged", ("privileged: true", "/privileged/value", json!(true))),
-        ("security_opt", ("security_opt: ['no-new-privileges:true']", "/security_opt/0/value", json!("no-new-privileges:true"))),
-        ("network_mode", ("network_mode: none", "/network_mode/value", json!("none"))),
-        ("networks", ("networks: [front]", "/networks/front/aliases", json!([]))),
-        ("extra_hosts", ("extra_hosts: ['db.local:10.0.0.9']", "/extra_hosts/0", json!(["db.local", "10.0.0.9"]))),
+        (
+            "cap_add",
+            (
+                "cap_add: [NET_ADMIN]",
+                "/cap_add/0/value",
+                json!("NET_ADMIN"),
+            ),
+        ),
+        (
+            "cap_drop",
+            ("cap_drop: [ALL]", "/cap_drop/0/value", json!("ALL")),
+        ),
+        (
+            "privileged",
+            ("privileged: true", "/privileged/value", json!(true)),
+        ),
+        (
+            "security_opt",
+            (
+                "security_opt: ['no-new-privileges:true']",
+                "/security_opt/0/value",
+                json!("no-new-privileges:true"),
+            ),
+        ),
+        (
+            "network_mode",
+            ("network_mode: none", "/network_mode/value", json!("none")),
+        ),
+        (
+            "networks",
+            ("networks: [front]", "/networks/front/aliases", json!([])),
+        ),
+        (
+            "extra_hosts",
+            (
+                "extra_hosts: ['db.local:10.0.0.9']",
+                "/extra_hosts/0",
+                json!(["db.local", "10.0.0.9"]),
+            ),
+        ),
         ("dns", ("dns: 10.0.0.53", "/dns", json!(["10.0.0.53"]))),
-        ("dns_search", ("dns_search: [corp.example]", "/dns_search", json!(["corp.example"]))),
-        ("dns_opt", ("dns_opt: ['ndots:2']", "/dns_opt", json!(["ndots:2"]))),
-        ("domainname", ("domainname: corp.example", "/domainname", json!("corp.example"))),
-        ("volumes", ("volumes: ['data:/data']", "/volumes/0/value/source", json!("data"))),
-        ("restart", ("restart: always", "/restart/value/policy", json!("always"))),
+        (
+            "dns_search",
+            (
+                "dns_search: [corp.example]",
+                "/dns_search",
+                json!(["corp.example"]),
+            ),
+        ),
+        (
+            "dns_opt",
+            ("dns_opt: ['ndots:2']", "/dns_opt", json!(["ndots:2"])),
+        ),
+        (
+            "domainname",
+            (
+                "domainname: corp.example",
+                "/domainname",
+                json!("corp.example"),
+            ),
+        ),
+        (
+            "volumes",
+            (
+                "volumes: ['data:/data']",
+                "/volumes/0/value/source",
+                json!("data"),
+            ),
+        ),
+        (
+            "restart",
+            ("restart: always", "/restart/value/policy", json!("always")),
+        ),
         ("labels", ("labels: {a: b}", "/labels/a", json!("b"))),
-        ("secrets", ("secrets: [pw]", "/secrets/0/value/target", json!("/run/secrets/pw"))),
-        ("configs", ("configs: [cfg]", "/configs/0/value/target", json!("/cfg"))),
-        ("stop_signal", ("stop_signal: SIGINT", "/stop_signal", json!("SIGINT"))),
-        ("stop_grace_period", ("stop_grace_period: 5s", "/stop_grace_period", json!("5s"))),
-        ("container_name", ("container_name: web-1", "/container_name/value", json!("web-1"))),
+        (
+            "secrets",
+            (
+                "secrets: [pw]",
+                "/secrets/0/value/target",
+                json!("/run/secrets/pw"),
+            ),
+        ),
+        (
+            "configs",
+            ("configs: [cfg]", "/configs/0/value/target", json!("/cfg")),
+        ),
+        (
+            "stop_signal",
+            ("stop_signal: SIGINT", "/stop_signal", json!("SIGINT")),
+        ),
+        (
+            "stop_grace_period",
+            ("stop_grace_period: 5s", "/stop_grace_period", json!("5s")),
+        ),
+        (
+            "container_name",
+            (
+                "container_name: web-1",
+                "/container_name/value",
+                json!("web-1"),
+            ),
+        ),
         ("hostname", ("hostname: box", "/hostname", json!("box"))),
         ("init", ("init: false", "/init", json!(false))),
-        ("ulimits", ("ulimits: {nofile: 1024}", "/ulimits/nofile/soft", json!(1024))),
-        ("sysctls", ("sysctls: {net.core.somaxconn: '1024'}", "/sysctls/net.core.somaxconn", json!("1024"))),
-        ("devices", ("devices: ['/dev/fuse']", "/devices/0/value", json!("/dev/fuse"))),
-        ("platform", ("platform: linux/amd64", "/platform", json!("linux/amd64"))),
-        ("profiles", ("profiles: [debug]", "/profiles", json!(["debug"]))),
+        (
+            "ulimits",
+            (
+                "ulimits: {nofile: 1024}",
+                "/ulimits/nofile/soft",
+                json!(1024),
+            ),
+        ),
+        (
+            "sysctls",
+            (
+                "sysctls: {net.core.somaxconn: '1024'}",
+                "/sysctls/net.core.somaxconn",
+                json!("1024"),
+            ),
+        ),
+        (
+            "devices",
+            (
+                "devices: ['/dev/fuse']",
+                "/devices/0/value",
+                json!("/dev/fuse"),
+            ),
+        ),
+        (
+            "platform",
+            ("platform: linux/amd64", "/platform", json!("linux/amd64")),
+        ),
+        (
+            "profiles",
+            ("profiles: [debug]", "/profiles", json!(["debug"])),
+        ),
         ("pid", ("pid: host", "/pid/value", json!("host"))),
         ("ipc", ("ipc: private", "/ipc/value", json!("private"))),
         ("uts", ("uts: host", "/uts/value", json!("host"))),
-        ("userns_mode", ("userns_mode: host", "/userns_mode/value", json!("host"))),
-        ("runtime", ("runtime: runsc", "/runtime/value", json!("runsc"))),
-        ("stdin_open", ("stdin_open: true", "/stdin_open", json!(true))),
+        (
+            "userns_mode",
+            ("userns_mode: host", "/userns_mode/value", json!("host")),
+        ),
+        (
+            "runtime",
+            ("runtime: runsc", "/runtime/value", json!("runsc")),
+        ),
+        (
+            "stdin_open",
+            ("stdin_open: true", "/stdin_open", json!(true)),
+        ),
         ("tty", ("tty: true", "/tty", json!(true))),
         ("scale", ("scale: 3", "/replicas", json!(3))),
-        ("logging", ("logging: {driver: local, options: {max-size: 10m}}", "/logging/value/options/max-size", json!("10m"))),
-        ("pull_policy", ("pull_policy: never", "/pull_policy", json!("never"))),
+        (
+            "logging",
+            (
+                "logging: {driver: local, options: {max-size: 10m}}",
+                "/logging/value/options/max-size",
+                json!("10m"),
+            ),
+        ),
+        (
+            "pull_policy",
+            ("pull_policy: never", "/pull_policy", json!("never")),
+        ),
         ("attach", ("attach: false", "/attach", json!(false))),
-        ("extends", ("extends: {service: db}", "/hostname", json!("dbhost"))),
+        (
+            "extends",
+            ("extends: {service: db}", "/hostname", json!("dbhost")),
+        ),
     ])
 }
 
@@ -238,10 +431,16 @@ fn every_service_key_of_the_compose_schema_is_supported_or_refused_with_its_reas
         }
     }
     for key in supported.keys() {
-        assert!(keys.iter().any(|k| k == key), "`{key}` is not in the schema");
+        assert!(
+            keys.iter().any(|k| k == key),
+            "`{key}` is not in the schema"
+        );
     }
     for key in bulkhead_core::spec::service::SERVICE_KEYS {
-        assert!(supported.contains_key(key), "supported `{key}` has no row here");
+        assert!(
+            supported.contains_key(key),
+            "supported `{key}` has no row here"
+        );
     }
 }
 
@@ -277,8 +476,8 @@ fn every_top_level_key_of_the_compose_schema_is_supported_or_refused_with_its_re
     for key in schema_keys(None) {
         match supported.get(key.as_str()) {
             Some((extra, read, want)) => {
-                let p = load_text(&format!("{base}{extra}"))
-                    .unwrap_or_else(|e| panic!("`{key}`: {e}"));
+                let p =
+                    load_text(&format!("{base}{extra}")).unwrap_or_else(|e| panic!("`{key}`: {e}"));
                 assert_eq!(read(&p), *want, "`{key}`");
             }
             None => assert_refused(&key, &format!("{base}{key}: x\n")),

@@ -56,13 +56,29 @@ fn fields() -> Vec<(&'static str, Value, Read)> {
             Has("/HostConfig/ExtraHosts"),
         ),
         ("dns", json!(["10.0.0.53"]), At("/HostConfig/Dns")),
-        ("dns_search", json!(["corp.example"]), At("/HostConfig/DnsSearch")),
-        ("dns_opt", json!(["ndots:2", "edns0"]), At("/HostConfig/DnsOptions")),
-        ("domainname", json!("corp.example"), At("/Config/Domainname")),
+        (
+            "dns_search",
+            json!(["corp.example"]),
+            At("/HostConfig/DnsSearch"),
+        ),
+        (
+            "dns_opt",
+            json!(["ndots:2", "edns0"]),
+            At("/HostConfig/DnsOptions"),
+        ),
+        (
+            "domainname",
+            json!("corp.example"),
+            At("/Config/Domainname"),
+        ),
         ("shm_size", json!(16 << 20), At("/HostConfig/ShmSize")),
         ("cpu_shares", json!(512), At("/HostConfig/CpuShares")),
         ("cpuset", json!("0"), At("/HostConfig/CpusetCpus")),
-        ("mem_reservation", json!(32 << 20), At("/HostConfig/MemoryReservation")),
+        (
+            "mem_reservation",
+            json!(32 << 20),
+            At("/HostConfig/MemoryReservation"),
+        ),
         ("oom_score_adj", json!(300), At("/HostConfig/OomScoreAdj")),
         ("group_add", json!(["44"]), At("/HostConfig/GroupAdd")),
         (
@@ -75,7 +91,11 @@ fn fields() -> Vec<(&'static str, Value, Read)> {
             json!("keys"),
             At("/Config/Labels/team.owner"),
         ),
-        ("deploy.labels", json!("blue"), At("/Config/Labels/team.cost")),
+        (
+            "deploy.labels",
+            json!("blue"),
+            At("/Config/Labels/team.cost"),
+        ),
         (
             "deploy.restart_policy",
             json!({"Name": "on-failure", "MaximumRetryCount": 2}),
@@ -105,19 +125,37 @@ fn every_compose_key_reaches_the_engine() {
 
     // Inside: /etc/hosts has the lines, the resolver its search domain and options, /dev/shm
     // its size, the user its added group.
-    let out = exec(&c, &["cat", "/etc/hosts", "/etc/resolv.conf", "/proc/mounts"]);
+    let out = exec(
+        &c,
+        &["cat", "/etc/hosts", "/etc/resolv.conf", "/proc/mounts"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let files = text(&out.stdout);
     let has_line = |pred: &dyn Fn(&[&str]) -> bool| {
-        files.lines().any(|l| pred(&l.split_whitespace().collect::<Vec<_>>()))
+        files
+            .lines()
+            .any(|l| pred(&l.split_whitespace().collect::<Vec<_>>()))
     };
-    assert!(has_line(&|w| w == ["10.20.30.40", "db.internal"]), "{files}");
-    assert!(has_line(&|w| w.first() == Some(&"search") && w.contains(&"corp.example")), "{files}");
-    assert!(has_line(&|w| w.first() == Some(&"options") && w.contains(&"ndots:2")), "{files}");
     assert!(
-        has_line(&|w| w.get(1) == Some(&"/dev/shm") && w.get(3).is_some_and(|o| o.contains("size=16384k"))),
+        has_line(&|w| w == ["10.20.30.40", "db.internal"]),
+        "{files}"
+    );
+    assert!(
+        has_line(&|w| w.first() == Some(&"search") && w.contains(&"corp.example")),
+        "{files}"
+    );
+    assert!(
+        has_line(&|w| w.first() == Some(&"options") && w.contains(&"ndots:2")),
+        "{files}"
+    );
+    assert!(
+        has_line(&|w| w.get(1) == Some(&"/dev/shm")
+            && w.get(3).is_some_and(|o| o.contains("size=16384k"))),
         "{files}"
     );
     let out = exec(&c, &["id", "-G"]);
-    assert_eq!(text(&out.stdout).split_whitespace().collect::<Vec<_>>(), ["65534", "44"]);
+    assert_eq!(
+        text(&out.stdout).split_whitespace().collect::<Vec<_>>(),
+        ["65534", "44"]
+    );
 }

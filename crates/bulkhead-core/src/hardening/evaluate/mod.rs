@@ -17,9 +17,7 @@ use crate::spec::model::Service;
 use filesystem::{devices, mounts, rootfs};
 use identity::{capabilities, group_add, privileged, user};
 use isolation::{namespaces, network, runtime, security_opt, sysctls};
-use resources::{
-    cpu_shares, health, image, limits, logging, ports, restart, unused_waivers,
-};
+use resources::{cpu_shares, health, image, limits, logging, ports, restart, unused_waivers};
 
 /// What happened to one rule for one service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

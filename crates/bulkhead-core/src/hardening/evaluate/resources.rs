@@ -147,7 +147,8 @@ pub(super) fn logging(cx: &mut Ctx<'_>) -> Option<Logging> {
     let msg = format!(
         "log driver `{driver}` sends the logs from the host, outside the service's security group and egress rule"
     );
-    cx.breach(Rule::LocalLogging, msg, &l.span).then_some(l.value)
+    cx.breach(Rule::LocalLogging, msg, &l.span)
+        .then_some(l.value)
 }
 
 pub(super) fn restart(cx: &mut Ctx<'_>, profile: &Profile) -> (String, u32) {
