@@ -255,6 +255,7 @@ fn sends_only_api_1_41_keys() {
         "StopTimeout",
         "Tty",
         "OpenStdin",
+        "Domainname",
         "HostConfig",
         "NetworkingConfig",
     ];
@@ -281,6 +282,15 @@ fn sends_only_api_1_41_keys() {
         "Ulimits",
         "Runtime",
         "PortBindings",
+        "ExtraHosts",
+        "Dns",
+        "DnsSearch",
+        "DnsOptions",
+        "ShmSize",
+        "CpusetCpus",
+        "OomScoreAdj",
+        "MemoryReservation",
+        "LogConfig",
     ];
     let body = body_json(&full_spec());
     let keys = |v: &Value| -> Vec<String> {

@@ -44,9 +44,6 @@ fn schema_keys(def: Option<&str>) -> Vec<String> {
     keys
 }
 
-/// Supported service keys: a body for service `web` (beside `image: app` unless it has its
-/// own), and (JSON pointer into the normalized service, the value it must carry).
-#[rustfmt::skip]
 /// Values Compose or Bulkhead's hardening refuses, each with the words of its error.
 #[rustfmt::skip]
 const REFUSED_VALUES: &[(&str, &str)] = &[
@@ -98,6 +95,9 @@ fn the_deprecated_external_name_form_is_read() {
     );
 }
 
+/// Supported service keys: a body for service `web` (beside `image: app` unless it has its
+/// own), and (JSON pointer into the normalized service, the value it must carry).
+#[rustfmt::skip]
 fn supported_service_keys() -> BTreeMap<&'static str, (&'static str, &'static str, Value)> {
     BTreeMap::from([
         (
@@ -460,12 +460,15 @@ fn every_deploy_key_of_the_compose_schema_is_supported_or_refused_with_its_reaso
     }
 }
 
+/// Reads what a top-level key put into the project.
+type ReadProject = fn(&Project) -> String;
+
 #[test]
 fn every_top_level_key_of_the_compose_schema_is_supported_or_refused_with_its_reason() {
     let base = "services:\n  web:\n    image: app\n";
     #[rustfmt::skip]
-    let supported: BTreeMap<&str, (&str, fn(&bulkhead_core::spec::Project) -> String, &str)> = BTreeMap::from([
-        ("name", ("name: shop\n", (|p: &bulkhead_core::spec::Project| p.name.clone()) as fn(&_) -> _, "shop")),
+    let supported: BTreeMap<&str, (&str, ReadProject, &str)> = BTreeMap::from([
+        ("name", ("name: shop\n", (|p: &Project| p.name.clone()) as ReadProject, "shop")),
         ("version", ("version: '3.8'\n", |p| p.notes.len().to_string(), "1")),
         ("services", ("", |p| p.services.len().to_string(), "1")),
         ("networks", ("networks: {front: }\n", |p| p.networks.keys().cloned().collect(), "front")),
