@@ -13,6 +13,9 @@ use bulkhead_core::spec::{self, LoadInput, Project, SourceFile, SpecErrors};
 use bulkhead_core::verdict::{self, Verdict};
 use proptest::prelude::*;
 
+#[path = "core/compose_keys.rs"]
+mod compose_keys;
+
 // ---------------------------------------------------------------------------------------------
 // Corpus
 // ---------------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, HealthConfig, HostConfig, Mount, MountType,
-    NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, HealthConfig, HostConfig, HostConfigLogConfig, Mount,
+    MountType, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
 };
 use bulkhead_ports::{ContainerSpec, HealthSpec, MountSpec, PortSpec};
 
@@ -40,6 +41,7 @@ pub(crate) fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, S
         stop_timeout: spec.stop_timeout.map(whole_seconds),
         tty: Some(spec.tty),
         open_stdin: Some(spec.stdin_open),
+        domainname: spec.domainname.clone(),
         host_config: Some(host_config),
         networking_config: networking_config(spec),
         ..Default::default()
@@ -78,6 +80,23 @@ fn host_config(spec: &ContainerSpec) -> Result<HostConfig, SpecError> {
         sysctls: (!spec.sysctls.is_empty()).then(|| hash_map(&spec.sysctls)),
         ulimits: (!spec.ulimits.is_empty()).then(|| spec.ulimits.iter().map(ulimit).collect()),
         runtime: spec.runtime.clone(),
+        extra_hosts: non_empty(&spec.extra_hosts),
+        dns: non_empty(&spec.dns),
+        dns_search: non_empty(&spec.dns_search),
+        dns_options: non_empty(&spec.dns_opt),
+        shm_size: spec.shm_size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+        cpuset_cpus: spec.cpuset.clone(),
+        oom_score_adj: spec.oom_score_adj,
+        memory_reservation: spec
+            .memory_reservation
+            .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+        log_config: spec
+            .log
+            .as_ref()
+            .map(|(driver, options)| HostConfigLogConfig {
+                typ: Some(driver.clone()),
+                config: (!options.is_empty()).then(|| hash_map(options)),
+            }),
         ..Default::default()
     })
 }

@@ -85,6 +85,55 @@ fn full_spec() -> ContainerSpec {
         stop_timeout: Some(Duration::from_millis(2500)),
         tty: false,
         stdin_open: false,
+        extra_hosts: vec!["db.local:10.1.2.3".into()],
+        dns: vec!["10.0.0.53".into()],
+        dns_search: vec!["corp.example".into()],
+        dns_opt: vec!["ndots:2".into()],
+        domainname: Some("corp.example".into()),
+        shm_size: Some(64 << 20),
+        cpuset: Some("0-1".into()),
+        oom_score_adj: Some(500),
+        memory_reservation: Some(64 << 20),
+        log: Some((
+            "local".into(),
+            BTreeMap::from([("max-size".into(), "10m".into())]),
+        )),
+    }
+}
+
+#[test]
+fn engine_settings_map_to_their_fields() {
+    let body = body_json(&full_spec());
+    let h = &body["HostConfig"];
+    assert_eq!(h["ExtraHosts"], serde_json::json!(["db.local:10.1.2.3"]));
+    assert_eq!(h["Dns"], serde_json::json!(["10.0.0.53"]));
+    assert_eq!(h["DnsSearch"], serde_json::json!(["corp.example"]));
+    assert_eq!(h["DnsOptions"], serde_json::json!(["ndots:2"]));
+    assert_eq!(body["Domainname"], "corp.example");
+    assert_eq!(h["ShmSize"], 64 << 20);
+    assert_eq!(h["CpusetCpus"], "0-1");
+    assert_eq!(h["OomScoreAdj"], 500);
+    assert_eq!(h["MemoryReservation"], 64 << 20);
+    assert_eq!(
+        h["LogConfig"],
+        serde_json::json!({"Type": "local", "Config": {"max-size": "10m"}})
+    );
+    let plain = body_json(&ContainerSpec {
+        image: "x".into(),
+        ..Default::default()
+    });
+    for key in [
+        "ExtraHosts",
+        "Dns",
+        "ShmSize",
+        "CpusetCpus",
+        "OomScoreAdj",
+        "LogConfig",
+    ] {
+        assert!(
+            plain["HostConfig"].get(key).is_none(),
+            "{key} set when unset"
+        );
     }
 }
 
@@ -206,6 +255,7 @@ fn sends_only_api_1_41_keys() {
         "StopTimeout",
         "Tty",
         "OpenStdin",
+        "Domainname",
         "HostConfig",
         "NetworkingConfig",
     ];
@@ -232,6 +282,15 @@ fn sends_only_api_1_41_keys() {
         "Ulimits",
         "Runtime",
         "PortBindings",
+        "ExtraHosts",
+        "Dns",
+        "DnsSearch",
+        "DnsOptions",
+        "ShmSize",
+        "CpusetCpus",
+        "OomScoreAdj",
+        "MemoryReservation",
+        "LogConfig",
     ];
     let body = body_json(&full_spec());
     let keys = |v: &Value| -> Vec<String> {

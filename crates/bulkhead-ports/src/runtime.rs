@@ -247,6 +247,20 @@ pub struct ContainerSpec {
     pub stop_timeout: Option<Duration>,
     pub tty: bool,
     pub stdin_open: bool,
+    /// `name:address` lines for /etc/hosts (`HostConfig.ExtraHosts`).
+    pub extra_hosts: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_opt: Vec<String>,
+    pub domainname: Option<String>,
+    /// /dev/shm size in bytes.
+    pub shm_size: Option<u64>,
+    pub cpuset: Option<String>,
+    pub oom_score_adj: Option<i64>,
+    /// Soft memory limit in bytes.
+    pub memory_reservation: Option<u64>,
+    /// `(driver, options)`; `None`: the engine's default.
+    pub log: Option<(String, BTreeMap<String, String>)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

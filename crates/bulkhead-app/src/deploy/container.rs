@@ -93,6 +93,20 @@ pub fn container_spec(id: &Identity<'_>, t: &Template) -> ContainerSpec {
         stop_timeout: Some(Duration::from_secs(t.stop_grace_secs)),
         tty: t.tty,
         stdin_open: t.stdin_open,
+        extra_hosts: t.engine.extra_hosts.clone(),
+        dns: t.engine.dns.clone(),
+        dns_search: t.engine.dns_search.clone(),
+        dns_opt: t.engine.dns_opt.clone(),
+        domainname: t.engine.domainname.clone(),
+        shm_size: t.engine.shm_size,
+        cpuset: t.engine.cpuset.clone(),
+        oom_score_adj: t.engine.oom_score_adj,
+        memory_reservation: t.engine.memory_reservation,
+        log: t
+            .engine
+            .log_driver
+            .clone()
+            .map(|d| (d, t.engine.log_options.clone())),
     }
 }
 

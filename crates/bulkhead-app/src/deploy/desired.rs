@@ -207,7 +207,13 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             );
             super::volumes::name_mounts(project, &mut t.mounts);
             t.user = Some(identity.pinned());
-            t.groups = identity.groups.clone();
+            // The user's own groups, then the spec's `group_add` (by number, gid 0 only waived).
+            let added = std::mem::replace(&mut t.groups, identity.groups.clone());
+            for g in added {
+                if !t.groups.contains(&g) {
+                    t.groups.push(g);
+                }
+            }
             t.image_volumes = uncovered_volumes(&resolved.info.volumes, &t.mounts);
             // A tmpfs's mode holds over what the image has at its mount point, or is refused.
             super::tmpfs_mode::check(&*self.runtime, &sv.name, service, &resolved.info, &t).await?;

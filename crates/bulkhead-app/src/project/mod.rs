@@ -206,13 +206,14 @@ pub fn discover(opts: &ProjectOptions) -> Result<Vec<PathBuf>, OpenError> {
     }
     let upload = opts.origin == Origin::Upload;
     // An upload's variables are the tenant's: they never choose which files the server reads.
-    let compose_file = opts
-        .env
-        .get("COMPOSE_FILE")
-        .filter(|l| !l.is_empty() && !upload);
+    let env = if upload {
+        opts.env.clone()
+    } else {
+        with_dotenv(opts)
+    };
+    let compose_file = env.get("COMPOSE_FILE").filter(|l| !l.is_empty() && !upload);
     if let Some(list) = compose_file {
-        let sep = opts
-            .env
+        let sep = env
             .get("COMPOSE_PATH_SEPARATOR")
             .and_then(|s| s.chars().next())
             .unwrap_or(':');
@@ -247,6 +248,29 @@ pub fn discover(opts: &ProjectOptions) -> Result<Vec<PathBuf>, OpenError> {
             .collect::<Vec<_>>()
             .join(", "),
     })
+}
+
+/// The process environment over the variables of the `.env` file (`--env-file`, else the
+/// one in `--project-directory` or the working directory), as Docker Compose reads
+/// COMPOSE_FILE and COMPOSE_PATH_SEPARATOR before it looks for files. An unreadable or
+/// malformed `.env` adds nothing here: `open` reads it again and reports it.
+fn with_dotenv(opts: &ProjectOptions) -> BTreeMap<String, String> {
+    let path = match (&opts.env_file, &opts.project_dir) {
+        (Some(f), _) => absolute(&opts.cwd, f),
+        (None, Some(d)) => absolute(&opts.cwd, d).join(".env"),
+        (None, None) => opts.cwd.join(".env"),
+    };
+    let mut env = BTreeMap::new();
+    if path.is_file()
+        && let Ok(text) = read_bounded(&path)
+    {
+        let lookup = |k: &str| opts.env.get(k).cloned();
+        if let Ok(pairs) = dotenv::parse(&text, &lookup) {
+            env.extend(pairs);
+        }
+    }
+    env.extend(opts.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
 }
 
 /// Read a file, refusing anything larger than a spec file can sensibly be.

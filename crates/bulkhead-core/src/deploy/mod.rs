@@ -8,4 +8,6 @@ pub use plan::{
     Desired, DesiredNetwork, DesiredService, Observed, ObservedContainer, ObservedRules, Op, Plan,
     Rollout, plan,
 };
-pub use template::{HealthTemplate, MountTemplate, PortTemplate, Template, template};
+pub use template::{
+    EngineTemplate, HealthTemplate, MountTemplate, PortTemplate, Template, template,
+};

@@ -102,6 +102,46 @@ pub struct Template {
     /// when the image is known).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_volumes: Vec<String>,
+    /// The plain engine settings of the spec's `engine_opts` keys (empty: none, and the
+    /// template's hash is what it was before they existed).
+    #[serde(default, skip_serializing_if = "EngineTemplate::is_empty")]
+    pub engine: EngineTemplate,
+}
+
+/// `extra_hosts`, DNS, /dev/shm, cpuset, OOM score, memory reservation, log driver, and the
+/// labels of `deploy.labels`: as the engine takes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineTemplate {
+    /// `name:address`, as `HostConfig.ExtraHosts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_opt: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u64>,
+    /// The log driver and its options (a local one, or a waived other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_driver: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_options: BTreeMap<String, String>,
+}
+
+impl EngineTemplate {
+    pub fn is_empty(&self) -> bool {
+        *self == EngineTemplate::default()
+    }
 }
 
 impl Template {
@@ -191,7 +231,7 @@ pub fn template(
         command: service.command.clone(),
         entrypoint: service.entrypoint.clone(),
         env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
-        labels: service.labels.clone(),
+        labels: labels(service),
         working_dir: service.working_dir.clone(),
         hostname: service.hostname.clone(),
         mounts: mounts(service, effective, volume_prefix),
@@ -219,7 +259,8 @@ pub fn template(
         tty: service.tty,
         stdin_open: service.stdin_open,
         user: effective.user.clone(),
-        groups: Vec::new(),
+        // The spec's `group_add` (checked); the user's own groups join them at deploy.
+        groups: effective.group_add.clone(),
         read_only_rootfs: effective.read_only_rootfs,
         cap_drop: effective.cap_drop.clone(),
         cap_add: effective.cap_add.clone(),
@@ -240,6 +281,41 @@ pub fn template(
         sysctls: effective.sysctls.clone(),
         runtime: effective.runtime.clone(),
         image_volumes: Vec::new(),
+        engine: engine(service, effective),
+    }
+}
+
+/// The service's `labels` over its `deploy.labels`.
+fn labels(service: &Service) -> BTreeMap<String, String> {
+    let mut out = service.engine.deploy_labels.clone();
+    out.extend(service.labels.clone());
+    out
+}
+
+fn engine(service: &Service, effective: &Effective) -> EngineTemplate {
+    let o = &service.engine;
+    let logging = effective.logging.clone();
+    EngineTemplate {
+        extra_hosts: o
+            .extra_hosts
+            .iter()
+            .map(|(name, addr)| format!("{name}:{addr}"))
+            .collect(),
+        dns: o.dns.clone(),
+        dns_search: o.dns_search.clone(),
+        dns_opt: o.dns_opt.clone(),
+        domainname: o.domainname.clone(),
+        shm_size: o.shm_size,
+        cpuset: o.cpuset.clone(),
+        oom_score_adj: o.oom_score_adj,
+        // Never above the limit: the engine refuses that (the verdict flags it).
+        memory_reservation: service
+            .reservations
+            .memory
+            .filter(|m| *m > 0)
+            .map(|m| m.min(effective.memory)),
+        log_driver: logging.as_ref().and_then(|l| l.driver.clone()),
+        log_options: logging.map(|l| l.options).unwrap_or_default(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::spec::model::{HealthTest, Healthcheck, Protocol};
+use crate::spec::model::{HealthTest, Healthcheck, Logging, Protocol};
 
 /// The knobs of the profile. `Profile::default()` is the strict profile every service gets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -129,4 +129,8 @@ pub struct Effective {
     pub init: bool,
     pub sysctls: Vec<(String, String)>,
     pub runtime: Option<String>,
+    /// `group_add` by number, gid 0 only when waived.
+    pub group_add: Vec<u32>,
+    /// The log driver and options: a local driver, or a waived other one.
+    pub logging: Option<Logging>,
 }

@@ -385,11 +385,11 @@ fn cases() -> Vec<Case> {
                 ),
                 Breach::Rejected {
                     body: "memswap_limit: 2g",
-                    error: "key `memswap_limit` is not supported",
+                    error: "key `memswap_limit` is refused",
                 },
                 Breach::Rejected {
                     body: "oom_kill_disable: true",
-                    error: "key `oom_kill_disable` is not supported",
+                    error: "key `oom_kill_disable` is refused",
                 },
             ],
         },
@@ -404,15 +404,18 @@ fn cases() -> Vec<Case> {
                     assert_eq!(e.cpu_shares, 1024);
                     assert_eq!(e.nano_cpus, Some(500_000_000));
                 }),
+                allowed("cpu_shares: 512\ncpuset: \"0-3\"", Enforced, |e| {
+                    assert_eq!(e.cpu_shares, 512)
+                }),
             ],
             breaches: vec![
+                // A tenant may yield CPU, never weigh more than its neighbours.
+                overridden("cpu_shares: 4096", Hardened, |e| {
+                    assert_eq!(e.cpu_shares, 1024)
+                }),
                 Breach::Rejected {
-                    body: "cpu_shares: 4096",
-                    error: "key `cpu_shares` is not supported",
-                },
-                Breach::Rejected {
-                    body: "cpuset: \"0-3\"",
-                    error: "key `cpuset` is not supported",
+                    body: "cpu_shares: 1",
+                    error: "cpu_shares 1 is outside 2..=262144",
                 },
             ],
         },
@@ -567,10 +570,17 @@ fn cases() -> Vec<Case> {
                 overridden("restart: \"on-failure:50\"", Hardened, |e| {
                     assert_eq!(e.restart, ("on-failure".into(), 5))
                 }),
-                Breach::Rejected {
-                    body: "deploy: {restart_policy: {condition: any}}",
-                    error: "key `restart_policy` is not supported",
-                },
+                // deploy.restart_policy is bounded like `restart`.
+                overridden(
+                    "deploy: {restart_policy: {condition: any}}",
+                    Hardened,
+                    |e| assert_eq!(e.restart, ("on-failure".into(), 5)),
+                ),
+                overridden(
+                    "deploy: {restart_policy: {condition: on-failure, max_attempts: 9}}",
+                    Hardened,
+                    |e| assert_eq!(e.restart, ("on-failure".into(), 5)),
+                ),
             ],
         },
         Case {
@@ -868,6 +878,32 @@ fn cases() -> Vec<Case> {
                 overridden("image: example/svc", Flagged, |_| {}),
                 overridden("build: .", Flagged, |_| {}),
             ],
+        },
+        Case {
+            rule: Rule::LocalLogging,
+            allowed: vec![
+                allowed("", Enforced, |e| assert_eq!(e.logging, None)),
+                allowed(
+                    "logging: {driver: local, options: {max-size: 10m}}",
+                    Enforced,
+                    |e| {
+                        assert_eq!(
+                            e.logging.as_ref().and_then(|l| l.driver.as_deref()),
+                            Some("local")
+                        )
+                    },
+                ),
+            ],
+            breaches: vec![refused(
+                "logging: {driver: syslog, options: {syslog-address: \"udp://10.0.0.1:514\"}}",
+                |e| assert_eq!(e.logging, None),
+                |e| {
+                    assert_eq!(
+                        e.logging.as_ref().and_then(|l| l.driver.as_deref()),
+                        Some("syslog")
+                    )
+                },
+            )],
         },
     ]
 }
@@ -1378,4 +1414,24 @@ fn every_tmpfs_that_allows_exec_is_refused_without_a_waiver() {
         let h = harden(&format!("tmpfs: [\"{tmpfs}\"]"));
         assert!(h.deployable(), "{tmpfs}");
     }
+}
+
+/// `group_add: [0]` is root's group: refused under `non-root` (and dropped), kept when waived;
+/// other groups pass.
+#[test]
+fn group_add_of_root_group_breaches_non_root() {
+    let h = harden("user: \"1000:1000\"\ngroup_add: [\"0\", \"44\"]");
+    assert_eq!(h.effective.group_add, [44]);
+    assert!(outcomes(&h, Rule::NonRoot).contains(&Outcome::Refused));
+    assert!(!h.deployable());
+    let body = with_waiver(
+        "user: \"1000:1000\"\ngroup_add: [\"0\", \"44\"]",
+        Rule::NonRoot,
+    );
+    let h = harden(&body);
+    assert_eq!(h.effective.group_add, [0, 44]);
+    assert!(h.deployable());
+    let h = harden("user: \"1000:1000\"\ngroup_add: [\"44\"]");
+    assert_eq!(h.effective.group_add, [44]);
+    assert!(h.deployable());
 }

@@ -33,6 +33,7 @@ pub enum Rule {
     SafeSysctls,
     DefaultRuntime,
     PinnedImage,
+    LocalLogging,
 }
 
 /// A rule as data.
@@ -78,7 +79,7 @@ rules! {
     MemoryLimit, "memory-limit", "a memory limit",
         "memory limit: the spec's, else 512 MiB; swap not above it", "5.11", "- (LimitRange / resources.limits.memory)", false;
     CpuShares, "cpu-shares", "CPU shares set",
-        "cpu shares 1024 (cpus limit from the spec when given)", "5.12", "- (resources.limits.cpu)", false;
+        "cpu shares: the spec's cpu_shares up to 1024, else 1024 (cpus limit from the spec when given)", "5.12", "- (resources.limits.cpu)", false;
     ReadOnlyRootfs, "read-only-rootfs", "read-only root filesystem",
         "read_only true, tmpfs at /tmp (64 MiB, noexec, nosuid)", "5.13", "- (readOnlyRootFilesystem, recommended)", true;
     NoexecTmpfs, "noexec-tmpfs", "tmpfs mounts without exec",
@@ -117,6 +118,8 @@ rules! {
         "runtime runc (or runsc); any other runtime refused", "-", "- (RuntimeClass)", true;
     PinnedImage, "pinned-image", "images pinned by digest",
         "images referenced by tag are resolved to a digest at deploy", "5.28", "- (image digests)", false;
+    LocalLogging, "local-logging", "logs kept on the host",
+        "the engine's default log driver, or json-file, local or none; a driver that ships logs elsewhere (syslog, gelf, fluentd, awslogs...) refused", "-", "-", true;
 }
 
 impl Rule {

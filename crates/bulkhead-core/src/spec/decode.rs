@@ -159,6 +159,16 @@ pub fn key_values(node: &Node, what: &str) -> Result<BTreeMap<String, Option<Str
                             format!("{what} has an item with an empty key: `{t}`"),
                         ));
                     }
+                    // `- DEBUG = true`: Compose refuses a name with spaces around `=`.
+                    Some((k, _)) if k.trim_end() != k => {
+                        return Err(SpecError::value(
+                            &item.span,
+                            format!(
+                                "{what}: `{t}` has a space before `=`; the name would be `{k}`"
+                            ),
+                        )
+                        .with_hint("write NAME=value with no space before `=`"));
+                    }
                     Some((k, v)) => out.insert(k.to_string(), Some(v.to_string())),
                     None => out.insert(t, None),
                 };
@@ -182,8 +192,8 @@ pub fn labels(node: &Node, what: &str) -> Result<BTreeMap<String, String>, SpecE
         .collect())
 }
 
-/// Refuse keys outside `allowed` (extension keys `x-*` are always free), suggesting the
-/// nearest known key, or saying why a known Compose key is not supported.
+/// Refuse keys outside `allowed` (extension keys `x-*` are always free): a key of `refused`
+/// with its reason, any other with one suggestion when it looks like a misspelling.
 pub fn check_keys(
     entries: &[Entry],
     allowed: &[&str],
@@ -195,22 +205,23 @@ pub fn check_keys(
         if e.key.starts_with("x-") || allowed.contains(&e.key.as_str()) {
             continue;
         }
+        if let Some((_, why)) = unsupported.iter().find(|(k, _)| *k == e.key) {
+            let msg = format!("{what}: key `{}` is refused", e.key);
+            let err = SpecError::new(ErrorKind::UnknownKey, &e.key_span, msg);
+            errors.push(err.with_hint(why.to_string()));
+            continue;
+        }
         let err = SpecError::new(
             ErrorKind::UnknownKey,
             &e.key_span,
             format!("{what}: key `{}` is not supported", e.key),
         );
-        let hint = match unsupported.iter().find(|(k, _)| *k == e.key) {
-            Some((_, why)) => why.to_string(),
-            None => match nearest(&e.key, allowed) {
-                Some(k) => format!(
-                    "did you mean `{k}`? (or prefix it with `x-` to keep it as an extension)"
-                ),
-                None => format!(
-                    "remove it, or prefix it with `x-` to keep it as an extension; supported keys: {}",
-                    allowed.join(", ")
-                ),
-            },
+        // One suggestion, and only for a likely misspelling: never the list of every key.
+        let hint = match nearest(&e.key, allowed) {
+            Some(k) => {
+                format!("did you mean `{k}`? (or prefix it with `x-` to keep it as an extension)")
+            }
+            None => "remove it, or prefix it with `x-` to keep it as an extension".to_string(),
         };
         errors.push(err.with_hint(hint));
     }
@@ -278,7 +289,8 @@ mod tests {
         assert!(texts[0].starts_with("f.yaml:1:1: service `web`: key `imgae` is not supported"));
         assert!(texts[0].contains("did you mean `image`?"));
         assert!(texts[1].contains("f.yaml:2:1") && texts[1].contains("use allow_from"));
-        assert!(texts[2].contains("supported keys: image, ports"));
+        assert!(texts[1].contains("key `links` is refused"), "{}", texts[1]);
+        assert!(!texts[2].contains("image, ports"), "{}", texts[2]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::decode::{self, Errors};
 use super::error::SpecError;
-use super::model::{Resources, Service, Ulimit};
+use super::model::{At, Resources, Restart, Service, Ulimit};
 use super::units;
 use super::yaml::{Node, Value};
 
@@ -30,31 +30,56 @@ pub(super) fn deploy(s: &mut Service, node: &Node, errors: &mut Errors) {
     let unsupported = [
         (
             "placement",
-            "not supported yet: use x-bulkhead.tier to choose where a service runs",
-        ),
-        (
-            "restart_policy",
-            "use the service-level `restart`; Bulkhead caps retries at 5",
+            "constraints and preferences choose Swarm nodes, and one engine is one node: use x-bulkhead.tier to choose how a service runs",
         ),
         (
             "update_config",
-            "not supported yet: Bulkhead rolls out start-first, one replica at a time",
+            "not honoured yet: Bulkhead rolls out one replica at a time, start-first (stop-first for a service with writable state), and keeps the previous release serving when a replica fails",
         ),
-        ("rollback_config", "not supported yet"),
         (
-            "mode",
-            "remove it: services are replicated (deploy.replicas)",
+            "rollback_config",
+            "not honoured yet: a rollback (bulkhead rollback) rolls out like a deploy, one replica at a time",
         ),
-        ("endpoint_mode", "remove it"),
-        ("labels", "use the service-level `labels`"),
     ];
     decode::check_keys(
         entries,
-        &["replicas", "resources"],
+        &[
+            "replicas",
+            "resources",
+            "labels",
+            "restart_policy",
+            "mode",
+            "endpoint_mode",
+        ],
         &unsupported,
         "deploy",
         errors,
     );
+    for e in entries {
+        let v = &e.value;
+        match e.key.as_str() {
+            "labels" => {
+                s.engine.deploy_labels = errors
+                    .take(decode::labels(v, "deploy.labels"))
+                    .unwrap_or_default()
+            }
+            "restart_policy" => {
+                if let Some(r) = errors.take(restart_policy(v)) {
+                    s.restart = Some(At {
+                        value: r,
+                        span: v.span.clone(),
+                    });
+                }
+            }
+            "mode" => {
+                errors.take(only(v, "deploy.mode", "replicated", "`global` runs one replica per Swarm node; one engine is one node: remove it, or set deploy.replicas"));
+            }
+            "endpoint_mode" => {
+                errors.take(only(v, "deploy.endpoint_mode", "dnsrr", "a service name resolves to the addresses of its replicas (dnsrr); Swarm's virtual IP (vip) does not exist on one engine: remove it"));
+            }
+            _ => {}
+        }
+    }
     if let Some(r) = node.get("replicas") {
         s.replicas = errors.take(replicas(r, "deploy.replicas")).unwrap_or(1);
     }
@@ -82,6 +107,56 @@ pub(super) fn deploy(s: &mut Service, node: &Node, errors: &mut Errors) {
             &mut s.reservations,
             resources(r, "deploy.resources.reservations", errors),
         );
+    }
+}
+
+/// A key whose one accepted value is what Bulkhead does anyway; any other is refused with `why`.
+fn only(node: &Node, what: &str, accepted: &str, why: &str) -> Result<(), SpecError> {
+    let t = decode::text(node, what)?;
+    if t == accepted {
+        return Ok(());
+    }
+    Err(SpecError::value(&node.span, format!("{what} `{t}` is refused")).with_hint(why))
+}
+
+/// `deploy.restart_policy`: `condition` and `max_attempts` become the restart policy (which the
+/// hardening bounds); it wins over the service's `restart`, as in Docker Compose.
+fn restart_policy(node: &Node) -> Result<Restart, SpecError> {
+    let entries = decode::map(node, "deploy.restart_policy")?;
+    let backoff = "the engine restarts with its own backoff (from 100 ms, doubling, reset after 10 s running); a fixed delay or window cannot be applied: remove it";
+    let mut errs = Errors::default();
+    decode::check_keys(
+        entries,
+        &["condition", "max_attempts"],
+        &[("delay", backoff), ("window", backoff)],
+        "deploy.restart_policy",
+        &mut errs,
+    );
+    if let Some(e) = errs.0.into_iter().next() {
+        return Err(e);
+    }
+    let attempts = node
+        .get("max_attempts")
+        .map(|m| decode::integer::<u32>(m, "deploy.restart_policy.max_attempts"))
+        .transpose()?;
+    let condition = match node.get("condition") {
+        Some(c) => decode::text(c, "deploy.restart_policy.condition")?,
+        None => "any".to_string(),
+    };
+    match condition.as_str() {
+        "none" => Ok(Restart::No),
+        "on-failure" => Ok(Restart::OnFailure(attempts)),
+        // `any` restarts after a clean exit too: `always`, bounded by the hardening.
+        "any" => Ok(match attempts {
+            Some(n) => Restart::OnFailure(Some(n)),
+            None => Restart::Always,
+        }),
+        other => Err(SpecError::value(
+            &node.span,
+            format!(
+                "deploy.restart_policy.condition `{other}` is unknown; use none, on-failure or any"
+            ),
+        )),
     }
 }
 
@@ -123,6 +198,12 @@ pub(super) fn ulimits(node: &Node) -> Result<BTreeMap<String, Ulimit>, SpecError
     let mut out = BTreeMap::new();
     for e in decode::map(node, "ulimits")? {
         let what = format!("ulimits.{}", e.key);
+        if e.key.is_empty() || !e.key.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(SpecError::value(
+                &e.key_span,
+                format!("{what}: a limit's name is lowercase letters (nofile, nproc, core...)"),
+            ));
+        }
         let limit = match &e.value.value {
             Value::Map(sub) => {
                 let mut errs = Errors::default();

@@ -9,7 +9,7 @@ use super::error::{ErrorKind, Span, SpecError, SpecErrors};
 use super::model::{Note, Project};
 use super::volumes::PathBase;
 use super::yaml::{self, Node, Value};
-use super::{dotenv, extension, interpolate, merge, service, toplevel, validate};
+use super::{dotenv, extends, extension, interpolate, merge, service, toplevel, validate};
 
 /// File names Compose looks for, in order, and the override file each one pulls in.
 pub const DEFAULT_FILES: &[(&str, &str)] = &[
@@ -49,9 +49,12 @@ const TOP_KEYS: &[&str] = &[
 const TOP_UNSUPPORTED: &[(&str, &str)] = &[
     (
         "include",
-        "not supported yet: pass each file with -f instead",
+        "it pulls other Compose files (and their own .env) into the project at load, each with its own project directory: pass each file with -f instead, which merges them into one project",
     ),
-    ("models", "not supported"),
+    (
+        "models",
+        "models need Docker Model Runner, which Docker Engine 20.10 does not have: remove it",
+    ),
 ];
 
 /// Load a project. Every problem found is returned, in file order.
@@ -87,10 +90,11 @@ pub fn load(input: &LoadInput) -> Result<Project, SpecErrors> {
             Some(base) => merge::merge(base, root),
         });
     }
-    let Some(root) = merged else {
+    let Some(mut root) = merged else {
         let span = Span::synthetic(&input.project_dir);
         return Err(SpecError::new(ErrorKind::Io, &span, "no Compose file given").into());
     };
+    extends::resolve(&mut root, &mut errors);
     if !errors.0.is_empty() {
         return Err(SpecErrors(errors.0));
     }

@@ -4,7 +4,10 @@
 mod connections;
 pub mod decode;
 mod deploy_keys;
+mod engine_opts;
+mod extends;
 pub use deploy_keys::MAX_REPLICAS;
+pub use engine_opts::LOCAL_LOG_DRIVERS;
 pub mod dotenv;
 pub mod error;
 pub mod extension;

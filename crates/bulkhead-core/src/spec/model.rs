@@ -102,7 +102,59 @@ pub struct Service {
     pub runtime: Option<At<String>>,
     pub stdin_open: bool,
     pub tty: bool,
+    /// The keys of `engine_opts` (DNS, /etc/hosts, logging, resources...), at this level in JSON.
+    #[serde(flatten)]
+    pub engine: EngineOpts,
     pub bulkhead: ServiceExt,
+}
+
+/// The container settings of `engine_opts`, each checked at load: what the engine is given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EngineOpts {
+    /// `extra_hosts` as `(name, address)`: lines of the container's /etc/hosts, nothing more.
+    pub extra_hosts: Vec<(String, String)>,
+    /// Resolver addresses (IP literals only).
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_opt: Vec<String>,
+    pub domainname: Option<String>,
+    /// Size of /dev/shm in bytes.
+    pub shm_size: Option<u64>,
+    /// The relative CPU weight asked for (bounded by the profile's).
+    pub cpu_shares: Option<At<i64>>,
+    /// CPUs the container may run on (`0-3,6`).
+    pub cpuset: Option<String>,
+    /// 0..=1000: more likely to be OOM-killed; a negative value is refused at load.
+    pub oom_score_adj: Option<i64>,
+    /// Supplementary groups by number (gid 0 answers to the non-root rule).
+    pub group_add: Vec<At<u32>>,
+    pub logging: Option<At<Logging>>,
+    pub pull_policy: Option<PullPolicy>,
+    /// Whether `up` would stream the service's logs (Compose's `attach`); Bulkhead's `up`
+    /// streams none, so only `false` and the default agree.
+    pub attach: bool,
+    /// `deploy.labels`: put on the containers after the service's own `labels`.
+    pub deploy_labels: BTreeMap<String, String>,
+}
+
+/// The service's log driver and its options.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Logging {
+    /// `None`: the engine's default driver.
+    pub driver: Option<String>,
+    pub options: BTreeMap<String, String>,
+}
+
+/// `pull_policy`: the ones that need no pull at deploy (Bulkhead never pulls).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullPolicy {
+    /// `missing`, `if_not_present`: the local image (Bulkhead's only way).
+    Missing,
+    /// `never`: the local image, never pulled.
+    Never,
+    /// `build`: the image comes from `build:`.
+    Build,
 }
 
 impl Service {

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use super::connections::{depends_on, networks};
 use super::decode::{self, Errors};
 use super::deploy_keys::{deploy, replicas, ulimits};
+use super::engine_opts;
 use super::error::SpecError;
 use super::extension;
-use super::model::{At, Build, EnvFile, Resources, Restart, Service};
+use super::model::{At, Build, EngineOpts, EnvFile, Resources, Restart, Service};
 use super::refs::{devices, file_refs};
 use super::service_keys::HEALTH_KEYS;
 pub use super::service_keys::{SERVICE_KEYS, UNSUPPORTED};
@@ -28,11 +29,23 @@ pub fn service(
     let entries = errors.take(decode::map_or_null(&entry.value, &what))?;
     decode::check_keys(entries, SERVICE_KEYS, UNSUPPORTED, &what, errors);
     let mut s = empty(name, entry);
-    for e in entries {
+    // `deploy` last: its restart_policy wins over `restart`, wherever each is written.
+    let (deploy, rest): (Vec<&Entry>, Vec<&Entry>) =
+        entries.iter().partition(|e| e.key == "deploy");
+    for e in rest.into_iter().chain(deploy) {
         s.keys.insert(e.key.clone(), e.key_span.clone());
         key(&mut s, e, base, errors);
     }
     scale_agrees(&entry.value, errors);
+    if let (Some(mode), Some(span)) = (&s.network_mode, s.keys.get("networks")) {
+        errors.push(
+            SpecError::value(
+                span,
+                format!("`networks` and `network_mode: {}` cannot go together", mode.value),
+            )
+            .with_hint("keep one: a service either joins networks or takes a network mode (as Docker Compose requires)"),
+        );
+    }
     Some(s)
 }
 
@@ -115,6 +128,10 @@ fn empty(name: &str, entry: &Entry) -> Service {
         runtime: None,
         stdin_open: false,
         tty: false,
+        engine: EngineOpts {
+            attach: true,
+            ..EngineOpts::default()
+        },
         bulkhead: Default::default(),
     }
 }
@@ -211,7 +228,12 @@ fn key(s: &mut Service, e: &Entry, base: &PathBase<'_>, errors: &mut Errors) {
         "stdin_open" => s.stdin_open = errors.take(decode::boolean(v, k)).unwrap_or(false),
         "tty" => s.tty = errors.take(decode::boolean(v, k)).unwrap_or(false),
         "x-bulkhead" => s.bulkhead = extension::service(v, errors),
-        _ => {}
+        "mem_reservation" => {
+            if let Some(m) = errors.take(decode::parsed(v, k, units::parse_size)) {
+                s.reservations.memory = s.reservations.memory.or(Some(m));
+            }
+        }
+        _ => engine_opts::key(&mut s.engine, e, errors),
     }
 }
 

@@ -447,6 +447,15 @@ fn simple_cases() -> Vec<(&'static str, Render, &'static str)> {
         ("userns_mode: host\nruntime: runsc", |s| format!("{:?}", (at(&s.userns_mode), at(&s.runtime))), r#"(Some("host"), Some("runsc"))"#),
         ("stdin_open: true\ntty: yes", |s| format!("{:?}", (s.stdin_open, s.tty)), "(true, true)"),
         ("image: nginx:1.27@sha256:abc", |s| format!("{:?}", at(&s.image)), r#"Some("nginx:1.27@sha256:abc")"#),
+        ("mem_reservation: 32m\ncpu_shares: 512\ncpuset: 0-1,3", |s| format!("{:?}", (s.reservations.memory, s.engine.cpu_shares.as_ref().map(|c| c.value), &s.engine.cpuset)), r#"(Some(33554432), Some(512), Some("0-1,3"))"#),
+        ("shm_size: 1g\noom_score_adj: 1000\ngroup_add: [44, '1001']", |s| format!("{:?}", (s.engine.shm_size, s.engine.oom_score_adj, ats(&s.engine.group_add))), "(Some(1073741824), Some(1000), [44, 1001])"),
+        ("extra_hosts: ['a:10.0.0.1', 'b=::1', 'c:[fe80::1]']", |s| format!("{:?}", s.engine.extra_hosts), r#"[("a", "10.0.0.1"), ("b", "::1"), ("c", "fe80::1")]"#),
+        ("extra_hosts: {a: 10.0.0.1, gw: host-gateway}", |s| format!("{:?}", s.engine.extra_hosts), r#"[("a", "10.0.0.1"), ("gw", "host-gateway")]"#),
+        ("dns: 1.1.1.1\ndns_search: [a.example, .]\ndns_opt: ['ndots:3', rotate]\ndomainname: a.example", |s| format!("{:?}", (&s.engine.dns, &s.engine.dns_search, &s.engine.dns_opt, &s.engine.domainname)), r#"(["1.1.1.1"], ["a.example", "."], ["ndots:3", "rotate"], Some("a.example"))"#),
+        ("logging: {driver: json-file, options: {max-size: 1m, max-file: 3}}", |s| format!("{:?}", s.engine.logging.as_ref().map(|l| &l.value)), r#"Some(Logging { driver: Some("json-file"), options: {"max-file": "3", "max-size": "1m"} })"#),
+        ("pull_policy: if_not_present\nattach: false", |s| format!("{:?}", (s.engine.pull_policy, s.engine.attach)), "(Some(Missing), false)"),
+        ("deploy: {labels: [a=b], restart_policy: {condition: any}}\nrestart: 'no'", |s| format!("{:?}", (&s.engine.deploy_labels, at(&s.restart))), r#"({"a": "b"}, Some(Always))"#),
+        ("extends: db\nhostname: own", |s| format!("{:?}", (at(&s.image), &s.hostname)), r#"(Some("app"), Some("own"))"#),
         ("x-notes: {anything: [goes]}\nx-other: 1", |s| format!("{:?}", s.keys.keys().collect::<Vec<_>>()), r#"["image", "x-notes", "x-other"]"#),
     ]
 }

@@ -30,16 +30,16 @@ const DID_YOU_MEAN: &str = "(or prefix it with `x-` to keep it as an extension)"
 #[rustfmt::skip]
 const UNKNOWN_KEYS: &[(&str, &str)] = &[
     ("services:\n  web:\n    imgae: nginx\n", "compose.yaml:3:5: service `web`: key `imgae` is not supported\n  hint: did you mean `image`? {x}"),
-    ("services:\n  web:\n    image: x\n    links: [db]\n", "compose.yaml:4:5: service `web`: key `links` is not supported\n  hint: remove it: services reach the services they may call by name; declare who may call whom with depends_on or x-bulkhead.allow_from"),
-    ("services:\n  web:\n    image: x\n    deploy:\n      placement: {}\n", "compose.yaml:5:7: deploy: key `placement` is not supported\n  hint: not supported yet: use x-bulkhead.tier to choose where a service runs"),
+    ("services:\n  web:\n    image: x\n    links: [db]\n", "compose.yaml:4:5: service `web`: key `links` is refused\n  hint: links are legacy Docker networking; services reach the services they may call by name: remove it and declare who may call whom with depends_on or x-bulkhead.allow_from"),
+    ("services:\n  web:\n    image: x\n    deploy:\n      placement: {}\n", "compose.yaml:5:7: deploy: key `placement` is refused\n  hint: constraints and preferences choose Swarm nodes, and one engine is one node: use x-bulkhead.tier to choose how a service runs"),
     ("services:\n  web:\n    image: x\n    healthcheck: {tset: [NONE]}\n", "compose.yaml:4:19: healthcheck: key `tset` is not supported\n  hint: did you mean `test`? {x}"),
     ("servces:\n  web: {image: x}\n", "compose.yaml:1:1: top level: key `servces` is not supported\n  hint: did you mean `services`? {x}"),
-    ("include: [other.yaml]\nservices: {web: {image: x}}\n", "compose.yaml:1:1: top level: key `include` is not supported\n  hint: not supported yet: pass each file with -f instead"),
+    ("include: [other.yaml]\nservices: {web: {image: x}}\n", "compose.yaml:1:1: top level: key `include` is refused\n  hint: it pulls other Compose files (and their own .env) into the project at load, each with its own project directory: pass each file with -f instead, which merges them into one project"),
     ("services:\n  web:\n    image: x\n    x-bulkhead:\n      tierr: safe\n", "compose.yaml:5:7: x-bulkhead: key `tierr` is not supported\n  hint: did you mean `tier`?"),
     ("services:\n  web:\n    image: x\n    x-bulkhead: {x-note: 1}\n", "compose.yaml:4:18: x-bulkhead: key `x-note` is not supported\n  hint: supported keys: tier, public, allow_from, egress, autoscale, waivers, settle, share_volumes"),
     ("x-bulkhead:\n  trst: {}\nservices: {web: {image: x}}\n", "compose.yaml:2:3: x-bulkhead (top level): key `trst` is not supported\n  hint: did you mean `trust`?"),
-    ("services: {web: {image: x}}\nvolumes:\n  d:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "compose.yaml:4:5: volumes.d: key `driver_opts` is not supported\n  hint: not supported: a named volume is a local volume with no options (for host files, use a bind mount inside the project)"),
-    ("services:\n  web:\n    image: x\n    volumes: [{type: volume, source: d, target: /d, volume: {subpath: etc}}]\nvolumes: {d: }\n", "compose.yaml:4:62: volumes.volume: key `subpath` is not supported\n  hint: not supported: mount the whole volume, or give the data its own volume"),
+    ("services: {web: {image: x}}\nvolumes:\n  d:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "compose.yaml:4:5: volumes.d: key `driver_opts` is refused\n  hint: not supported: a named volume is a local volume with no options (for host files, use a bind mount inside the project)"),
+    ("services:\n  web:\n    image: x\n    volumes: [{type: volume, source: d, target: /d, volume: {subpath: etc}}]\nvolumes: {d: }\n", "compose.yaml:4:62: volumes.volume: key `subpath` is refused\n  hint: not supported: mount the whole volume, or give the data its own volume"),
 ];
 
 #[test]

@@ -8,15 +8,64 @@ use super::model::{NetworkDef, SecretDef, VolumeDef};
 use super::volumes::{self, PathBase};
 use super::yaml::{Entry, Node};
 
+/// The entries of a section; a name outside Compose's pattern (`[a-zA-Z0-9._-]+`) is refused.
 fn each<'a>(node: &'a Node, what: &str, errors: &mut Errors) -> &'a [Entry] {
-    errors.take(decode::map_or_null(node, what)).unwrap_or(&[])
+    let entries = errors.take(decode::map_or_null(node, what)).unwrap_or(&[]);
+    for e in entries {
+        let ok = !e.key.is_empty()
+            && e.key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !ok {
+            errors.push(SpecError::value(
+                &e.key_span,
+                format!(
+                    "{what}: the name `{}` is not valid: use letters, digits, `.`, `_` and `-`",
+                    e.key
+                ),
+            ));
+        }
+    }
+    entries
 }
 
 fn external(node: &Node, what: &str) -> Result<bool, SpecError> {
-    match node.get("external") {
-        Some(e) => decode::boolean(e, &format!("{what}.external")),
-        None => Ok(false),
+    Ok(external_named(node, what)?.0)
+}
+
+/// `external: true`, or the deprecated `external: {name: X}` that Compose still reads (the
+/// resource's name is then X).
+fn external_named(node: &Node, what: &str) -> Result<(bool, Option<String>), SpecError> {
+    let Some(e) = node.get("external") else {
+        return Ok((false, None));
+    };
+    let key = format!("{what}.external");
+    let Some(entries) = e.as_map() else {
+        return decode::boolean(e, &key).map(|b| (b, None));
+    };
+    let mut errs = Errors::default();
+    decode::check_keys(entries, &["name"], &[], &key, &mut errs);
+    if let Some(err) = errs.0.into_iter().next() {
+        return Err(err);
     }
+    let name = match e.get("name") {
+        Some(n) => decode::opt_text(n, &format!("{key}.name"))?,
+        None => None,
+    };
+    if let (Some(a), Some(b)) = (&name, opt(node, "name", what)?)
+        && *a != b
+    {
+        return Err(SpecError::value(
+            &e.span,
+            format!("{key}.name `{a}` and {what}.name `{b}` disagree"),
+        ));
+    }
+    Ok((true, name))
+}
+
+/// The resource's `name`, or the one the deprecated `external: {name: X}` gives.
+fn name(node: &Node, what: &str) -> Result<Option<String>, SpecError> {
+    Ok(opt(node, "name", what)?.or(external_named(node, what)?.1))
 }
 
 fn opt(node: &Node, key: &str, what: &str) -> Result<Option<String>, SpecError> {
@@ -63,7 +112,7 @@ pub fn networks(node: &Node, errors: &mut Errors) -> BTreeMap<String, NetworkDef
                     .map(|i| decode::boolean(i, &format!("{what}.internal")))
                     .transpose()?
                     .unwrap_or(false),
-                name: opt(v, "name", &what)?,
+                name: name(v, &what)?,
                 subnets: subnets(v, &what)?,
                 labels: labels(v, &what)?,
             })
@@ -125,7 +174,7 @@ pub fn volumes(node: &Node, errors: &mut Errors) -> BTreeMap<String, VolumeDef> 
             Ok(VolumeDef {
                 driver: opt(v, "driver", &what)?,
                 external: external(v, &what)?,
-                name: opt(v, "name", &what)?,
+                name: name(v, &what)?,
                 labels: labels(v, &what)?,
             })
         })();
@@ -182,7 +231,7 @@ fn file_def(v: &Node, what: &str, base: &PathBase<'_>) -> Result<SecretDef, Spec
         sources.push(SecretDef::Content(c));
     }
     if external(v, what)? {
-        sources.push(SecretDef::External(opt(v, "name", what)?));
+        sources.push(SecretDef::External(name(v, what)?));
     }
     match sources.len() {
         1 => Ok(sources.remove(0)),

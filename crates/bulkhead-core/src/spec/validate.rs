@@ -15,6 +15,12 @@ pub fn service_name(name: &str) -> Result<(), String> {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok && name.bytes().all(|b| b.is_ascii_digit()) {
+        // Docker Compose refuses it too: resolvers and tools read `123` as 0.0.0.123.
+        return Err(format!(
+            "service name `{name}` is not valid: a name of digits only reads as an IP address; add a letter"
+        ));
+    }
     if ok {
         Ok(())
     } else {

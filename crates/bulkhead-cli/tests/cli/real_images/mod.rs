@@ -2,10 +2,12 @@
 //! stop-first and keep their data (`postgres`, `redis`), a writable volume is not shared by
 //! replicas unless declared (`scale`), ready means ready (`nginx`: a release that crashes at
 //! start, and `up` killed mid-roll by SIGKILL), a tmpfs's mode applied or refused (`tmpfs`), and
-//! every container setting read back from the engine as the spec wrote it (`settings`).
+//! every container setting read back from the engine as the spec wrote it (`settings`, and the
+//! Compose keys added in F7: `compose_keys`).
 //! Shared here: a project written from a spec into a temporary directory, and the engine's
 //! event stream for it.
 
+mod compose_keys;
 mod events;
 mod nginx;
 mod postgres;

@@ -61,7 +61,7 @@ volumes:
 "#;
 
 /// How a field is read back from the container's `docker inspect` JSON.
-enum Read {
+pub(super) enum Read {
     /// The value at this JSON pointer equals the expected value.
     At(&'static str),
     /// The array at this JSON pointer contains the expected value.
@@ -175,7 +175,7 @@ fn fields() -> Vec<(&'static str, Value, Read)> {
 }
 
 /// Each field as `docker inspect` shows it, or why it does not match.
-fn read_back(container: &Value, expected: &Value, read: &Read) -> Result<(), String> {
+pub(super) fn read_back(container: &Value, expected: &Value, read: &Read) -> Result<(), String> {
     let got = match read {
         Read::At(pointer) => container.pointer(pointer).cloned().unwrap_or(Value::Null),
         Read::Has(pointer) => {

@@ -47,6 +47,24 @@ pub(super) fn user(cx: &mut Ctx<'_>) -> Option<String> {
     }
 }
 
+/// `group_add` by number: gid 0 is root's group (files the image or a bind gives to group root
+/// become writable), a breach of the non-root rule; it is dropped unless waived.
+pub(super) fn group_add(cx: &mut Ctx<'_>) -> Vec<u32> {
+    let mut out = Vec::new();
+    for g in cx.service.engine.group_add.clone() {
+        if g.value == 0 {
+            let msg = "`group_add: 0` adds the root group (gid 0)".to_string();
+            if !cx.breach(Rule::NonRoot, msg, &g.span) {
+                continue;
+            }
+        }
+        if !out.contains(&g.value) {
+            out.push(g.value);
+        }
+    }
+    out
+}
+
 fn cap_name(c: &str) -> String {
     let upper = c.trim().to_ascii_uppercase();
     upper

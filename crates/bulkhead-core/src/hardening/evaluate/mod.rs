@@ -15,9 +15,9 @@ use crate::spec::Span;
 use crate::spec::extension::Waiver;
 use crate::spec::model::Service;
 use filesystem::{devices, mounts, rootfs};
-use identity::{capabilities, privileged, user};
+use identity::{capabilities, group_add, privileged, user};
 use isolation::{namespaces, network, runtime, security_opt, sysctls};
-use resources::{health, image, limits, ports, restart, unused_waivers};
+use resources::{cpu_shares, health, image, limits, logging, ports, restart, unused_waivers};
 
 /// What happened to one rule for one service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -120,6 +120,7 @@ pub fn harden(service: &Service, project_dir: &str, profile: &Profile) -> Harden
         findings: Vec::new(),
     };
     let user = user(&mut cx);
+    let group_add = group_add(&mut cx);
     let (cap_drop, cap_add) = capabilities(&mut cx, profile);
     let privileged = privileged(&mut cx);
     mounts(&mut cx);
@@ -134,6 +135,8 @@ pub fn harden(service: &Service, project_dir: &str, profile: &Profile) -> Harden
     let ports = ports(&mut cx);
     let sysctls = sysctls(&mut cx, profile);
     let runtime = runtime(&mut cx, profile);
+    let logging = logging(&mut cx);
+    let cpu_shares = cpu_shares(&cx, profile);
     image(&mut cx);
     unused_waivers(&mut cx);
     let effective = Effective {
@@ -153,7 +156,7 @@ pub fn harden(service: &Service, project_dir: &str, profile: &Profile) -> Harden
         memory,
         memory_swap: memory,
         pids_limit,
-        cpu_shares: profile.cpu_shares,
+        cpu_shares,
         nano_cpus,
         restart,
         health,
@@ -161,6 +164,8 @@ pub fn harden(service: &Service, project_dir: &str, profile: &Profile) -> Harden
         init: service.init.unwrap_or(true),
         sysctls,
         runtime,
+        group_add,
+        logging,
     };
     Hardened {
         effective,

@@ -3,7 +3,8 @@
 
 use super::{Ctx, Finding, Outcome};
 use crate::hardening::{Binding, Health, Profile, Rule};
-use crate::spec::model::Restart;
+use crate::spec::LOCAL_LOG_DRIVERS;
+use crate::spec::model::{Logging, Restart};
 
 pub(super) fn limits(cx: &mut Ctx<'_>, profile: &Profile) -> (u64, i64, Option<i64>) {
     let s = cx.service;
@@ -73,12 +74,81 @@ pub(super) fn limits(cx: &mut Ctx<'_>, profile: &Profile) -> (u64, i64, Option<i
         .cpus
         .filter(|c| *c > 0.0)
         .map(|c| (c * 1e9).round() as i64);
-    let cpu_msg = match s.limits.cpus {
-        Some(c) => format!("cpu shares {}, limit {c} CPUs", profile.cpu_shares),
-        None => format!("cpu shares {}", profile.cpu_shares),
-    };
-    cx.note(Rule::CpuShares, Outcome::Enforced, cpu_msg, None);
+    let limit = s
+        .limits
+        .cpus
+        .map(|c| format!(", limit {c} CPUs"))
+        .unwrap_or_default();
+    match s.engine.cpu_shares.clone() {
+        Some(w) if w.value > profile.cpu_shares => cx.note(
+            Rule::CpuShares,
+            Outcome::Hardened,
+            format!(
+                "cpu_shares {} lowered to {}: no service weighs more than the profile's default{limit}",
+                w.value, profile.cpu_shares
+            ),
+            Some(&w.span),
+        ),
+        Some(w) => cx.note(
+            Rule::CpuShares,
+            Outcome::Enforced,
+            format!("cpu shares {}{limit}", w.value),
+            Some(&w.span),
+        ),
+        None => cx.note(
+            Rule::CpuShares,
+            Outcome::Enforced,
+            format!("cpu shares {}{limit}", profile.cpu_shares),
+            None,
+        ),
+    }
     (memory, pids, nano)
+}
+
+/// The CPU weight: the spec's, never above the profile's (a tenant may yield CPU under
+/// contention, never claim more than its neighbours).
+pub(super) fn cpu_shares(cx: &Ctx<'_>, profile: &Profile) -> i64 {
+    cx.service
+        .engine
+        .cpu_shares
+        .as_ref()
+        .map_or(profile.cpu_shares, |w| w.value.min(profile.cpu_shares))
+}
+
+/// The log driver: a local one (json-file, local, none) keeps the logs on the host where
+/// `bulkhead logs` reads them; any other makes the engine ship them from the host's own
+/// network namespace, around the service's security group and egress rule: refused unless
+/// waived. A refused driver is dropped (the engine's default).
+pub(super) fn logging(cx: &mut Ctx<'_>) -> Option<Logging> {
+    let Some(l) = cx.service.engine.logging.clone() else {
+        cx.note(
+            Rule::LocalLogging,
+            Outcome::Enforced,
+            "logs kept by the engine's default driver",
+            None,
+        );
+        return None;
+    };
+    let driver = l.value.driver.clone().unwrap_or_default();
+    if driver.is_empty() || LOCAL_LOG_DRIVERS.contains(&driver.as_str()) {
+        let shown = if driver.is_empty() {
+            "the engine's default"
+        } else {
+            driver.as_str()
+        };
+        cx.note(
+            Rule::LocalLogging,
+            Outcome::Enforced,
+            format!("logs kept on the host by {shown} driver"),
+            Some(&l.span),
+        );
+        return Some(l.value);
+    }
+    let msg = format!(
+        "log driver `{driver}` sends the logs from the host, outside the service's security group and egress rule"
+    );
+    cx.breach(Rule::LocalLogging, msg, &l.span)
+        .then_some(l.value)
 }
 
 pub(super) fn restart(cx: &mut Ctx<'_>, profile: &Profile) -> (String, u32) {
