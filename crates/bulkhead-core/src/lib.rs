@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod deploy;
 pub mod hardening;
+pub mod imagefit;
 pub mod ignore;
 pub mod keylike;
 pub mod secgroups;

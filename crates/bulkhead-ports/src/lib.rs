@@ -16,7 +16,7 @@ pub use firewall::{Firewall, FirewallError, InstalledRules, NetworkRules};
 pub use keys::{KeyError, KeyFuture, KeyProvider};
 pub use runtime::{
     BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, HealthSpec,
-    HealthState, ImageInfo, ImagePath, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec,
+    HealthState, FsChange, ImageEntry, ImageInfo, ImagePath, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec,
     Progress, RuntimeError, RuntimeEvent, VolumeInfo,
 };
 pub use store::{ProjectRecord, Release, Rewrapped, Store, StoreError, TokenLookup};

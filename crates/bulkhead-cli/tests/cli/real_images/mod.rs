@@ -7,6 +7,7 @@
 //! event stream for it.
 
 mod events;
+mod fit;
 mod nginx;
 mod postgres;
 mod redis;
