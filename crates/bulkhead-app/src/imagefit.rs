@@ -94,7 +94,10 @@ async fn fit<R: ContainerRuntime>(
     let db = UserDb::parse(&files);
     let paths = imagefit::paths_to_read(&config, &db);
     let facts = path_facts(runtime, &info.id, &paths).await?;
-    Ok((imagefit::propose(service, &config, &db, &facts, taken), info))
+    Ok((
+        imagefit::propose(service, &config, &db, &facts, taken),
+        info,
+    ))
 }
 
 async fn path_facts<R: ContainerRuntime>(
@@ -172,7 +175,9 @@ pub async fn learn<R: ContainerRuntime>(
         service: name.to_string(),
         reason,
     };
-    let (base, info) = fit(runtime, service, &image, &taken).await.map_err(image_err)?;
+    let (base, info) = fit(runtime, service, &image, &taken)
+        .await
+        .map_err(image_err)?;
     let current = service
         .user
         .as_ref()
@@ -207,8 +212,10 @@ pub async fn learn<R: ContainerRuntime>(
         runtime.start_container(&cid).await?;
         // The learning window itself: the run is meant to last this long.
         tokio::time::sleep(run).await;
+        // Read while it runs: what a program removes when it stops (a pid file) counts too.
+        let changes = runtime.container_changes(&cid).await?;
         runtime.stop_container(&cid, Duration::from_secs(2)).await?;
-        runtime.container_changes(&cid).await
+        Ok(changes)
     }
     .await;
     let removed = runtime.remove_container(&cid).await;
@@ -221,8 +228,6 @@ pub async fn learn<R: ContainerRuntime>(
         .map(|t| t.value.split(':').next().unwrap_or_default().to_string())
         .collect();
     mounted.extend(service.volumes.iter().map(|m| m.value.target.clone()));
-    mounted.extend(base.tmpfs.iter().map(|t| t.path.clone()));
-    mounted.extend(base.volumes.iter().map(|v| v.target.clone()));
     mounted.extend(info.volumes.iter().cloned());
     let list: Vec<Change> = changes
         .iter()
@@ -279,7 +284,13 @@ pub async fn learn<R: ContainerRuntime>(
 }
 
 /// The sandbox container: the service's command and plain environment, none of its mounts.
-fn sandbox(project: &Project, name: &str, service: &Service, image: &str, user: &str) -> ContainerSpec {
+fn sandbox(
+    project: &Project,
+    name: &str,
+    service: &Service,
+    image: &str,
+    user: &str,
+) -> ContainerSpec {
     let env = service
         .environment
         .iter()
@@ -291,7 +302,10 @@ fn sandbox(project: &Project, name: &str, service: &Service, image: &str, user: 
         command: service.command.clone(),
         entrypoint: service.entrypoint.clone(),
         env,
-        labels: BTreeMap::from([(bulkhead_docker::LABEL_PROBE.to_string(), "learn".to_string())]),
+        labels: BTreeMap::from([(
+            bulkhead_docker::LABEL_PROBE.to_string(),
+            "learn".to_string(),
+        )]),
         user: Some(user.to_string()),
         working_dir: service.working_dir.clone(),
         read_only_rootfs: false,
@@ -313,7 +327,10 @@ fn sandbox(project: &Project, name: &str, service: &Service, image: &str, user: 
 }
 
 /// [`advise`] on the local engine (`DOCKER_HOST`, else the default socket).
-pub async fn advise_local(project: &Project, only: Option<&str>) -> Result<Vec<ServiceFit>, String> {
+pub async fn advise_local(
+    project: &Project,
+    only: Option<&str>,
+) -> Result<Vec<ServiceFit>, String> {
     let runtime = bulkhead_docker::DockerRuntime::connect()
         .await
         .map_err(|e| format!("the images cannot be read: {e}"))?;

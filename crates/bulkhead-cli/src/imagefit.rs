@@ -38,7 +38,11 @@ fn without_override(opts: &ProjectOptions) -> ProjectOptions {
 /// Read every service's image; with `fix`, against the project without its override file, and
 /// write the proposal beside the first Compose file.
 pub fn images(opts: &ProjectOptions, fix: bool) -> Result<Fits, String> {
-    let opts = if fix { without_override(opts) } else { opts.clone() };
+    let opts = if fix {
+        without_override(opts)
+    } else {
+        opts.clone()
+    };
     let project = open(&opts).map_err(|e| e.to_string())?;
     let fits = runtime()?.block_on(bulkhead_app::imagefit::advise_local(&project, None))?;
     let written = if fix {
@@ -142,7 +146,8 @@ pub fn learn(
     match learn_inner(opts, service, seconds, fix) {
         Ok((learned, written)) => {
             if as_json {
-                let _ = output::emit_json(&json!({ "learned": learned, "override_written": written }));
+                let _ =
+                    output::emit_json(&json!({ "learned": learned, "override_written": written }));
             } else {
                 let mut out = format!(
                     "service {} ({}) ran {}s sandboxed as {}: {} paths changed\n",
@@ -155,7 +160,10 @@ pub fn learn(
                 if let Some(p) = &written {
                     let _ = writeln!(out, "wrote {}: `bulkhead up` merges it", p.display());
                 } else if !learned.proposal.is_empty() {
-                    let _ = writeln!(out, "run `bulkhead learn {service} --fix` to merge these into {OVERRIDE_FILE}");
+                    let _ = writeln!(
+                        out,
+                        "run `bulkhead learn {service} --fix` to merge these into {OVERRIDE_FILE}"
+                    );
                 }
                 let _ = output::emit(&out);
             }
@@ -189,10 +197,8 @@ fn learn_inner(
     let base_opts = without_override(opts);
     let base = open(&base_opts).map_err(|e| e.to_string())?;
     let fits = rt.block_on(bulkhead_app::imagefit::advise_local(&base, None))?;
-    let mut proposals: BTreeMap<String, Proposal> = fits
-        .into_iter()
-        .map(|f| (f.service, f.proposal))
-        .collect();
+    let mut proposals: BTreeMap<String, Proposal> =
+        fits.into_iter().map(|f| (f.service, f.proposal)).collect();
     let entry = proposals.entry(service.to_string()).or_default();
     for t in &learned.proposal.tmpfs {
         if !entry.tmpfs.iter().any(|e| e.path == t.path) {

@@ -155,9 +155,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             token_stdin,
             ca,
         } => context::login(&url, token_stdin, ca.as_deref()).await,
-        Command::Check { .. } | Command::Learn { .. } | Command::Server { .. } | Command::Logout => {
-            Err(anyhow::anyhow!("this command does not run here"))
-        }
+        Command::Check { .. }
+        | Command::Learn { .. }
+        | Command::Server { .. }
+        | Command::Logout => Err(anyhow::anyhow!("this command does not run here")),
     }
 }
 

@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bulkhead_ports::{
-    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, FsChange, ImageEntry,
-    ImageInfo, ImagePath, ImageUserFiles, LabelFilter, NetworkInfo, NetworkSpec, Progress, RuntimeError,
-    VolumeInfo,
+    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, FsChange,
+    ImageEntry, ImageInfo, ImagePath, ImageUserFiles, LabelFilter, NetworkInfo, NetworkSpec,
+    Progress, RuntimeError, VolumeInfo,
 };
 
 pub use connect::{DEFAULT_HOST, Endpoint, HostError, MIN_API_VERSION};

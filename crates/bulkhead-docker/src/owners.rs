@@ -80,11 +80,11 @@ impl DockerRuntime {
     }
 
     pub(crate) async fn changes(&self, id: &str) -> Result<Vec<FsChange>, RuntimeError> {
-        let list = self
-            .docker
-            .container_changes(id)
-            .await
-            .map_err(self.fail("list what a container changed", "container", id))?;
+        let list = self.docker.container_changes(id).await.map_err(self.fail(
+            "list what a container changed",
+            "container",
+            id,
+        ))?;
         Ok(list
             .unwrap_or_default()
             .into_iter()
@@ -123,7 +123,8 @@ mod tests {
         h.set_gid(998);
         h.set_mode(0o755);
         h.set_cksum();
-        b.append_data(&mut h, "data/", std::io::empty()).expect("append");
+        b.append_data(&mut h, "data/", std::io::empty())
+            .expect("append");
         let bytes = b.into_inner().expect("tar");
         assert_eq!(first_owner(&bytes), Some((999, 998)));
         assert_eq!(first_owner(&bytes[..100]), None);

@@ -13,8 +13,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bulkhead_core::spec::dotenv;
 use bulkhead_core::imagefit::OVERRIDE_FILE;
+use bulkhead_core::spec::dotenv;
 use bulkhead_core::spec::load::{DEFAULT_FILES, MAX_FILE_BYTES};
 use bulkhead_core::spec::{
     ErrorKind, LoadInput, Project, SourceFile, Span, SpecError, SpecErrors, load,
@@ -206,7 +206,10 @@ fn display(cwd: &Path, p: &Path) -> String {
 pub fn discover(opts: &ProjectOptions) -> Result<Vec<PathBuf>, OpenError> {
     let mut files = discover_compose(opts)?;
     let off = opts.env.get(OVERRIDE_OFF).is_some_and(|v| v == "off");
-    if let Some(over) = files.first().and_then(|f| f.parent()).map(|d| d.join(OVERRIDE_FILE))
+    if let Some(over) = files
+        .first()
+        .and_then(|f| f.parent())
+        .map(|d| d.join(OVERRIDE_FILE))
         && !off
         && !files.contains(&over)
         && over.symlink_metadata().is_ok_and(|m| m.is_file())

@@ -22,11 +22,24 @@ pub struct Change {
 
 /// Directories too broad to mount over: a new entry in one is mounted at itself.
 const BROAD: &[&str] = &[
-    "/", "/var", "/var/lib", "/var/cache", "/var/log", "/var/spool", "/usr", "/usr/local",
-    "/usr/share", "/home", "/opt", "/srv", "/root",
+    "/",
+    "/var",
+    "/var/lib",
+    "/var/cache",
+    "/var/log",
+    "/var/spool",
+    "/usr",
+    "/usr/local",
+    "/usr/share",
+    "/home",
+    "/opt",
+    "/srv",
+    "/root",
 ];
 /// Where no mount is proposed: configuration and kernel file systems.
-const NEVER: &[&str] = &["/etc", "/proc", "/sys", "/dev", "/usr/lib", "/usr/bin", "/bin", "/sbin", "/lib"];
+const NEVER: &[&str] = &[
+    "/etc", "/proc", "/sys", "/dev", "/usr/lib", "/usr/bin", "/bin", "/sbin", "/lib",
+];
 /// The most changes considered.
 const MAX_CHANGES: usize = 10_000;
 
@@ -49,7 +62,11 @@ pub fn mount_points(changes: &[Change], mounted: &[String]) -> (Vec<String>, Vec
             continue;
         }
         if NEVER.iter().any(|n| is_under(path, n)) {
-            if c.kind == ChangeKind::Added || !changes.iter().any(|o| o.path.len() > path.len() && is_under(&o.path, path)) {
+            if c.kind == ChangeKind::Added
+                || !changes
+                    .iter()
+                    .any(|o| o.path.len() > path.len() && is_under(&o.path, path))
+            {
                 notes.push(format!(
                     "it writes `{path}`: a file of the image's own, which no mount should hide; bake it into the image or mount that file"
                 ));
@@ -68,7 +85,8 @@ pub fn mount_points(changes: &[Change], mounted: &[String]) -> (Vec<String>, Vec
                     let up = if i == 0 { "/" } else { &at[..i] };
                     if !added.contains(up) {
                         if BROAD.contains(&up) {
-                            let is_dir = added.iter().any(|a| a.len() > at.len() && is_under(a, at));
+                            let is_dir =
+                                added.iter().any(|a| a.len() > at.len() && is_under(a, at));
                             if is_dir {
                                 points.insert(at.to_string());
                             } else {
@@ -102,7 +120,10 @@ mod tests {
     use super::*;
 
     fn c(kind: ChangeKind, path: &str) -> Change {
-        Change { path: path.into(), kind }
+        Change {
+            path: path.into(),
+            kind,
+        }
     }
 
     #[test]
@@ -140,9 +161,18 @@ mod tests {
         ];
         let (points, notes) = mount_points(&changes, &[]);
         assert_eq!(points, ["/var/lib/app"]);
-        assert!(notes.iter().any(|n| n.contains("`/var/log/app.log`")), "{notes:?}");
-        assert!(notes.iter().any(|n| n.contains("`/etc/app.conf`")), "{notes:?}");
-        assert!(notes.iter().any(|n| n.contains("deletes `/srv/old`")), "{notes:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("`/var/log/app.log`")),
+            "{notes:?}"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("`/etc/app.conf`")),
+            "{notes:?}"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("deletes `/srv/old`")),
+            "{notes:?}"
+        );
         assert!(!notes.iter().any(|n| n.contains("..")), "{notes:?}");
     }
 }

@@ -26,9 +26,9 @@ pub enum Cause {
 impl Cause {
     pub fn path(&self) -> Option<&str> {
         match self {
-            Cause::ReadOnly { path } | Cause::PermissionDenied { path } | Cause::NotEmpty { path } => {
-                path.as_deref()
-            }
+            Cause::ReadOnly { path }
+            | Cause::PermissionDenied { path }
+            | Cause::NotEmpty { path } => path.as_deref(),
         }
     }
 
@@ -77,13 +77,19 @@ pub fn diagnose(lines: &[String]) -> Option<Cause> {
 fn one(line: &str) -> Option<Cause> {
     let line = line.get(..line.len().min(MAX_LINE)).unwrap_or(line);
     if line.contains("exists but is not empty") {
-        return Some(Cause::NotEmpty { path: first_path(line) });
+        return Some(Cause::NotEmpty {
+            path: first_path(line),
+        });
     }
     if line.contains("Read-only file system") {
-        return Some(Cause::ReadOnly { path: first_path(line) });
+        return Some(Cause::ReadOnly {
+            path: first_path(line),
+        });
     }
     if line.contains("Permission denied") || line.contains("Operation not permitted") {
-        return Some(Cause::PermissionDenied { path: first_path(line) });
+        return Some(Cause::PermissionDenied {
+            path: first_path(line),
+        });
     }
     None
 }
@@ -127,12 +133,16 @@ mod tests {
             (
                 // nginx:1 as 101 on a read-only root, no tmpfs.
                 "2026/12/03 13:03:36 [warn] 1#1: the \"user\" directive makes sense only if the master process runs with super-user privileges, ignored in /etc/nginx/nginx.conf:4\n2026/12/03 13:03:36 [emerg] 1#1: mkdir() \"/var/cache/nginx/client_temp\" failed (30: Read-only file system)",
-                Cause::ReadOnly { path: Some("/var/cache/nginx/client_temp".into()) },
+                Cause::ReadOnly {
+                    path: Some("/var/cache/nginx/client_temp".into()),
+                },
             ),
             (
                 // postgres:15 with no tmpfs at its socket directory.
                 "2026-12-03 13:04:23.756 UTC [1] LOG:  listening on IPv4 address \"0.0.0.0\", port 5432\n2026-12-03 13:04:23.780 UTC [1] FATAL:  could not create lock file \"/var/run/postgresql/.s.PGSQL.5432.lock\": Read-only file system\n2026-12-03 13:04:23.793 UTC [1] LOG:  database system is shut down",
-                Cause::ReadOnly { path: Some("/var/run/postgresql/.s.PGSQL.5432.lock".into()) },
+                Cause::ReadOnly {
+                    path: Some("/var/run/postgresql/.s.PGSQL.5432.lock".into()),
+                },
             ),
             (
                 // redis:7 as 10001: /data belongs to redis.
@@ -141,22 +151,31 @@ mod tests {
             ),
             (
                 "1:M 03 Dec 2026 13:10:00.000 # Failed opening the temp RDB file temp-21.rdb (in server root dir /data) for saving: Permission denied",
-                Cause::PermissionDenied { path: Some("/data".into()) },
+                Cause::PermissionDenied {
+                    path: Some("/data".into()),
+                },
             ),
             (
                 "chmod: changing permissions of '/var/lib/postgresql/data': Operation not permitted",
-                Cause::PermissionDenied { path: Some("/var/lib/postgresql/data".into()) },
+                Cause::PermissionDenied {
+                    path: Some("/var/lib/postgresql/data".into()),
+                },
             ),
             (
                 // postgres:15 on a volume an earlier start left.
                 "initdb: error: directory \"/var/lib/postgresql/data\" exists but is not empty\ninitdb: hint: If you want to create a new database system, either remove or empty the directory \"/var/lib/postgresql/data\" or run initdb with an argument other than \"/var/lib/postgresql/data\".",
-                Cause::NotEmpty { path: Some("/var/lib/postgresql/data".into()) },
+                Cause::NotEmpty {
+                    path: Some("/var/lib/postgresql/data".into()),
+                },
             ),
         ];
         for (text, want) in cases {
             assert_eq!(diagnose(&lines(text)), Some(want), "{text}");
         }
-        assert_eq!(diagnose(&lines("1:M ready to accept connections tcp")), None);
+        assert_eq!(
+            diagnose(&lines("1:M ready to accept connections tcp")),
+            None
+        );
     }
 
     #[test]
@@ -164,14 +183,27 @@ mod tests {
         let secret = "FATAL: password \"hunter2-canary\" at /var/run/x.lock: Read-only file system";
         let cause = diagnose(&lines(secret)).expect("matched");
         let fix = cause.fix(None);
-        assert!(fix.contains("`/var/run/x.lock`") && fix.contains("tmpfs: [\"/var/run\"]"), "{fix}");
+        assert!(
+            fix.contains("`/var/run/x.lock`") && fix.contains("tmpfs: [\"/var/run\"]"),
+            "{fix}"
+        );
         assert!(!fix.contains("hunter2"), "{fix}");
-        let denied = Cause::PermissionDenied { path: Some("/data".into()) };
+        let denied = Cause::PermissionDenied {
+            path: Some("/data".into()),
+        };
         assert!(denied.fix(Some((999, 999))).contains("user: \"999:999\""));
         assert!(!denied.fix(Some((0, 0))).contains("user: \"0:0\""));
-        let odd = diagnose(&lines("open \"/a/../etc/shadow\": Permission denied")).expect("matched");
-        assert_eq!(odd, Cause::PermissionDenied { path: None }, "an unclean path is not quoted");
+        let odd =
+            diagnose(&lines("open \"/a/../etc/shadow\": Permission denied")).expect("matched");
+        assert_eq!(
+            odd,
+            Cause::PermissionDenied { path: None },
+            "an unclean path is not quoted"
+        );
         let long = format!("\"/{}\": Read-only file system", "a".repeat(5000));
-        assert_eq!(diagnose(&lines(&long)), Some(Cause::ReadOnly { path: None }));
+        assert_eq!(
+            diagnose(&lines(&long)),
+            Some(Cause::ReadOnly { path: None })
+        );
     }
 }

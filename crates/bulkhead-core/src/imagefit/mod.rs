@@ -11,9 +11,7 @@ mod render;
 
 pub use changes::{Change, ChangeKind, mount_points};
 pub use logs::{Cause, diagnose};
-pub use propose::{
-    Proposal, ProposedTmpfs, ProposedUser, ProposedVolume, paths_to_read, propose,
-};
+pub use propose::{Proposal, ProposedTmpfs, ProposedUser, ProposedVolume, paths_to_read, propose};
 pub use render::{OVERRIDE_FILE, render_override};
 
 use std::collections::BTreeMap;

@@ -112,9 +112,17 @@ fn app_names(config: &ImageConfig, db: &UserDb) -> Vec<String> {
             add(stem);
         }
     }
-    for u in db.users() {
-        if (100..65534).contains(&u.uid) {
-            add(&u.name);
+    // The accounts an image made for its program, and the names of their home directories
+    // (postgres lives in /var/lib/postgresql).
+    let own = |u: &&crate::hardening::userdb::PasswdEntry| (100..65534).contains(&u.uid);
+    for u in db.users().iter().filter(own) {
+        add(&u.name);
+    }
+    for u in db.users().iter().filter(own) {
+        if let Some(home) = clean_absolute(&u.home)
+            && home != "/nonexistent"
+        {
+            add(home.rsplit('/').next().unwrap_or_default());
         }
     }
     names
@@ -445,9 +453,22 @@ fn app_account(config: &ImageConfig, db: &UserDb, facts: &PathFacts) -> Option<(
         .into_iter()
         .flatten()
         .filter_map(|p| p.rsplit('/').next())
-        .flat_map(|b| [b.to_string(), b.strip_suffix("-server").unwrap_or(b).to_string()])
-        .find_map(|n| db.user_by_name(&n).filter(|u| u.uid != 0 && u.gid != 0).cloned())?;
-    Some((first.uid, first.gid, "it is named after the image's program".to_string()))
+        .flat_map(|b| {
+            [
+                b.to_string(),
+                b.strip_suffix("-server").unwrap_or(b).to_string(),
+            ]
+        })
+        .find_map(|n| {
+            db.user_by_name(&n)
+                .filter(|u| u.uid != 0 && u.gid != 0)
+                .cloned()
+        })?;
+    Some((
+        first.uid,
+        first.gid,
+        "it is named after the image's program".to_string(),
+    ))
 }
 
 #[cfg(test)]

@@ -60,7 +60,16 @@ fn redis() -> (ImageConfig, PathFacts) {
         dir("/run", 0o755, 0),
         dir("/tmp", 0o1777, 0),
         dir("/var/log/redis", 0o2750, 999),
-        ("/var/run".into(), Some(PathFact { resolved: "/run".into(), dir: true, mode: 0o755, uid: 0, gid: 0 })),
+        (
+            "/var/run".into(),
+            Some(PathFact {
+                resolved: "/run".into(),
+                dir: true,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            }),
+        ),
     ]);
     (config, facts)
 }
@@ -68,7 +77,12 @@ fn redis() -> (ImageConfig, PathFacts) {
 #[test]
 fn redis_runs_as_the_owner_of_its_data_volume_never_a_made_up_uid() {
     let (config, facts) = redis();
-    for body in ["", "    user: \"10001:10001\"\n", "    user: root\n", "    user: toor\n"] {
+    for body in [
+        "",
+        "    user: \"10001:10001\"\n",
+        "    user: root\n",
+        "    user: toor\n",
+    ] {
         let p = propose(&service(body), &config, &db(), &facts, &BTreeSet::new());
         let u = p.user.as_ref().unwrap_or_else(|| panic!("{body}: {p:?}"));
         assert_eq!((u.uid, u.gid), (999, 999), "{body}");
@@ -76,11 +90,17 @@ fn redis_runs_as_the_owner_of_its_data_volume_never_a_made_up_uid() {
         assert_eq!(p.volumes.len(), 1);
         assert_eq!(p.volumes[0].name, "svc-data");
         let entries: Vec<String> = p.tmpfs.iter().map(ProposedTmpfs::entry).collect();
-        assert_eq!(entries, ["/tmp", "/var/log/redis:uid=999,gid=999"], "{body}");
+        assert_eq!(
+            entries,
+            ["/tmp", "/var/log/redis:uid=999,gid=999"],
+            "{body}"
+        );
     }
     // A user that can write the data is kept; a mounted volume is not proposed again.
     let p = propose(
-        &service("    user: redis\n    volumes: [\"d:/data\"]\n    tmpfs: [/tmp]\nvolumes:\n  d: {}\n"),
+        &service(
+            "    user: redis\n    volumes: [\"d:/data\"]\n    tmpfs: [/tmp]\nvolumes:\n  d: {}\n",
+        ),
         &config,
         &db(),
         &facts,
@@ -101,7 +121,16 @@ fn nginx_runs_as_the_account_named_after_its_program() {
         dir("/tmp", 0o1777, 0),
         dir("/var/cache/nginx", 0o1777, 0),
         dir("/var/log/nginx", 0o755, 0),
-        ("/var/run/nginx".into(), Some(PathFact { resolved: "/run/nginx".into(), dir: true, mode: 0o1777, uid: 0, gid: 0 })),
+        (
+            "/var/run/nginx".into(),
+            Some(PathFact {
+                resolved: "/run/nginx".into(),
+                dir: true,
+                mode: 0o1777,
+                uid: 0,
+                gid: 0,
+            }),
+        ),
     ]);
     let p = propose(&service(""), &config, &db(), &facts, &BTreeSet::new());
     let u = p.user.clone().expect("a user");
@@ -111,7 +140,13 @@ fn nginx_runs_as_the_account_named_after_its_program() {
     let file = render_override("compose.yaml", &BTreeMap::from([("web".to_string(), p)]));
     assert!(file.contains("    user: \"101:101\"\n"), "{file}");
     assert!(file.contains("      - \"/run/nginx\"\n"), "{file}");
-    assert_eq!(file.lines().filter(|l| l.trim_start().starts_with("# ")).count(), 5 + 1 + 4, "{file}");
+    assert_eq!(
+        file.lines()
+            .filter(|l| l.trim_start().starts_with("# "))
+            .count(),
+        5 + 1 + 4,
+        "{file}"
+    );
 }
 
 #[test]
@@ -122,10 +157,18 @@ fn hostile_volumes_and_databases_give_notes_and_no_proposal() {
     };
     let facts = BTreeMap::from([(
         "/data".to_string(),
-        Some(PathFact { resolved: "/real".into(), dir: true, mode: 0o777, uid: 999, gid: 999 }),
+        Some(PathFact {
+            resolved: "/real".into(),
+            dir: true,
+            mode: 0o777,
+            uid: 999,
+            gid: 999,
+        }),
     )]);
     let unreadable = UserDb::parse(&ImageUserFiles {
-        passwd: ImageFile::Refused { reason: "is a link, which is not followed".into() },
+        passwd: ImageFile::Refused {
+            reason: "is a link, which is not followed".into(),
+        },
         group: ImageFile::Missing,
     });
     let p = propose(&service(""), &config, &unreadable, &facts, &BTreeSet::new());
@@ -133,6 +176,13 @@ fn hostile_volumes_and_databases_give_notes_and_no_proposal() {
     let notes = p.notes.join("\n");
     assert!(notes.contains("not a clean absolute path"), "{notes}");
     assert!(notes.contains("VOLUME /data is a symbolic link"), "{notes}");
-    assert!(!notes.contains("/real") && !notes.contains("/etc"), "{notes}");
-    assert!(paths_to_read(&config, &unreadable).iter().all(|p| !p.contains("..")));
+    assert!(
+        !notes.contains("/real") && !notes.contains("/etc"),
+        "{notes}"
+    );
+    assert!(
+        paths_to_read(&config, &unreadable)
+            .iter()
+            .all(|p| !p.contains(".."))
+    );
 }

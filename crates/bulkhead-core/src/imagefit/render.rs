@@ -56,7 +56,11 @@ pub fn render_override(source: &str, proposals: &BTreeMap<String, Proposal>) -> 
         let _ = writeln!(services, "  {}:", quoted(name));
         if let Some(u) = &p.user {
             comment(&mut services, "    ", &u.why);
-            let _ = writeln!(services, "    user: {}", quoted(&format!("{}:{}", u.uid, u.gid)));
+            let _ = writeln!(
+                services,
+                "    user: {}",
+                quoted(&format!("{}:{}", u.uid, u.gid))
+            );
         }
         if !p.tmpfs.is_empty() {
             let _ = writeln!(services, "    tmpfs:");
@@ -79,7 +83,11 @@ pub fn render_override(source: &str, proposals: &BTreeMap<String, Proposal>) -> 
         }
     }
     if services.is_empty() {
-        comment(&mut out, "", "Nothing to add: every service runs hardened as it is.");
+        comment(
+            &mut out,
+            "",
+            "Nothing to add: every service runs hardened as it is.",
+        );
         let _ = writeln!(out, "services: {{}}");
         return out;
     }

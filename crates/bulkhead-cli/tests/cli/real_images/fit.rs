@@ -25,10 +25,16 @@ fn hardened(c: &serde_json::Value, user: &str) {
 
 #[test]
 fn redis_runs_hardened_from_the_proposal_and_persists_past_its_first_save() {
-    let p = Project::new("fr", "services:\n  cache:\n    image: bulkhead-test/redis:7\n");
+    let p = Project::new(
+        "fr",
+        "services:\n  cache:\n    image: bulkhead-test/redis:7\n",
+    );
     let (out, file) = fix(&p);
     assert!(out.contains("user: \"999:999\""), "{out}");
-    assert!(file.contains("user: \"999:999\"") && file.contains("\"cache-data:/data\""), "{file}");
+    assert!(
+        file.contains("user: \"999:999\"") && file.contains("\"cache-data:/data\""),
+        "{file}"
+    );
     assert!(file.contains("# "), "a comment per entry: {file}");
     let again = p.ok(&["check"]);
     assert!(again.contains("compose.bulkhead.yaml"), "{again}");
@@ -42,7 +48,11 @@ fn redis_runs_hardened_from_the_proposal_and_persists_past_its_first_save() {
     let saved = exec(&cache, &["test", "-s", "/data/dump.rdb"]);
     assert!(saved.status.success(), "no dump.rdb after SAVE");
     let bg = exec(&cache, &["redis-cli", "BGSAVE"]);
-    assert!(text(&bg.stdout).contains("Background saving started"), "{}", text(&bg.stdout));
+    assert!(
+        text(&bg.stdout).contains("Background saving started"),
+        "{}",
+        text(&bg.stdout)
+    );
 }
 
 #[test]
@@ -53,11 +63,25 @@ fn postgres_runs_hardened_from_the_proposal_and_answers_a_query() {
     let (out, file) = fix(&p);
     assert!(file.contains("user: \"999:999\""), "{out}\n{file}");
     assert!(file.contains("\"/run/postgresql\""), "{file}");
-    assert!(file.contains("\"db-data:/var/lib/postgresql/data\""), "{file}");
+    assert!(
+        file.contains("\"db-data:/var/lib/postgresql/data\""),
+        "{file}"
+    );
     p.up();
     let db = p.only("db");
     hardened(&db, "999:999");
-    let q = exec(&db, &["psql", "-U", "postgres", "-h", "/run/postgresql", "-tAc", "SELECT 40 + 2"]);
+    let q = exec(
+        &db,
+        &[
+            "psql",
+            "-U",
+            "postgres",
+            "-h",
+            "/run/postgresql",
+            "-tAc",
+            "SELECT 40 + 2",
+        ],
+    );
     let answered = text(&q.stdout).trim().to_string();
     assert_eq!(answered, "42", "{}", text(&q.stderr));
 }
@@ -71,12 +95,18 @@ fn nginx_runs_hardened_from_the_proposal_and_learn_finds_its_writable_paths() {
     assert!(learned.contains("/run/nginx"), "{learned}");
     let (out, file) = fix(&p);
     assert!(file.contains("user: \"101:101\""), "{out}\n{file}");
-    assert!(file.contains("\"/var/cache/nginx\"") && file.contains("\"/run/nginx\""), "{file}");
+    assert!(
+        file.contains("\"/var/cache/nginx\"") && file.contains("\"/run/nginx\""),
+        "{file}"
+    );
     p.up();
     let web = p.only("web");
     hardened(&web, "101:101");
     let page = http_get(host_port(&web, 80), "/").map(|(s, _)| s);
-    assert!(matches!(page, Some(200 | 403 | 404)), "nginx answers: {page:?}");
+    assert!(
+        matches!(page, Some(200 | 403 | 404)),
+        "nginx answers: {page:?}"
+    );
 }
 
 #[test]
@@ -93,7 +123,10 @@ fn a_uid_0_alias_is_refused_by_name_and_by_number() {
     assert!(err.contains("uid 0"), "{err}");
     p.edit("user: toor", "user: \"0\"");
     let err = p.fails(&["up", "-q"]);
-    assert!(err.contains("uid 0"), "{err}");
+    assert!(
+        err.contains("rule non-root") && err.contains("runs as root"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -113,6 +146,9 @@ fn hostile_image_content_is_reported_and_never_followed_or_echoed() {
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     let _ = docker(&["rmi", "-f", &tag]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{all}");
-    assert!(all.contains("/etc/passwd is a link") || all.contains("symbolic link"), "{all}");
+    assert!(
+        all.contains("/etc/passwd is a link") || all.contains("symbolic link"),
+        "{all}"
+    );
     assert!(!all.contains("PATH="), "environment echoed: {all}");
 }
