@@ -5,6 +5,7 @@ pub mod api;
 pub mod check;
 pub mod deploy;
 pub mod firewall;
+pub mod imagefit;
 pub mod project;
 pub mod root;
 pub mod secrets;

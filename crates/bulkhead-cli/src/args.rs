@@ -51,6 +51,27 @@ pub enum Command {
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
+        /// Write what the images need to run hardened as compose.bulkhead.yaml beside the
+        /// Compose file (docs/real-images.md).
+        #[arg(long)]
+        fix: bool,
+    },
+    /// Run a service's image briefly in a sandbox (no network, writable root) and propose a
+    /// tmpfs or volume for each path it wrote.
+    Learn {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The service to run.
+        service: String,
+        /// How long the sandboxed run lasts, in seconds (at most 300).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Merge the proposal into compose.bulkhead.yaml.
+        #[arg(long)]
+        fix: bool,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Build, deploy hardened, wait until healthy and return, the containers left running in
     /// the background (as `docker compose up -d`); a second run changes nothing.

@@ -103,7 +103,7 @@ fn first_project_flag(p: &ProjectArgs) -> Option<&'static str> {
 
 fn project_args(command: &mut Command) -> Option<&mut ProjectArgs> {
     match command {
-        Command::Check { project, .. } => Some(project),
+        Command::Check { project, .. } | Command::Learn { project, .. } => Some(project),
         Command::Up { common, .. }
         | Command::Plan { common }
         | Command::Ps { common }
@@ -166,7 +166,10 @@ fn state_dir_of(command: &mut Command) -> Option<&mut Option<PathBuf>> {
         Command::Keys {
             command: KeysCommand::Rotate { target },
         } => Some(&mut target.state_dir),
-        Command::Check { .. } | Command::Login { .. } | Command::Logout => None,
+        Command::Check { .. }
+        | Command::Learn { .. }
+        | Command::Login { .. }
+        | Command::Logout => None,
     }
 }
 
@@ -174,6 +177,7 @@ fn state_dir_of(command: &mut Command) -> Option<&mut Option<PathBuf>> {
 fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Check { .. } => "check",
+        Command::Learn { .. } => "learn",
         Command::Up { .. } => "up",
         Command::Plan { .. } => "plan",
         Command::Ps { .. } => "ps",
@@ -198,7 +202,7 @@ fn command_name(command: &Command) -> &'static str {
 /// Whether the command was asked for JSON: its errors are then one JSON document on stdout.
 pub fn wants_json(command: &Command) -> bool {
     match command {
-        Command::Check { json, .. } => *json,
+        Command::Check { json, .. } | Command::Learn { json, .. } => *json,
         Command::Up { common, .. }
         | Command::Plan { common }
         | Command::Ps { common }

@@ -11,22 +11,42 @@ use bulkhead_core::secgroups::Topology;
 use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::{ServiceVerdict, Verdict, waiver_hint};
 
+use crate::imagefit::{self, images};
 use crate::output::{self, say};
 
-/// Run `check`; returns the exit code (0 deployable, 1 refused, 2 unreadable or invalid).
-pub fn run(opts: &ProjectOptions, as_json: bool) -> ExitCode {
+pub use crate::imagefit::learn;
+
+/// Run `check` (with `fix`, write the images' proposal); returns the exit code (0 deployable,
+/// 1 refused, 2 unreadable or invalid).
+pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
     match bulkhead_app::check::check(opts) {
         Ok((project, verdict)) => {
+            let fits = images(opts, fix);
             if as_json {
+                let written = fits.as_ref().ok().and_then(|f| f.written.clone());
+                let (fits, note) = match &fits {
+                    Ok(f) => (serde_json::to_value(&f.fits).unwrap_or_default(), None),
+                    Err(e) => (json!([]), Some(e.clone())),
+                };
                 let doc = json!({
                     "project": { "name": project.name, "dir": project.dir, "files": project.files },
                     "deployable": verdict.deployable,
                     "verdict": verdict,
+                    "images": fits,
+                    "images_unread": note,
+                    "override_written": written,
                     "errors": [],
                 });
                 let _ = output::emit_json(&doc);
             } else {
-                let _ = output::emit(&render(&project, &verdict));
+                let mut text = render(&project, &verdict);
+                match &fits {
+                    Ok(f) => imagefit::render_fits(&mut text, f),
+                    Err(e) => {
+                        let _ = writeln!(text, "\nimages not read: {e}");
+                    }
+                }
+                let _ = output::emit(&text);
             }
             if verdict.deployable {
                 ExitCode::SUCCESS

@@ -72,6 +72,13 @@ fn service_of(s: &str) -> anyhow::Result<String> {
 fn open_checked(c: &Common<'_>) -> Result<(ProjectName, Project, Verdict), ExitCode> {
     match bulkhead_app::check::check(&c.project) {
         Ok((project, verdict)) => match project_of(&project.name) {
+            Ok(name) if !c.quiet && !c.json && uses_override(&project) => {
+                say!(
+                    "using {} (Bulkhead's proposal from `check --fix`; BULKHEAD_OVERRIDE=off leaves it out)",
+                    bulkhead_core::imagefit::OVERRIDE_FILE
+                );
+                Ok((name, project, verdict))
+            }
             Ok(name) => Ok((name, project, verdict)),
             Err(e) => Err(crate::failure::report(&e, c.json)),
         },
@@ -80,6 +87,14 @@ fn open_checked(c: &Common<'_>) -> Result<(ProjectName, Project, Verdict), ExitC
             Err(ExitCode::from(2))
         }
     }
+}
+
+/// Whether the project merged compose.bulkhead.yaml.
+fn uses_override(project: &Project) -> bool {
+    project.files.iter().any(|f| {
+        std::path::Path::new(f).file_name()
+            == Some(std::ffi::OsStr::new(bulkhead_core::imagefit::OVERRIDE_FILE))
+    })
 }
 
 /// A deploy or plan request: the local files for the dispatcher, the packed project for a

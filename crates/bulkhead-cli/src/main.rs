@@ -12,6 +12,7 @@ mod check;
 mod context;
 mod deploy;
 mod failure;
+mod imagefit;
 mod output;
 mod progress;
 mod render;
@@ -36,7 +37,18 @@ fn main() -> ExitCode {
         Err(f) => return failure::report(&anyhow::Error::from(f), json),
     };
     let result = match command {
-        Command::Check { project, json } => project.options().map(|o| check::run(&o, json)),
+        Command::Check { project, json, fix } => {
+            project.options().map(|o| check::run(&o, json, fix))
+        }
+        Command::Learn {
+            project,
+            service,
+            seconds,
+            fix,
+            json,
+        } => project
+            .options()
+            .map(|o| check::learn(&o, &service, seconds, fix, json)),
         Command::Server {
             listen,
             state_dir,
@@ -150,9 +162,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             token_stdin,
             ca,
         } => context::login(&url, token_stdin, ca.as_deref()).await,
-        Command::Check { .. } | Command::Server { .. } | Command::Logout => {
-            Err(anyhow::anyhow!("this command does not run here"))
-        }
+        Command::Check { .. }
+        | Command::Learn { .. }
+        | Command::Server { .. }
+        | Command::Logout => Err(anyhow::anyhow!("this command does not run here")),
     }
 }
 

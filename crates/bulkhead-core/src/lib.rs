@@ -8,6 +8,7 @@ pub mod clock;
 pub mod deploy;
 pub mod hardening;
 pub mod ignore;
+pub mod imagefit;
 pub mod keylike;
 pub mod secgroups;
 pub mod secrets;

@@ -1,4 +1,5 @@
-//! Image inspection: the id, registry digests, USER and HEALTHCHECK test Bulkhead's checks need.
+//! Image inspection: the id, registry digests, USER, HEALTHCHECK test, VOLUMEs, ENTRYPOINT,
+//! CMD and WORKDIR Bulkhead's checks need.
 
 use bollard::models::ImageInspect;
 use bulkhead_ports::{ImageInfo, RuntimeError};
@@ -34,6 +35,9 @@ pub(crate) fn image_info(inspected: ImageInspect) -> ImageInfo {
             v.sort();
             v
         },
+        entrypoint: config.entrypoint.unwrap_or_default(),
+        cmd: config.cmd.unwrap_or_default(),
+        working_dir: config.working_dir.unwrap_or_default(),
     }
 }
 

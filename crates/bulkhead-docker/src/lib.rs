@@ -12,6 +12,7 @@ mod exec;
 mod images;
 mod logs;
 mod networks;
+mod owners;
 mod pathmodes;
 mod probe;
 mod spec;
@@ -24,9 +25,9 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bulkhead_ports::{
-    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, ImageInfo,
-    ImagePath, ImageUserFiles, LabelFilter, NetworkInfo, NetworkSpec, Progress, RuntimeError,
-    VolumeInfo,
+    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, FsChange,
+    ImageEntry, ImageInfo, ImagePath, ImageUserFiles, LabelFilter, NetworkInfo, NetworkSpec,
+    Progress, RuntimeError, VolumeInfo,
 };
 
 pub use connect::{DEFAULT_HOST, Endpoint, HostError, MIN_API_VERSION};
@@ -174,6 +175,18 @@ impl ContainerRuntime for DockerRuntime {
         paths: &[String],
     ) -> Result<BTreeMap<String, Option<ImagePath>>, RuntimeError> {
         self.image_path_modes(image, paths).await
+    }
+
+    async fn image_path_owners(
+        &self,
+        image: &str,
+        paths: &[String],
+    ) -> Result<BTreeMap<String, Option<ImageEntry>>, RuntimeError> {
+        self.image_path_owners(image, paths).await
+    }
+
+    async fn container_changes(&self, id: &str) -> Result<Vec<FsChange>, RuntimeError> {
+        self.changes(id).await
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {

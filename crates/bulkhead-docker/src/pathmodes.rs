@@ -106,7 +106,7 @@ impl DockerRuntime {
     /// `/b`), then each component in turn, a link replaced by where the engine resolves it
     /// inside the root (fully, as securejoin does), a missing one kept as it is; then what the
     /// resolved path is, if anything.
-    async fn resolve_path(
+    pub(crate) async fn resolve_path(
         &self,
         probe: &str,
         path: &str,

@@ -15,8 +15,8 @@ pub use bulkhead_core::hardening::userdb::{
 pub use firewall::{Firewall, FirewallError, InstalledRules, NetworkRules};
 pub use keys::{KeyError, KeyFuture, KeyProvider};
 pub use runtime::{
-    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, HealthSpec,
-    HealthState, ImageInfo, ImagePath, LabelFilter, MountSpec, NetworkInfo, NetworkSpec, PortSpec,
-    Progress, RuntimeError, RuntimeEvent, VolumeInfo,
+    BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, EventStream, FsChange,
+    HealthSpec, HealthState, ImageEntry, ImageInfo, ImagePath, LabelFilter, MountSpec, NetworkInfo,
+    NetworkSpec, PortSpec, Progress, RuntimeError, RuntimeEvent, VolumeInfo,
 };
 pub use store::{ProjectRecord, Release, Rewrapped, Store, StoreError, TokenLookup};

@@ -126,6 +126,31 @@ pub struct ImageInfo {
     pub labels: BTreeMap<String, String>,
     /// The image's `VOLUME` paths, sorted.
     pub volumes: Vec<String>,
+    /// The image's `ENTRYPOINT`, `CMD` and `WORKDIR` ("" when unset), what `check` reads to
+    /// fit it to the profile.
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub working_dir: String,
+}
+
+/// A path of an image with its owner, read without running it (links followed inside the
+/// image's root, as [`ImagePath`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageEntry {
+    /// Where the path leads, links resolved inside the image.
+    pub resolved: String,
+    /// `st_mode`, as [`ImagePath::mode`].
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// One entry of the engine's list of what a container changed in its root filesystem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FsChange {
+    pub path: String,
+    /// 0 modified, 1 added, 2 deleted (the engine's numbers).
+    pub kind: u8,
 }
 
 /// A path of an image as a mount point leads to it: symbolic links followed inside the image's
@@ -382,6 +407,20 @@ pub trait ContainerRuntime: Send + Sync {
         image: &str,
         paths: &[String],
     ) -> impl Future<Output = Result<BTreeMap<String, Option<ImagePath>>, RuntimeError>> + Send;
+
+    /// What each of `paths` leads to in the image with its owner, as
+    /// [`ContainerRuntime::image_path_modes`]; `None` where nothing is there. At most 64 paths.
+    fn image_path_owners(
+        &self,
+        image: &str,
+        paths: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, Option<ImageEntry>>, RuntimeError>> + Send;
+
+    /// What a container changed in its root filesystem (`docker diff`), at most 10,000 entries.
+    fn container_changes(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<FsChange>, RuntimeError>> + Send;
 
     /// Create (not start) a container and connect it to all its networks. Returns its id.
     fn create_container(

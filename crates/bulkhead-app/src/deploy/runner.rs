@@ -992,6 +992,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         e: DeployError,
     ) -> DeployError {
         let logs = self.runtime.logs(id, Some(10)).await.unwrap_or_default();
+        let fix = self.fix_for(id, &logs).await;
         let _ = self.runtime.remove_container(id).await;
         let _ = self.sync_ingress(project, service, owned).await;
         let tail = if logs.is_empty() {
@@ -1006,8 +1007,27 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         DeployError::NotReady {
             what: "replica".into(),
             name: name.to_string(),
-            reason: format!("{reason}{tail}"),
+            reason: format!("{reason}{tail}{fix}"),
         }
+    }
+
+    /// The fix for what the last log lines say (only the matched path is quoted), with the
+    /// owner of that path in the image when a permission was denied; "" when nothing matched.
+    async fn fix_for(&self, id: &str, logs: &[String]) -> String {
+        let Some(cause) = bulkhead_core::imagefit::diagnose(logs) else {
+            return String::new();
+        };
+        let mut owner = None;
+        if let (bulkhead_core::imagefit::Cause::PermissionDenied { path: Some(p) }, Ok(info)) =
+            (&cause, self.runtime.inspect_container(id).await)
+            && let Ok(found) = self
+                .runtime
+                .image_path_owners(&info.image, std::slice::from_ref(p))
+                .await
+        {
+            owner = found.get(p).cloned().flatten().map(|e| (e.uid, e.gid));
+        }
+        format!("\n  fix: {}", cause.fix(owner))
     }
 
     /// Stop (not remove) the replica a stop-first rollout replaces.

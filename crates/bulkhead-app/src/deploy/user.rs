@@ -10,9 +10,8 @@ use bulkhead_ports::{ContainerRuntime, ImageInfo};
 
 use super::DeployError;
 
-const HINT_ROOT: &str = "run as a non-root user and group, e.g. `user: \"10001:10001\"` (or `USER 10001:10001` in the image); or ask an admin for a waiver: x-bulkhead: { waivers: [{ rule: non-root, reason: \"<why>\" }] }";
-const HINT_UNKNOWN: &str =
-    "name a user the image defines, or give numbers: `user: \"10001:10001\"`";
+const HINT_ROOT: &str = "run as the image's own non-root account that owns its data: `bulkhead check --fix` proposes it (as `user: \"<uid>:<gid>\"` in compose.bulkhead.yaml); or ask an admin for a waiver: x-bulkhead: { waivers: [{ rule: non-root, reason: \"<why>\" }] }";
+const HINT_UNKNOWN: &str = "name a user the image defines (`bulkhead check` lists the one that owns its data), or give numbers: `user: \"<uid>:<gid>\"`";
 
 /// Where the user string came from, as the refusal names it.
 fn key(spec_user: Option<&str>) -> &'static str {

@@ -13,6 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bulkhead_core::imagefit::OVERRIDE_FILE;
 use bulkhead_core::spec::dotenv;
 use bulkhead_core::spec::load::{DEFAULT_FILES, MAX_FILE_BYTES};
 use bulkhead_core::spec::{
@@ -199,8 +200,30 @@ fn display(cwd: &Path, p: &Path) -> String {
         .into_owned()
 }
 
-/// The Compose files, in merge order.
+/// The Compose files, in merge order, with Bulkhead's proposal (`compose.bulkhead.yaml`,
+/// written by `check --fix`) last when it is a regular file beside the first one, unless
+/// `BULKHEAD_OVERRIDE=off`.
 pub fn discover(opts: &ProjectOptions) -> Result<Vec<PathBuf>, OpenError> {
+    let mut files = discover_compose(opts)?;
+    let off = opts.env.get(OVERRIDE_OFF).is_some_and(|v| v == "off");
+    if let Some(over) = files
+        .first()
+        .and_then(|f| f.parent())
+        .map(|d| d.join(OVERRIDE_FILE))
+        && !off
+        && !files.contains(&over)
+        && over.symlink_metadata().is_ok_and(|m| m.is_file())
+    {
+        files.push(over);
+    }
+    Ok(files)
+}
+
+/// The variable that, set to `off`, leaves `compose.bulkhead.yaml` out.
+pub const OVERRIDE_OFF: &str = "BULKHEAD_OVERRIDE";
+
+/// The Compose files `-f`, COMPOSE_FILE or the default names give, in merge order.
+fn discover_compose(opts: &ProjectOptions) -> Result<Vec<PathBuf>, OpenError> {
     if !opts.files.is_empty() {
         return Ok(opts.files.iter().map(|f| absolute(&opts.cwd, f)).collect());
     }

@@ -54,6 +54,8 @@ pub struct PasswdEntry {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
+    /// The home directory field as written ("" when absent); data, never shown.
+    pub home: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -305,10 +307,13 @@ fn passwd_line(text: &str) -> Option<PasswdEntry> {
     let _password = fields.next()?;
     let uid = id_field(fields.next()?)?;
     let gid = id_field(fields.next()?)?;
+    let _gecos = fields.next();
+    let home = fields.next().unwrap_or_default();
     Some(PasswdEntry {
         name: name.to_string(),
         uid,
         gid,
+        home: home.chars().take(256).collect(),
     })
 }
 

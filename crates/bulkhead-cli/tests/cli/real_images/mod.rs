@@ -9,6 +9,7 @@
 
 mod compose_keys;
 mod events;
+mod fit;
 mod nginx;
 mod postgres;
 mod redis;

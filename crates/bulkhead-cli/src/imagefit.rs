@@ -1,0 +1,215 @@
+//! What `check` says about each service's image, `check --fix` writing it as
+//! compose.bulkhead.yaml, and `learn` (docs/real-images.md).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::json;
+
+use bulkhead_app::imagefit::{Learned, ServiceFit};
+use bulkhead_app::project::{OVERRIDE_OFF, ProjectOptions, discover, open};
+use bulkhead_core::imagefit::{OVERRIDE_FILE, Proposal, render_override};
+
+use crate::output::{self, say};
+
+/// The images' proposals, and where `--fix` wrote them.
+pub struct Fits {
+    pub fits: Vec<ServiceFit>,
+    pub written: Option<PathBuf>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// The options without compose.bulkhead.yaml: what the proposal is made against.
+fn without_override(opts: &ProjectOptions) -> ProjectOptions {
+    let mut o = opts.clone();
+    o.env.insert(OVERRIDE_OFF.to_string(), "off".to_string());
+    o
+}
+
+/// Read every service's image; with `fix`, against the project without its override file, and
+/// write the proposal beside the first Compose file.
+pub fn images(opts: &ProjectOptions, fix: bool) -> Result<Fits, String> {
+    let opts = if fix {
+        without_override(opts)
+    } else {
+        opts.clone()
+    };
+    let project = open(&opts).map_err(|e| e.to_string())?;
+    let fits = runtime()?.block_on(bulkhead_app::imagefit::advise_local(&project, None))?;
+    let written = if fix {
+        let proposals = fits
+            .iter()
+            .map(|f| (f.service.clone(), f.proposal.clone()))
+            .collect();
+        Some(write_override(&opts, &project.files, &proposals)?)
+    } else {
+        None
+    };
+    Ok(Fits { fits, written })
+}
+
+/// Write the override file atomically beside the first Compose file; a link there is refused.
+fn write_override(
+    opts: &ProjectOptions,
+    files: &[String],
+    proposals: &BTreeMap<String, Proposal>,
+) -> Result<PathBuf, String> {
+    let first = discover(opts).map_err(|e| e.to_string())?;
+    let dir = first
+        .first()
+        .and_then(|f| f.parent())
+        .map(Path::to_path_buf)
+        .ok_or("no Compose file to write beside")?;
+    let path = dir.join(OVERRIDE_FILE);
+    if path.symlink_metadata().is_ok_and(|m| !m.is_file()) {
+        return Err(format!(
+            "{} is not a regular file (a link or a directory): it is not overwritten",
+            path.display()
+        ));
+    }
+    let text = render_override(&files.join(", "), proposals);
+    let tmp = dir.join(format!(".{OVERRIDE_FILE}.{}", std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })?;
+    Ok(path)
+}
+
+fn proposal_lines(out: &mut String, p: &Proposal) {
+    if let Some(u) = &p.user {
+        let _ = writeln!(out, "  needs    user: \"{}:{}\" — {}", u.uid, u.gid, u.why);
+    }
+    for t in &p.tmpfs {
+        let _ = writeln!(out, "  needs    tmpfs: {} — {}", t.entry(), t.why);
+    }
+    for v in &p.volumes {
+        let _ = writeln!(out, "  needs    volume {}:{} — {}", v.name, v.target, v.why);
+    }
+    for n in &p.notes {
+        let _ = writeln!(out, "  note     {n}");
+    }
+}
+
+/// The images part of `check`'s text.
+pub fn render_fits(out: &mut String, fits: &Fits) {
+    let _ = writeln!(out, "\nimages (what each needs to run under the profile)");
+    for f in &fits.fits {
+        let _ = writeln!(out, "service {} ({})", f.service, f.image);
+        if let Some(why) = &f.unread {
+            let _ = writeln!(out, "  not read: {why}");
+            continue;
+        }
+        if f.proposal.is_empty() && f.proposal.notes.is_empty() {
+            let _ = writeln!(out, "  nothing more: it runs hardened as it is");
+        }
+        proposal_lines(out, &f.proposal);
+    }
+    match &fits.written {
+        Some(path) => {
+            let _ = writeln!(
+                out,
+                "\nwrote {}: `bulkhead up` merges it after the Compose files (delete it to undo)",
+                path.display()
+            );
+        }
+        None if fits.fits.iter().any(|f| !f.proposal.is_empty()) => {
+            let _ = writeln!(
+                out,
+                "\nrun `bulkhead check --fix` to write these as {OVERRIDE_FILE} (plain Compose, a comment per entry)"
+            );
+        }
+        None => {}
+    }
+}
+
+/// `bulkhead learn SERVICE`: the sandboxed run, its proposal printed or (with `fix`) merged
+/// into the override file with the images' own proposal.
+pub fn learn(
+    opts: &ProjectOptions,
+    service: &str,
+    seconds: u64,
+    fix: bool,
+    as_json: bool,
+) -> ExitCode {
+    match learn_inner(opts, service, seconds, fix) {
+        Ok((learned, written)) => {
+            if as_json {
+                let _ =
+                    output::emit_json(&json!({ "learned": learned, "override_written": written }));
+            } else {
+                let mut out = format!(
+                    "service {} ({}) ran {}s sandboxed as {}: {} paths changed\n",
+                    learned.service, learned.image, learned.seconds, learned.user, learned.changed
+                );
+                if learned.proposal.is_empty() && learned.proposal.notes.is_empty() {
+                    let _ = writeln!(out, "  nothing more: it wrote nothing outside its mounts");
+                }
+                proposal_lines(&mut out, &learned.proposal);
+                if let Some(p) = &written {
+                    let _ = writeln!(out, "wrote {}: `bulkhead up` merges it", p.display());
+                } else if !learned.proposal.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "run `bulkhead learn {service} --fix` to merge these into {OVERRIDE_FILE}"
+                    );
+                }
+                let _ = output::emit(&out);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn learn_inner(
+    opts: &ProjectOptions,
+    service: &str,
+    seconds: u64,
+    fix: bool,
+) -> Result<(Learned, Option<PathBuf>), String> {
+    let project = open(opts).map_err(|e| e.to_string())?;
+    let rt = runtime()?;
+    let learned = rt
+        .block_on(bulkhead_app::imagefit::learn_local(
+            &project,
+            service,
+            Duration::from_secs(seconds.max(1)),
+        ))
+        .map_err(|e| format!("{e:#}"))?;
+    if !fix {
+        return Ok((learned, None));
+    }
+    let base_opts = without_override(opts);
+    let base = open(&base_opts).map_err(|e| e.to_string())?;
+    let fits = rt.block_on(bulkhead_app::imagefit::advise_local(&base, None))?;
+    let mut proposals: BTreeMap<String, Proposal> =
+        fits.into_iter().map(|f| (f.service, f.proposal)).collect();
+    let entry = proposals.entry(service.to_string()).or_default();
+    for t in &learned.proposal.tmpfs {
+        if !entry.tmpfs.iter().any(|e| e.path == t.path) {
+            entry.tmpfs.push(t.clone());
+        }
+    }
+    for v in &learned.proposal.volumes {
+        if !entry.volumes.iter().any(|e| e.target == v.target) {
+            entry.volumes.push(v.clone());
+        }
+    }
+    let written = write_override(&base_opts, &base.files, &proposals)?;
+    Ok((learned, Some(written)))
+}
