@@ -166,10 +166,9 @@ fn state_dir_of(command: &mut Command) -> Option<&mut Option<PathBuf>> {
         Command::Keys {
             command: KeysCommand::Rotate { target },
         } => Some(&mut target.state_dir),
-        Command::Check { .. }
-        | Command::Learn { .. }
-        | Command::Login { .. }
-        | Command::Logout => None,
+        Command::Check { .. } | Command::Learn { .. } | Command::Login { .. } | Command::Logout => {
+            None
+        }
     }
 }
 
