@@ -4,6 +4,7 @@
 #   bulkhead-test/postgres:15    Debian's postgresql-15    (./postgres)
 #   bulkhead-test/redis:7        Debian's redis-server     (./redis)
 #   bulkhead-test/nginx:1        Debian's nginx            (./nginx)
+#   bulkhead-test/python:3       Debian's python3 with Flask, redis-py, psycopg2 (./python)
 # Idempotent and cheap when nothing changed: an image whose tag exists and whose inputs (its
 # directory and the base image) are the ones it was built from is kept; the rootfs tarball is kept
 # in $BULKHEAD_TEST_CACHE (default /var/cache/bulkhead-test), so a later run on the same machine
@@ -20,7 +21,7 @@ base=bulkhead-test/bookworm:base
 rootfs_version=1
 rootfs="$cache/$suite-minbase-$rootfs_version.tar"
 # directory:tag
-images=(postgres:15 redis:7 nginx:1)
+images=(postgres:15 redis:7 nginx:1 python:3)
 
 mkdir -p "$cache"
 exec 9>"$cache/build.lock"

@@ -218,7 +218,7 @@ pub fn remove_leftovers(project: &str) {
 }
 
 /// The test images made from Debian packages (`bulkhead-test/postgres:15`, `redis:7`,
-/// `nginx:1`), built by examples/debian/build.sh once per test run: it keeps what exists and
+/// `nginx:1`, `python:3`), built by examples/debian/build.sh once per test run: it keeps what exists and
 /// was built from the same inputs, and locks against other runs itself.
 pub fn debian_images() {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -236,7 +236,7 @@ pub fn debian_images() {
     });
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read dir") {
         let entry = entry.expect("entry");

@@ -131,6 +131,11 @@ impl UserDb {
         }
     }
 
+    /// Whether /etc/passwd was read (or is absent, as in a `scratch` image), not refused.
+    pub fn passwd_readable(&self) -> bool {
+        self.passwd == Unreadable::No
+    }
+
     pub fn users(&self) -> &[PasswdEntry] {
         &self.users
     }

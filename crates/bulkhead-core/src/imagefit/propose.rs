@@ -12,6 +12,8 @@ use crate::spec::model::Service;
 
 /// The usual scratch directories, read for every image.
 const SCRATCH: [&str; 4] = ["/run", "/var/run", "/tmp", "/var/tmp"];
+/// The overflow uid and gid, `nobody` and `nogroup` in Debian and Alpine.
+const NOBODY: u32 = 65534;
 /// The most application names derived from one image.
 const MAX_NAMES: usize = 8;
 
@@ -399,7 +401,8 @@ fn choose_user(
             let gid = account_gid(db, f.uid, f.gid);
             (f.uid, gid, format!("it owns the data VOLUME {v}"))
         })
-        .or_else(|| app_account(config, db, facts));
+        .or_else(|| app_account(config, db, facts))
+        .or_else(|| nobody(db, volumes));
     match pick {
         Some((uid, gid, because)) if uid != 0 && gid != 0 => {
             let name = db
@@ -424,6 +427,31 @@ fn choose_user(
             (None, None)
         }
     }
+}
+
+/// For an image with no account of its own (a language runtime's image, which runs as root):
+/// `nobody`, which owns nothing in the image, so the program reads the image and changes none
+/// of it. Not when a data VOLUME exists that nobody could write, nor when the image's passwd
+/// was refused: those need a person.
+fn nobody(db: &UserDb, volumes: &[(String, Option<PathFact>)]) -> Option<(u32, u32, String)> {
+    if !db.passwd_readable() {
+        return None;
+    }
+    let (uid, gid) = match db.user_by_uid(NOBODY) {
+        Some(u) if u.gid != 0 => (u.uid, u.gid),
+        Some(_) => return None,
+        None => (NOBODY, NOBODY),
+    };
+    let writable = volumes
+        .iter()
+        .all(|(_, f)| f.as_ref().is_some_and(|f| f.writable_by(uid, gid)));
+    writable.then(|| {
+        (
+            uid,
+            gid,
+            "the image has no account of its own; nobody owns nothing in the image, so the program can read it and change none of it".to_string(),
+        )
+    })
 }
 
 /// The passwd gid of `uid`, else `fallback`.

@@ -186,3 +186,42 @@ fn hostile_volumes_and_databases_give_notes_and_no_proposal() {
             .all(|p| !p.contains(".."))
     );
 }
+
+#[test]
+fn a_runtime_image_with_no_account_of_its_own_runs_as_nobody() {
+    // Shaped like python:3 with an app copied to /code: root, WORKDIR /code, no account.
+    let config = ImageConfig {
+        working_dir: "/code".into(),
+        cmd: vec!["flask".into(), "run".into()],
+        ..ImageConfig::default()
+    };
+    let facts = BTreeMap::from([dir("/code", 0o755, 0), dir("/tmp", 0o1777, 0)]);
+    let p = propose(&service(""), &config, &db(), &facts, &BTreeSet::new());
+    let u = p.user.clone().unwrap_or_else(|| panic!("{p:?}"));
+    assert_eq!((u.uid, u.gid, u.name.as_deref()), (65534, 65534, Some("nobody")));
+    assert!(u.why.contains("no account of its own"), "{}", u.why);
+    assert_eq!(p.tmpfs.iter().map(|t| t.entry()).collect::<Vec<_>>(), ["/tmp"]);
+    // A spec that already names a non-root user keeps it.
+    let kept = propose(
+        &service("    user: \"1000:1000\"\n"),
+        &config,
+        &db(),
+        &facts,
+        &BTreeSet::new(),
+    );
+    assert_eq!(kept.user, None);
+
+    // A data VOLUME owned by root: nobody could not write it, so a person decides.
+    let config = ImageConfig {
+        volumes: vec!["/srv".into()],
+        ..config
+    };
+    let facts = BTreeMap::from([dir("/srv", 0o755, 0)]);
+    let p = propose(&service(""), &config, &db(), &facts, &BTreeSet::new());
+    assert_eq!(p.user, None, "{p:?}");
+    assert!(p.notes.join("\n").contains("set `user:`"), "{:?}", p.notes);
+    // A world-writable one is fine.
+    let facts = BTreeMap::from([dir("/srv", 0o1777, 0)]);
+    let p = propose(&service(""), &config, &db(), &facts, &BTreeSet::new());
+    assert_eq!(p.user.map(|u| u.uid), Some(65534));
+}

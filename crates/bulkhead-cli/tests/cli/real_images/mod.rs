@@ -3,10 +3,12 @@
 //! replicas unless declared (`scale`), ready means ready (`nginx`: a release that crashes at
 //! start, and `up` killed mid-roll by SIGKILL), a tmpfs's mode applied or refused (`tmpfs`), and
 //! every container setting read back from the engine as the spec wrote it (`settings`, and the
-//! Compose keys added in F7: `compose_keys`).
+//! Compose keys added in F7: `compose_keys`), and the example apps deployed unchanged with the
+//! accepted `check --fix` (`apps`).
 //! Shared here: a project written from a spec into a temporary directory, and the engine's
 //! event stream for it.
 
+mod apps;
 mod compose_keys;
 mod events;
 mod fit;
@@ -24,7 +26,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::Value;
 
 use super::secrets::with_stdin;
-use super::support::{bulkhead, debian_images, docker, remove_leftovers, text};
+use super::support::{
+    bulkhead, copy_dir, debian_images, docker, remove_leftovers, text, workspace_root,
+};
 
 /// A project made of a compose.yaml (and any files next to it) in a temporary directory, with
 /// a unique name and its own state directory; everything it made is removed on drop.
@@ -55,6 +59,15 @@ impl Project {
             ),
         };
         p.write("compose.yaml", spec);
+        p
+    }
+
+    /// A project made of a copy of `examples/apps/<app>`, unchanged.
+    pub fn example(tag: &str, app: &str) -> Project {
+        let from = workspace_root().join("examples/apps").join(app);
+        let spec = std::fs::read_to_string(from.join("compose.yaml")).expect("the app's compose.yaml");
+        let p = Project::new(tag, &spec);
+        copy_dir(&from, p.dir.path());
         p
     }
 
