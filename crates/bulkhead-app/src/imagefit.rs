@@ -4,6 +4,7 @@
 //! writable root, the rest of the profile) whose changed paths become mounts.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -15,7 +16,9 @@ use bulkhead_core::imagefit::{
 };
 use bulkhead_core::spec::Project;
 use bulkhead_core::spec::model::Service;
-use bulkhead_ports::{ContainerRuntime, ContainerSpec, ImageInfo, RuntimeError};
+use bulkhead_ports::{ContainerRuntime, ContainerSpec, ImageInfo, Progress, RuntimeError};
+
+use crate::deploy::{DeployError, images};
 
 /// What `check` says about one service's image.
 #[derive(Clone, Debug, Serialize)]
@@ -28,15 +31,42 @@ pub struct ServiceFit {
     pub proposal: Proposal,
 }
 
-/// The tag Bulkhead gives the image it builds for `service` of `project`.
-fn built_tag(project: &str, service: &str) -> String {
-    format!("bulkhead/{service}:{project}")
-}
-
 fn reference(project: &Project, name: &str, service: &Service) -> String {
     match &service.image {
         Some(image) if service.build.is_none() => image.value.clone(),
-        _ => built_tag(&project.name, name),
+        _ => images::tag(&project.name, name),
+    }
+}
+
+/// The service's image as `up` would run it: a `build:` service's image built from the
+/// project's files when it is not built yet (or its inputs changed), so that `check --fix`
+/// works before the first deploy; any other image must be on the engine.
+async fn image_of<R: ContainerRuntime>(
+    runtime: &R,
+    project: &Project,
+    service: &Service,
+    built: &mut images::BuildCache,
+) -> Result<ImageInfo, String> {
+    let quiet = |_: Progress| {};
+    match images::resolve(
+        runtime,
+        &project.name,
+        Path::new(&project.dir),
+        service,
+        None,
+        built,
+        &quiet,
+    )
+    .await
+    {
+        Ok(r) => Ok(r.info),
+        Err(DeployError::ImageMissing { image, .. }) => Err(format!(
+            "the image `{image}` is not on the engine (it is read once it is there: `docker pull` or `docker load` it first)"
+        )),
+        Err(DeployError::Build { reason, .. }) => {
+            Err(format!("its image could not be built: {reason}"))
+        }
+        Err(e) => Err(format!("its image could not be read: {e}")),
     }
 }
 
@@ -47,13 +77,14 @@ pub async fn advise<R: ContainerRuntime>(
     only: Option<&str>,
 ) -> Vec<ServiceFit> {
     let taken: BTreeSet<String> = project.volumes.keys().cloned().collect();
+    let mut built = images::BuildCache::default();
     let mut out = Vec::new();
     for (name, service) in &project.services {
         if only.is_some_and(|o| o != name) {
             continue;
         }
         let image = reference(project, name, service);
-        let (unread, proposal) = match fit(runtime, service, &image, &taken).await {
+        let (unread, proposal) = match fit(runtime, project, service, &taken, &mut built).await {
             Ok((p, _)) => (None, p),
             Err(e) => (Some(e), Proposal::default()),
         };
@@ -70,16 +101,12 @@ pub async fn advise<R: ContainerRuntime>(
 /// The proposal for one service, and the image it read.
 async fn fit<R: ContainerRuntime>(
     runtime: &R,
+    project: &Project,
     service: &Service,
-    image: &str,
     taken: &BTreeSet<String>,
+    built: &mut images::BuildCache,
 ) -> Result<(Proposal, ImageInfo), String> {
-    let info = runtime.inspect_image(image).await.map_err(|e| match e {
-        RuntimeError::NotFound { .. } => format!(
-            "the image `{image}` is not on the engine (it is read once built or pulled: run `bulkhead up` or `docker pull` first)"
-        ),
-        other => format!("the image `{image}` could not be read: {other}"),
-    })?;
+    let info = image_of(runtime, project, service, built).await?;
     let config = ImageConfig {
         user: info.user.clone(),
         volumes: info.volumes.clone(),
@@ -175,7 +202,8 @@ pub async fn learn<R: ContainerRuntime>(
         service: name.to_string(),
         reason,
     };
-    let (base, info) = fit(runtime, service, &image, &taken)
+    let mut built = images::BuildCache::default();
+    let (base, info) = fit(runtime, project, service, &taken, &mut built)
         .await
         .map_err(image_err)?;
     let current = service

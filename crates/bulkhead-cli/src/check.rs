@@ -17,11 +17,25 @@ use crate::output::{self, say};
 pub use crate::imagefit::learn;
 
 /// Run `check` (with `fix`, write the images' proposal); returns the exit code (0 deployable,
-/// 1 refused, 2 unreadable or invalid).
+/// 1 refused, or an image that would run as root or could not write its data without the
+/// proposal; 2 unreadable or invalid).
 pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
     match bulkhead_app::check::check(opts) {
         Ok((project, verdict)) => {
             let fits = images(opts, fix);
+            // Services whose image, as the files stand, would be refused (root) or could not
+            // write its own data: not deployable as it is, whatever the spec alone says. With
+            // `--fix` the proposal is written, and the files now ask for it.
+            let needs: Vec<String> = match &fits {
+                Ok(f) if !fix => f
+                    .fits
+                    .iter()
+                    .filter(|f| f.proposal.user.is_some())
+                    .map(|f| f.service.clone())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let deployable = verdict.deployable && needs.is_empty();
             if as_json {
                 let written = fits.as_ref().ok().and_then(|f| f.written.clone());
                 let (fits, note) = match &fits {
@@ -30,8 +44,9 @@ pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
                 };
                 let doc = json!({
                     "project": { "name": project.name, "dir": project.dir, "files": project.files },
-                    "deployable": verdict.deployable,
+                    "deployable": deployable,
                     "verdict": verdict,
+                    "images_need_changes": needs,
                     "images": fits,
                     "images_unread": note,
                     "override_written": written,
@@ -40,6 +55,9 @@ pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
                 let _ = output::emit_json(&doc);
             } else {
                 let mut text = render(&project, &verdict);
+                if verdict.deployable && !needs.is_empty() {
+                    text = not_as_it_is(&text, &needs);
+                }
                 match &fits {
                     Ok(f) => imagefit::render_fits(&mut text, f),
                     Err(e) => {
@@ -48,7 +66,7 @@ pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
                 }
                 let _ = output::emit(&text);
             }
-            if verdict.deployable {
+            if deployable {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -93,6 +111,24 @@ pub fn report_error(e: &OpenError, as_json: bool) {
         }
         OpenError::Read { .. } | OpenError::AllowedPath { .. } => say!("error: {e}"),
     }
+}
+
+/// The report's first line, for a spec the hardening accepts whose images would not run as
+/// it is (they would run as root, or could not write their data).
+fn not_as_it_is(report: &str, needs: &[String]) -> String {
+    let (first, rest) = report.split_once('\n').unwrap_or((report, ""));
+    let head = first.strip_suffix(": deployable").unwrap_or(first);
+    format!(
+        "{head}: NOT deployable as it is: the image{} of {} would run as root or could not write {} data; `bulkhead check --fix` writes what {} (below)\n{rest}",
+        if needs.len() == 1 { "" } else { "s" },
+        needs.join(", "),
+        if needs.len() == 1 { "its" } else { "their" },
+        if needs.len() == 1 {
+            "it needs"
+        } else {
+            "they need"
+        },
+    )
 }
 
 /// The human report.

@@ -42,7 +42,7 @@ fn json(out: &Output) -> Value {
 const ONE: &str = "services:
   web:
     image: bulkhead-test/bookworm:base
-    user: \"10001\"
+    user: \"10001:10001\"
 ";
 
 #[test]

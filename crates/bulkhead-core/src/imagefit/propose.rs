@@ -395,6 +395,10 @@ fn choose_user(
         Ok(_) => format!("{what} has the root group (gid 0), which the profile refuses"),
         Err(e) => format!("{what}: {e}"),
     };
+    let own = |(uid, gid, because): (u32, u32, String)| {
+        let why = format!("{} is the image's own account and {because}", who(uid, db));
+        (uid, gid, why)
+    };
     let pick = data_owners
         .first()
         .map(|(v, f)| {
@@ -402,9 +406,10 @@ fn choose_user(
             (f.uid, gid, format!("it owns the data VOLUME {v}"))
         })
         .or_else(|| app_account(config, db, facts))
+        .map(own)
         .or_else(|| nobody(db, volumes));
     match pick {
-        Some((uid, gid, because)) if uid != 0 && gid != 0 => {
+        Some((uid, gid, why)) if uid != 0 && gid != 0 => {
             let name = db
                 .user_by_uid(uid)
                 .and_then(|u| plain_name(&u.name))
@@ -412,10 +417,7 @@ fn choose_user(
             p.user = Some(ProposedUser {
                 uid,
                 gid,
-                why: format!(
-                    "{reason}; {} is the image's own account and {because}",
-                    who(uid, db)
-                ),
+                why: format!("{reason}; {why}"),
                 name,
             });
             (Some(uid), Some(gid))
@@ -446,11 +448,11 @@ fn nobody(db: &UserDb, volumes: &[(String, Option<PathFact>)]) -> Option<(u32, u
         .iter()
         .all(|(_, f)| f.as_ref().is_some_and(|f| f.writable_by(uid, gid)));
     writable.then(|| {
-        (
-            uid,
-            gid,
-            "the image has no account of its own; nobody owns nothing in the image, so the program can read it and change none of it".to_string(),
-        )
+        let why = format!(
+            "the image has no account of its own: {} owns nothing in it, so the program can read the image and change none of it",
+            who(uid, db)
+        );
+        (uid, gid, why)
     })
 }
 

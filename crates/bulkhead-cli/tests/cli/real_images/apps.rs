@@ -30,7 +30,11 @@ fn hardened(c: &Value, user: &str) {
     let name = &c["Name"];
     assert_eq!(c["Config"]["User"], user, "{name}");
     assert_eq!(c["HostConfig"]["ReadonlyRootfs"], true, "{name}");
-    assert_eq!(c["HostConfig"]["CapDrop"], serde_json::json!(["ALL"]), "{name}");
+    assert_eq!(
+        c["HostConfig"]["CapDrop"],
+        serde_json::json!(["ALL"]),
+        "{name}"
+    );
     let opts = c["HostConfig"]["SecurityOpt"].to_string();
     assert!(opts.contains("no-new-privileges"), "{name}: {opts}");
 }
@@ -82,7 +86,10 @@ fn nginx_flask_postgres_and_redis_run_hardened_from_their_unchanged_compose_file
     let p = Project::example("an", "nginx-flask-postgres");
     let file = accept_the_fix(&p);
     for user in ["65534:65534", "999:999", "101:101"] {
-        assert!(file.contains(&format!("user: \"{user}\"")), "{user}: {file}");
+        assert!(
+            file.contains(&format!("user: \"{user}\"")),
+            "{user}: {file}"
+        );
     }
     p.up();
     let proxy = p.only("proxy");

@@ -65,7 +65,8 @@ impl Project {
     /// A project made of a copy of `examples/apps/<app>`, unchanged.
     pub fn example(tag: &str, app: &str) -> Project {
         let from = workspace_root().join("examples/apps").join(app);
-        let spec = std::fs::read_to_string(from.join("compose.yaml")).expect("the app's compose.yaml");
+        let spec =
+            std::fs::read_to_string(from.join("compose.yaml")).expect("the app's compose.yaml");
         let p = Project::new(tag, &spec);
         copy_dir(&from, p.dir.path());
         p
