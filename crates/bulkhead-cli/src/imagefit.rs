@@ -11,7 +11,10 @@ use serde_json::json;
 
 use bulkhead_app::imagefit::{Learned, ServiceFit};
 use bulkhead_app::project::{OVERRIDE_OFF, ProjectOptions, discover, open};
-use bulkhead_core::imagefit::{OVERRIDE_FILE, Proposal, render_override};
+use bulkhead_core::imagefit::{
+    OVERRIDE_FILE, Proposal, ProposedTmpfs, ProposedVolume, render_override,
+};
+use bulkhead_core::spec::model::MountKind;
 
 use crate::output::{self, say};
 
@@ -38,6 +41,7 @@ fn without_override(opts: &ProjectOptions) -> ProjectOptions {
 /// Read every service's image; with `fix`, against the project without its override file, and
 /// write the proposal beside the first Compose file.
 pub fn images(opts: &ProjectOptions, fix: bool) -> Result<Fits, String> {
+    let given = opts;
     let opts = if fix {
         without_override(opts)
     } else {
@@ -46,10 +50,11 @@ pub fn images(opts: &ProjectOptions, fix: bool) -> Result<Fits, String> {
     let project = open(&opts).map_err(|e| e.to_string())?;
     let fits = runtime()?.block_on(bulkhead_app::imagefit::advise_local(&project, None))?;
     let written = if fix {
-        let proposals = fits
+        let mut proposals = fits
             .iter()
             .map(|f| (f.service.clone(), f.proposal.clone()))
             .collect();
+        keep_earlier(given, &project, &mut proposals);
         Some(write_override(&opts, &project.files, &proposals)?)
     } else {
         None
@@ -210,6 +215,61 @@ fn learn_inner(
             entry.volumes.push(v.clone());
         }
     }
+    keep_earlier(opts, &base, &mut proposals);
     let written = write_override(&base_opts, &base.files, &proposals)?;
     Ok((learned, Some(written)))
+}
+
+/// Add to `proposals` the tmpfs mounts and named volumes that the current override file gives
+/// a service beyond its Compose files and beyond the new proposal — what an earlier `learn
+/// --fix` found, or an edit — so that writing the file again never drops them. The file is
+/// read as the project reads it (merged, confined); one that does not load keeps nothing.
+fn keep_earlier(
+    opts: &ProjectOptions,
+    base: &bulkhead_core::spec::Project,
+    proposals: &mut BTreeMap<String, Proposal>,
+) {
+    let Ok(with) = open(opts) else {
+        return;
+    };
+    if with.files.len() == base.files.len() {
+        return;
+    }
+    let why = format!(
+        "kept from the earlier {OVERRIDE_FILE} (found by `bulkhead learn`, or written by hand); delete the entry or the file to drop it"
+    );
+    for (name, s) in &with.services {
+        let Some(b) = base.services.get(name) else {
+            continue;
+        };
+        let entry = proposals.entry(name.clone()).or_default();
+        for t in &s.tmpfs {
+            let (path, options) = t.value.split_once(':').unwrap_or((&t.value, ""));
+            let in_base = b
+                .tmpfs
+                .iter()
+                .any(|x| x.value.split(':').next() == Some(path));
+            if in_base || entry.tmpfs.iter().any(|e| e.path == path) {
+                continue;
+            }
+            entry.tmpfs.push(ProposedTmpfs {
+                path: path.to_string(),
+                options: options.to_string(),
+                why: why.clone(),
+            });
+        }
+        for m in &s.volumes {
+            let m = &m.value;
+            let named = m.kind == MountKind::Volume && !m.source.is_empty();
+            let in_base = b.volumes.iter().any(|x| x.value.target == m.target);
+            if !named || in_base || entry.volumes.iter().any(|e| e.target == m.target) {
+                continue;
+            }
+            entry.volumes.push(ProposedVolume {
+                name: m.source.clone(),
+                target: m.target.clone(),
+                why: why.clone(),
+            });
+        }
+    }
 }

@@ -46,7 +46,7 @@ pub fn render_override(source: &str, proposals: &BTreeMap<String, Proposal>) -> 
         "read-only root filesystem), read from the images themselves; each entry says why.",
         "Bulkhead merges this file after the Compose files whenever it is present beside them;",
         "it is plain Compose: `docker compose -f compose.yaml -f compose.bulkhead.yaml` reads it too.",
-        "Edit it or delete it freely; `bulkhead check --fix` writes it again.",
+        "Edit it or delete it freely; `bulkhead check --fix` writes it again, keeping what you added.",
     ] {
         comment(&mut out, "", line);
     }

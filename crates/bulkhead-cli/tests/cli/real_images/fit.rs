@@ -152,3 +152,33 @@ fn hostile_image_content_is_reported_and_never_followed_or_echoed() {
     );
     assert!(!all.contains("PATH="), "environment echoed: {all}");
 }
+
+#[test]
+fn writing_the_proposal_again_keeps_what_an_earlier_learn_or_an_edit_added() {
+    let spec = "services:\n  web:\n    image: bulkhead-test/nginx:1\n  other:\n    image: bulkhead-test/redis:7\n";
+    let p = Project::new("fk", spec);
+    // What `learn web --fix` (or a person) left in the file, beside check's own proposal.
+    p.write(
+        "compose.bulkhead.yaml",
+        "services:\n  web:\n    tmpfs: [\"/srv/scratch:uid=101,gid=101\"]\n    volumes: [\"web-extra:/srv/keep\"]\nvolumes:\n  web-extra: {}\n",
+    );
+    let (_, file) = fix(&p);
+    assert!(file.contains("\"/srv/scratch:uid=101,gid=101\""), "{file}");
+    assert!(file.contains("\"web-extra:/srv/keep\""), "{file}");
+    assert!(file.contains("\"web-extra\": {}"), "{file}");
+    assert!(file.contains("kept from the earlier"), "{file}");
+    // And the new proposal for both services is there too, once.
+    assert_eq!(file.matches("user: \"101:101\"").count(), 1, "{file}");
+    assert_eq!(file.matches("user: \"999:999\"").count(), 1, "{file}");
+    assert_eq!(file.matches("\"/var/cache/nginx\"").count(), 1, "{file}");
+    // A second --fix changes nothing.
+    let (_, again) = fix(&p);
+    assert_eq!(again, file);
+    // learn --fix of the other service keeps them as well.
+    p.ok(&["learn", "other", "--seconds", "1", "--fix"]);
+    let after = std::fs::read_to_string(p.dir.path().join("compose.bulkhead.yaml")).expect("read");
+    assert!(
+        after.contains("\"web-extra:/srv/keep\"") && after.contains("/srv/scratch"),
+        "{after}"
+    );
+}
