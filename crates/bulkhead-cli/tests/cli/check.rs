@@ -6,12 +6,19 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn bulkhead(dir: &Path, args: &[&str]) -> Output {
+    bulkhead_env(dir, args, &[])
+}
+
+/// `bulkhead ARGS` in `dir` with no Compose variable of ours, and `env` set.
+fn bulkhead_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bulkhead"))
         .args(args)
         .current_dir(dir)
         .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PATH_SEPARATOR")
         .env_remove("COMPOSE_PROJECT_NAME")
         .env_remove("COMPOSE_PROFILES")
+        .envs(env.iter().copied())
         .output()
         .expect("bulkhead runs")
 }
@@ -172,6 +179,29 @@ fn several_files_merge_in_order_and_project_name_follows_compose() {
     let bad = bulkhead(dir.path(), &["check", "-f", "a.yaml", "-p", "Bad Name"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("project name `Bad Name` is not valid"));
+}
+
+#[test]
+fn compose_file_and_its_separator_are_read_from_the_env_file_as_compose_does() {
+    let a = "services:\n  web:\n    image: a:1\n    user: \"1:1\"\n";
+    let b = "services:\n  web:\n    image: b:2\n";
+    // A compose.yaml that discovery would pick is there too: COMPOSE_FILE wins over it.
+    let other = "services:\n  nope:\n    image: n:1\n";
+    let dir = project(&[
+        ("a.yaml", a),
+        ("b.yaml", b),
+        ("compose.yaml", other),
+        (".env", "COMPOSE_FILE=a.yaml;b.yaml\nCOMPOSE_PATH_SEPARATOR=;\n"),
+    ]);
+    let out = bulkhead(dir.path(), &["check", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["project"]["files"].as_array().map(Vec::len), Some(2), "{doc}");
+    assert_eq!(doc["verdict"]["services"][0]["name"], "web", "{doc}");
+    assert_eq!(doc["verdict"]["services"][0]["image"], "b:2", "{doc}");
+    // The process environment wins over .env.
+    let out = bulkhead_env(dir.path(), &["check", "--json"], &[("COMPOSE_FILE", "a.yaml")]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["verdict"]["services"][0]["image"], "a:1", "{doc}");
 }
 
 #[test]
