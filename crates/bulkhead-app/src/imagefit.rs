@@ -38,15 +38,34 @@ fn reference(project: &Project, name: &str, service: &Service) -> String {
     }
 }
 
-/// The service's image as `up` would run it: a `build:` service's image built from the
-/// project's files when it is not built yet (or its inputs changed), so that `check --fix`
-/// works before the first deploy; any other image must be on the engine.
+/// Whether reading a `build:` service's image may build it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// `check --fix`, `learn`: asked to act, so build it as `up` would.
+    IfNeeded,
+    /// `check`: read only what exists (building runs the Dockerfile's steps).
+    Never,
+}
+
+/// The service's image as `up` would run it. With [`Build::IfNeeded`], a `build:` service's
+/// image is built from the project's files when it is not built yet (or its inputs changed),
+/// so that `check --fix` works before the first deploy; any other image must be on the engine.
 async fn image_of<R: ContainerRuntime>(
     runtime: &R,
     project: &Project,
     service: &Service,
     built: &mut images::BuildCache,
+    build: Build,
 ) -> Result<ImageInfo, String> {
+    if service.build.is_some() && build == Build::Never {
+        let tag = images::tag(&project.name, &service.name);
+        return runtime.inspect_image(&tag).await.map_err(|e| match e {
+            RuntimeError::NotFound { .. } => format!(
+                "the image `{tag}` is not built yet: `bulkhead check --fix` builds it to read it (running its Dockerfile, as `up` does)"
+            ),
+            other => format!("the image `{tag}` could not be read: {other}"),
+        });
+    }
     let quiet = |_: Progress| {};
     match images::resolve(
         runtime,
@@ -75,6 +94,7 @@ pub async fn advise<R: ContainerRuntime>(
     runtime: &R,
     project: &Project,
     only: Option<&str>,
+    build: Build,
 ) -> Vec<ServiceFit> {
     let taken: BTreeSet<String> = project.volumes.keys().cloned().collect();
     let mut built = images::BuildCache::default();
@@ -84,10 +104,11 @@ pub async fn advise<R: ContainerRuntime>(
             continue;
         }
         let image = reference(project, name, service);
-        let (unread, proposal) = match fit(runtime, project, service, &taken, &mut built).await {
-            Ok((p, _)) => (None, p),
-            Err(e) => (Some(e), Proposal::default()),
-        };
+        let (unread, proposal) =
+            match fit(runtime, project, service, &taken, &mut built, build).await {
+                Ok((p, _)) => (None, p),
+                Err(e) => (Some(e), Proposal::default()),
+            };
         out.push(ServiceFit {
             service: name.clone(),
             image,
@@ -105,8 +126,9 @@ async fn fit<R: ContainerRuntime>(
     service: &Service,
     taken: &BTreeSet<String>,
     built: &mut images::BuildCache,
+    build: Build,
 ) -> Result<(Proposal, ImageInfo), String> {
-    let info = image_of(runtime, project, service, built).await?;
+    let info = image_of(runtime, project, service, built, build).await?;
     let config = ImageConfig {
         user: info.user.clone(),
         volumes: info.volumes.clone(),
@@ -203,9 +225,16 @@ pub async fn learn<R: ContainerRuntime>(
         reason,
     };
     let mut built = images::BuildCache::default();
-    let (base, info) = fit(runtime, project, service, &taken, &mut built)
-        .await
-        .map_err(image_err)?;
+    let (base, info) = fit(
+        runtime,
+        project,
+        service,
+        &taken,
+        &mut built,
+        Build::IfNeeded,
+    )
+    .await
+    .map_err(image_err)?;
     let current = service
         .user
         .as_ref()
@@ -358,11 +387,12 @@ fn sandbox(
 pub async fn advise_local(
     project: &Project,
     only: Option<&str>,
+    build: Build,
 ) -> Result<Vec<ServiceFit>, String> {
     let runtime = bulkhead_docker::DockerRuntime::connect()
         .await
         .map_err(|e| format!("the images cannot be read: {e}"))?;
-    Ok(advise(&runtime, project, only).await)
+    Ok(advise(&runtime, project, only, build).await)
 }
 
 /// [`learn`] on the local engine.

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
 
-use bulkhead_app::imagefit::{Learned, ServiceFit};
+use bulkhead_app::imagefit::{Build, Learned, ServiceFit};
 use bulkhead_app::project::{OVERRIDE_OFF, ProjectOptions, discover, open};
 use bulkhead_core::imagefit::{
     OVERRIDE_FILE, Proposal, ProposedTmpfs, ProposedVolume, render_override,
@@ -48,7 +49,8 @@ pub fn images(opts: &ProjectOptions, fix: bool) -> Result<Fits, String> {
         opts.clone()
     };
     let project = open(&opts).map_err(|e| e.to_string())?;
-    let fits = runtime()?.block_on(bulkhead_app::imagefit::advise_local(&project, None))?;
+    let build = if fix { Build::IfNeeded } else { Build::Never };
+    let fits = runtime()?.block_on(bulkhead_app::imagefit::advise_local(&project, None, build))?;
     let written = if fix {
         let mut proposals = fits
             .iter()
@@ -82,12 +84,20 @@ fn write_override(
         ));
     }
     let text = render_override(&files.join(", "), proposals);
+    // Created new (O_EXCL): a link or file planted at the temporary name is never followed
+    // or overwritten.
     let tmp = dir.join(format!(".{OVERRIDE_FILE}.{}", std::process::id()));
-    std::fs::write(&tmp, text)
+    let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(failed)?;
+    file.write_all(text.as_bytes())
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            format!("cannot write {}: {e}", path.display())
+            failed(e)
         })?;
     Ok(path)
 }
@@ -201,7 +211,11 @@ fn learn_inner(
     }
     let base_opts = without_override(opts);
     let base = open(&base_opts).map_err(|e| e.to_string())?;
-    let fits = rt.block_on(bulkhead_app::imagefit::advise_local(&base, None))?;
+    let fits = rt.block_on(bulkhead_app::imagefit::advise_local(
+        &base,
+        None,
+        Build::IfNeeded,
+    ))?;
     let mut proposals: BTreeMap<String, Proposal> =
         fits.into_iter().map(|f| (f.service, f.proposal)).collect();
     let entry = proposals.entry(service.to_string()).or_default();

@@ -191,15 +191,26 @@ fn compose_file_and_its_separator_are_read_from_the_env_file_as_compose_does() {
         ("a.yaml", a),
         ("b.yaml", b),
         ("compose.yaml", other),
-        (".env", "COMPOSE_FILE=a.yaml;b.yaml\nCOMPOSE_PATH_SEPARATOR=;\n"),
+        (
+            ".env",
+            "COMPOSE_FILE=a.yaml;b.yaml\nCOMPOSE_PATH_SEPARATOR=;\n",
+        ),
     ]);
     let out = bulkhead(dir.path(), &["check", "--json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(doc["project"]["files"].as_array().map(Vec::len), Some(2), "{doc}");
+    assert_eq!(
+        doc["project"]["files"].as_array().map(Vec::len),
+        Some(2),
+        "{doc}"
+    );
     assert_eq!(doc["verdict"]["services"][0]["name"], "web", "{doc}");
     assert_eq!(doc["verdict"]["services"][0]["image"], "b:2", "{doc}");
     // The process environment wins over .env.
-    let out = bulkhead_env(dir.path(), &["check", "--json"], &[("COMPOSE_FILE", "a.yaml")]);
+    let out = bulkhead_env(
+        dir.path(),
+        &["check", "--json"],
+        &[("COMPOSE_FILE", "a.yaml")],
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["verdict"]["services"][0]["image"], "a:1", "{doc}");
 }

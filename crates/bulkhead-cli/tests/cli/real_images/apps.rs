@@ -39,12 +39,16 @@ fn hardened(c: &Value, user: &str) {
     assert!(opts.contains("no-new-privileges"), "{name}: {opts}");
 }
 
-/// `check` before the fix does not call the file deployable as it is and points at `--fix`;
-/// `check --fix` writes the override; a second `check` reads it and passes. The override.
+/// `check` before the fix does not call the files deployable as they are (exit 1) and builds
+/// nothing; `check --fix` builds what it must read and writes the override; a second `check`
+/// reads it and passes. The override.
 fn accept_the_fix(p: &Project) -> String {
     let before = p.run(&["check"]);
     let said = format!("{}{}", text(&before.stdout), text(&before.stderr));
-    assert!(said.contains("--fix"), "{said}");
+    assert_eq!(before.status.code(), Some(1), "{said}");
+    assert!(said.contains("NOT deployable as it is"), "{said}");
+    // `check` runs no Dockerfile: the built images are read once `--fix` builds them.
+    assert!(said.contains("is not built yet"), "{said}");
     p.ok(&["check", "--fix"]);
     let file = std::fs::read_to_string(p.dir.path().join("compose.bulkhead.yaml"))
         .expect("check --fix wrote compose.bulkhead.yaml");
