@@ -24,7 +24,9 @@ const MAX_BATCH: usize = 8192;
 /// one to run with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
-    /// Start a new segment once the current one reaches this many bytes (64 MiB).
+    /// Start a new segment once the current one reaches this many bytes (4 MiB). Opening the
+    /// log verifies its last segment whole (every CLI command opens it), so this bounds what
+    /// an open costs however long the log grows.
     pub segment_bytes: u64,
     /// Sign a checkpoint once this many entries are not covered by one (1000) ...
     pub checkpoint_entries: u64,
@@ -35,7 +37,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            segment_bytes: 64 << 20,
+            segment_bytes: 4 << 20,
             checkpoint_entries: 1000,
             checkpoint_interval: Duration::from_secs(1),
         }
