@@ -230,13 +230,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 removed?;
             }
         }
-        let services: Vec<String> = self
-            .store
-            .active(project)
-            .await?
-            .into_iter()
-            .map(|r| r.service)
-            .collect();
+        let services = self.active_services(project).await?;
         self.store.deactivate(project, &services).await?;
         self.sweep_secrets(project).await?;
         Ok(outcome)
@@ -403,14 +397,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         Ok((all, active))
     }
 
-    /// Refuse a project the store does not know, or a service of it that never had a release.
-    async fn known_service(&self, project: &str, service: &str) -> Result<(), DeployError> {
-        if self.store.get_project(project).await?.is_none() {
-            return Err(DeployError::UnknownProject(project.to_string()));
-        }
-        if !self.store.releases(project, service).await?.is_empty() {
-            return Ok(());
-        }
+    /// The names of the project's services with an active release, sorted, each once.
+    async fn active_services(&self, project: &str) -> Result<Vec<String>, DeployError> {
         let mut names: Vec<String> = self
             .store
             .active(project)
@@ -420,6 +408,18 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             .collect();
         names.sort();
         names.dedup();
+        Ok(names)
+    }
+
+    /// Refuse a project the store does not know, or a service of it that never had a release.
+    async fn known_service(&self, project: &str, service: &str) -> Result<(), DeployError> {
+        if self.store.get_project(project).await?.is_none() {
+            return Err(DeployError::UnknownProject(project.to_string()));
+        }
+        if !self.store.releases(project, service).await?.is_empty() {
+            return Ok(());
+        }
+        let names = self.active_services(project).await?;
         let known = if names.is_empty() {
             String::new()
         } else {
