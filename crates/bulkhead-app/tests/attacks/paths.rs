@@ -1,4 +1,5 @@
-//! Paths a spec names (env_file, secrets, configs, build, bind mounts; `.env`, COMPOSE_FILE):
+//! Paths a spec names (env_file, secrets, configs, build, bind mounts, include, extends.file,
+//! label_file; `.env`, COMPOSE_FILE):
 //! absolute, `../`, `~`, symlinked out or to the engine socket, or swapped after `check` —
 //! refused for uploads always, and in a local project unless the local admin names the
 //! directory; a canary file outside the project never shows in a reply or the audit log.
@@ -47,6 +48,18 @@ const KEYS: &[(&str, &str)] = &[
     (
         "services.s.volumes",
         "services:\n  s:\n    image: x\n    volumes:\n      - \"{}:/mnt\"\n",
+    ),
+    (
+        "include",
+        "include:\n  - \"{}\"\nservices:\n  s:\n    image: x\n",
+    ),
+    (
+        "services.s.extends.file",
+        "services:\n  s:\n    extends:\n      file: \"{}\"\n      service: s\n",
+    ),
+    (
+        "services.s.label_file",
+        "services:\n  s:\n    image: x\n    label_file: \"{}\"\n",
     ),
 ];
 

@@ -29,6 +29,7 @@ fn service(body: &str) -> Service {
         dotenv: None,
         env: BTreeMap::new(),
         profiles: Vec::new(),
+        extra: Default::default(),
     })
     .unwrap_or_else(|e| panic!("{body}: {e}"));
     project.services["svc"].clone()
@@ -198,9 +199,15 @@ fn a_runtime_image_with_no_account_of_its_own_runs_as_nobody() {
     let facts = BTreeMap::from([dir("/code", 0o755, 0), dir("/tmp", 0o1777, 0)]);
     let p = propose(&service(""), &config, &db(), &facts, &BTreeSet::new());
     let u = p.user.clone().unwrap_or_else(|| panic!("{p:?}"));
-    assert_eq!((u.uid, u.gid, u.name.as_deref()), (65534, 65534, Some("nobody")));
+    assert_eq!(
+        (u.uid, u.gid, u.name.as_deref()),
+        (65534, 65534, Some("nobody"))
+    );
     assert!(u.why.contains("no account of its own"), "{}", u.why);
-    assert_eq!(p.tmpfs.iter().map(|t| t.entry()).collect::<Vec<_>>(), ["/tmp"]);
+    assert_eq!(
+        p.tmpfs.iter().map(|t| t.entry()).collect::<Vec<_>>(),
+        ["/tmp"]
+    );
     // A spec that already names a non-root user keeps it.
     let kept = propose(
         &service("    user: \"1000:1000\"\n"),
