@@ -420,3 +420,65 @@ fn a_file_not_given_is_an_error_from_load() {
     let got = got.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(got.contains("include: `sub.yaml` was not read"), "{got}");
 }
+
+#[test]
+fn included_services_may_be_the_whole_project_or_a_base_to_extend() {
+    let sub = "name: ignored\nservices:\n  db:\n    image: postgres\n    hostname: db\n";
+    let p = ok(
+        "include: [sub/compose.yaml]\n",
+        &[("/p/sub/compose.yaml", sub)],
+    );
+    assert_eq!(p.name, "p");
+    assert_eq!(p.services.keys().collect::<Vec<_>>(), ["db"]);
+    let p = ok(
+        "include: [sub/compose.yaml]\nservices:\n  replica:\n    extends: db\n    hostname: replica\n",
+        &[("/p/sub/compose.yaml", sub)],
+    );
+    let replica = &p.services["replica"];
+    assert_eq!(
+        replica.image.as_ref().map(|i| i.value.as_str()),
+        Some("postgres")
+    );
+    assert_eq!(replica.hostname.as_deref(), Some("replica"));
+}
+
+#[test]
+fn the_including_project_s_dotenv_wins_over_the_included_one() {
+    let mut input = LoadInput {
+        files: vec![SourceFile {
+            name: "compose.yaml".into(),
+            text: "include: [sub/compose.yaml]\n".into(),
+        }],
+        project_dir: "/p".into(),
+        project_name: Some("p".into()),
+        dotenv: Some(SourceFile {
+            name: ".env".into(),
+            text: "TAG=outer\n".into(),
+        }),
+        env: BTreeMap::new(),
+        profiles: Vec::new(),
+        extra: BTreeMap::new(),
+    };
+    let file = |name: &str, text: &str| {
+        Some(SourceFile {
+            name: name.into(),
+            text: text.into(),
+        })
+    };
+    input.extra.insert(
+        "/p/sub/compose.yaml".into(),
+        file(
+            "sub/compose.yaml",
+            "services:\n  db: {image: \"db:${TAG}-${OWN}\"}\n",
+        ),
+    );
+    input
+        .extra
+        .insert("/p/sub/.env".into(), file("sub/.env", "TAG=inner\nOWN=x\n"));
+    let p = super::load(&input).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        p.services["db"].image.as_ref().map(|i| i.value.as_str()),
+        Some("db:outer-x"),
+        "as in Docker Compose: the included .env only fills what the including side leaves unset"
+    );
+}
