@@ -227,3 +227,33 @@ fn the_files_loaded_are_bounded_in_number_and_bytes() {
         "{got}"
     );
 }
+
+#[test]
+fn messages_about_an_included_file_s_paths_never_show_where_the_project_lies() {
+    let t = tree();
+    write(
+        &t.root,
+        "compose.yaml",
+        "include: [sub/compose.yaml]\nservices:\n  web: {image: x}\n",
+    );
+    write(
+        &t.root,
+        "sub/compose.yaml",
+        "services:\n  db:\n    image: x\n    env_file: [missing.env]\n    extends: {file: base.yaml, service: nothere}\n",
+    );
+    write(&t.root, "sub/base.yaml", "services:\n  base: {image: x}\n");
+    let got = open_err(&t, Origin::Upload, Vec::new());
+    assert!(
+        got.contains("which is not a service of `./sub/base.yaml`"),
+        "{got}"
+    );
+    write(
+        &t.root,
+        "sub/compose.yaml",
+        "services:\n  db:\n    image: x\n    env_file: [missing.env]\n",
+    );
+    let got = open_err(&t, Origin::Upload, Vec::new());
+    assert!(got.contains("`./sub/missing.env` does not exist"), "{got}");
+    let root = t.root.to_string_lossy();
+    assert!(!got.contains(root.as_ref()), "{got}");
+}

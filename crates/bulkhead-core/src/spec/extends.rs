@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::decode::{self, Errors};
 use super::error::{Span, SpecError};
 use super::model::Note;
-use super::sources::{Sources, Wanted, dir_of};
+use super::sources::{Sources, Wanted, dir_of, relative};
 use super::yaml::{Entry, Node, Value};
 use super::{load, merge, rebase};
 
@@ -100,7 +100,8 @@ impl Resolver<'_, '_, '_> {
         };
         if chain.contains(&key) {
             chain.push(key);
-            let names: Vec<String> = chain.iter().map(shown).collect();
+            let root = self.ctx.src.root;
+            let names: Vec<String> = chain.iter().map(|k| shown(k, root)).collect();
             errors.push(SpecError::value(
                 &ext.span,
                 format!("extends: a cycle: {}", names.join(" -> ")),
@@ -120,7 +121,9 @@ impl Resolver<'_, '_, '_> {
         let base_node = match &base_file {
             None => self.originals.get(&base_name).cloned(),
             Some(f) => {
-                let shown = written.clone().unwrap_or_else(|| f.clone());
+                let shown = written
+                    .clone()
+                    .unwrap_or_else(|| relative(f, self.ctx.src.root));
                 self.file(f, name, &shown, &ext.span, errors)?
                     .get(&base_name)
                     .cloned()
@@ -129,7 +132,7 @@ impl Resolver<'_, '_, '_> {
         let Some(base_node) = base_node else {
             let place = match (&written, &base_file) {
                 (Some(w), _) => format!("`{w}`"),
-                (None, Some(f)) => format!("`{f}`"),
+                (None, Some(f)) => format!("`{}`", relative(f, self.ctx.src.root)),
                 (None, None) => "the project".to_string(),
             };
             errors.push(SpecError::value(
@@ -189,7 +192,7 @@ impl Resolver<'_, '_, '_> {
                 return None;
             }
         };
-        rebase::rebase(&mut root, &dir_of(path));
+        rebase::rebase(&mut root, &dir_of(path), self.ctx.src.root);
         let Some(services) = root.get("services").and_then(Node::as_map) else {
             errors.push(SpecError::value(
                 span,
@@ -206,10 +209,10 @@ impl Resolver<'_, '_, '_> {
     }
 }
 
-fn shown(key: &Key) -> String {
+fn shown(key: &Key, root: &str) -> String {
     match &key.0 {
         None => key.1.clone(),
-        Some(f) => format!("{} (in {f})", key.1),
+        Some(f) => format!("{} (in {})", key.1, relative(f, root)),
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::decode::{self, Errors};
 use super::error::{Span, SpecError};
 use super::model::Note;
-use super::sources::{MAX_INCLUDE_DEPTH, Sources, Wanted, dir_of};
+use super::sources::{MAX_INCLUDE_DEPTH, Sources, Wanted, dir_of, relative};
 use super::yaml::{Entry, Node, Value};
 use super::{dotenv, extends, load, merge, rebase};
 
@@ -145,8 +145,8 @@ fn load_entry(
     }
     let (first, first_written, first_span) = paths.first().cloned()?;
     if scope.chain.contains(&first) {
-        let mut names: Vec<&str> = scope.chain.iter().map(String::as_str).collect();
-        names.push(&first);
+        let mut names: Vec<String> = scope.chain.iter().map(|c| relative(c, src.root)).collect();
+        names.push(relative(&first, src.root));
         errors.push(SpecError::value(
             first_span,
             format!("include: a cycle: {}", names.join(" -> ")),
@@ -225,6 +225,8 @@ fn load_entry(
             }
         };
         refuse_settings(&root, first_written, errors);
+        // Its own paths rebased before what it includes joins it (rebased already).
+        rebase::rebase(&mut root, &dir, src.root);
         apply(&mut root, &inner, src, notes, errors);
         merged = Some(match merged {
             None => root,
@@ -232,11 +234,12 @@ fn load_entry(
         });
     }
     let mut root = merged?;
-    rebase::rebase(&mut root, &dir);
+    // Every relative path of the sub-project starts at the project directory now.
+    let project = src.root;
     let mut ctx = extends::Ctx {
         src,
         env: &env,
-        dir: &dir,
+        dir: project,
         notes,
     };
     extends::resolve(&mut root, &mut ctx, errors);

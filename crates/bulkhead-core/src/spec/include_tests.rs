@@ -81,7 +81,7 @@ fn an_included_project_joins_with_its_own_directory() {
         let p = p.unwrap_or_else(|e| panic!("{main}: {e}"));
         assert_eq!(asked, ["/p/sub/.env", "/p/sub/compose.yaml"], "{main}");
         let db = &p.services["db"];
-        assert_eq!(db.env_file[0].path, "/p/sub/db.env");
+        assert_eq!(db.env_file[0].path, "./sub/db.env");
         assert_eq!(db.volumes[0].value.kind, MountKind::Bind);
         assert_eq!(
             db.volumes[0].value.host_path.as_deref(),
@@ -100,7 +100,7 @@ fn a_project_directory_moves_where_relative_paths_start() {
         "include:\n  - path: sub/compose.yaml\n    project_directory: other\nservices:\n  web: {image: x}\n",
         &[("/p/sub/compose.yaml", SUB)],
     );
-    assert_eq!(p.services["db"].env_file[0].path, "/p/other/db.env");
+    assert_eq!(p.services["db"].env_file[0].path, "./other/db.env");
 }
 
 #[test]
@@ -232,8 +232,8 @@ fn nested_includes_resolve_against_each_directory_and_cycles_are_refused() {
             ),
         ],
     );
-    assert_eq!(p.services["a"].env_file[0].path, "/p/a/a.env");
-    assert_eq!(p.services["b"].env_file[0].path, "/p/a/b/b.env");
+    assert_eq!(p.services["a"].env_file[0].path, "./a/a.env");
+    assert_eq!(p.services["b"].env_file[0].path, "./a/b/b.env");
     let got = err(
         "include: [a/compose.yaml]\nservices:\n  web: {image: x}\n",
         &[
@@ -248,9 +248,7 @@ fn nested_includes_resolve_against_each_directory_and_cycles_are_refused() {
         ],
     );
     assert!(
-        got.contains(
-            "include: a cycle: /p/a/compose.yaml -> /p/b/compose.yaml -> /p/a/compose.yaml"
-        ),
+        got.contains("include: a cycle: ./a/compose.yaml -> ./b/compose.yaml -> ./a/compose.yaml"),
         "{got}"
     );
 }
@@ -313,10 +311,10 @@ fn extends_file_takes_a_service_of_another_file_with_its_paths() {
     let web = &p.services["web"];
     assert_eq!(web.hostname.as_deref(), Some("chained"));
     let envs: Vec<&str> = web.env_file.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(envs, ["/p/lib/base.env", "web.env"]);
+    assert_eq!(envs, ["./lib/base.env", "web.env"]);
     assert_eq!(
         web.build.as_ref().map(|b| b.context.as_str()),
-        Some("/p/lib/ctx")
+        Some("./lib/ctx")
     );
     assert_eq!(web.labels.get("tier").map(String::as_str), Some("base"));
     assert_eq!(web.labels.get("own").map(String::as_str), Some("1"));

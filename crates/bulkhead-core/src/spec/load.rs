@@ -81,7 +81,7 @@ pub fn load(input: &LoadInput) -> Result<Project, SpecErrors> {
 /// One loading pass: the project, or the other files it needs first.
 pub fn load_step(input: &LoadInput) -> Step {
     let home = input.env.get("HOME").map(String::as_str);
-    let mut src = Sources::new(&input.extra, home);
+    let mut src = Sources::new(&input.extra, &input.project_dir, home);
     let done = load_with(input, &mut src);
     if src.wanted.is_empty() {
         Step::Done(Box::new(done))

@@ -1,13 +1,24 @@
 //! Relative paths of a file loaded from another directory (an included project, the file of
-//! `extends.file`) made absolute against that directory, as Docker Compose does before the file's
-//! services join the project: build contexts, env and label files, `extends.file`, bind-mount
-//! sources, secret and config files. `~` paths and absolute ones are left as written.
+//! `extends.file`) rebased, as Docker Compose does before the file's services join the project:
+//! build contexts, env and label files, `extends.file`, bind-mount sources, secret and config
+//! files. Each is rewritten relative to the project directory (`./sub/db.env`), which every
+//! relative path resolves against from then on — and which keeps the host's layout out of
+//! messages. `~` paths and absolute ones are left as written.
 
+use super::sources::relative;
 use super::volumes;
 use super::yaml::{Entry, Node, Value};
 
-/// Rewrite the relative paths of `root` (a whole Compose file) against `dir`.
-pub(super) fn rebase(root: &mut Node, dir: &str) {
+/// Where a file's paths start, and the project directory they are rewritten against.
+struct Base<'a> {
+    dir: &'a str,
+    project: &'a str,
+}
+
+/// Rewrite the relative paths of `root` (a whole Compose file whose paths start at `dir`) as
+/// paths relative to the project directory `project`.
+pub(super) fn rebase(root: &mut Node, dir: &str, project: &str) {
+    let dir = &Base { dir, project };
     let Value::Map(top) = &mut root.value else {
         return;
     };
@@ -40,7 +51,7 @@ fn field<'n>(node: &'n mut Node, key: &str) -> Option<&'n mut Node> {
     }
 }
 
-fn service(s: &mut Node, dir: &str) {
+fn service(s: &mut Node, dir: &Base<'_>) {
     let Value::Map(keys) = &mut s.value else {
         return;
     };
@@ -76,7 +87,7 @@ fn list(node: &mut Node, mut f: impl FnMut(&mut Node)) {
 }
 
 /// A build's context, `.` when it is not written.
-fn build(node: &mut Node, dir: &str) {
+fn build(node: &mut Node, dir: &Base<'_>) {
     match &node.value {
         Value::Scalar { .. } => path(node, dir),
         Value::Map(_) => match field(node, "context") {
@@ -90,7 +101,7 @@ fn build(node: &mut Node, dir: &str) {
                         value: Node {
                             span,
                             value: Value::Scalar {
-                                text: dir.to_string(),
+                                text: relative(dir.dir, dir.project),
                                 quoted: true,
                             },
                             tag: None,
@@ -104,7 +115,7 @@ fn build(node: &mut Node, dir: &str) {
 }
 
 /// A bind source: `./data:/data[:ro]` or `{type: bind, source: ./data}`.
-fn volume(item: &mut Node, dir: &str) {
+fn volume(item: &mut Node, dir: &Base<'_>) {
     match &mut item.value {
         Value::Scalar { text, .. } => {
             if let Some((source, rest)) = text.split_once(':')
@@ -128,17 +139,20 @@ fn volume(item: &mut Node, dir: &str) {
     }
 }
 
-fn path(node: &mut Node, dir: &str) {
+fn path(node: &mut Node, dir: &Base<'_>) {
     if let Value::Scalar { text, .. } = &mut node.value {
         *text = absolute(text, dir);
     }
 }
 
-fn absolute(p: &str, dir: &str) -> String {
+fn absolute(p: &str, dir: &Base<'_>) -> String {
     if p.is_empty() || p.starts_with('/') || p.starts_with('~') {
         p.to_string()
     } else {
-        volumes::normalize(&format!("{dir}/{p}"))
+        relative(
+            &volumes::normalize(&format!("{}/{p}", dir.dir)),
+            dir.project,
+        )
     }
 }
 
@@ -150,33 +164,30 @@ mod tests {
     use crate::spec::yaml;
 
     #[test]
-    fn relative_paths_become_absolute_and_others_stay() {
+    fn relative_paths_are_rebased_on_the_project_and_others_stay() {
         let mut root = yaml::parse(
             &Arc::from("sub/compose.yaml"),
             "services:\n  a:\n    build: {dockerfile: D}\n    env_file: [a.env, {path: ../b.env}]\n    label_file: l.labels\n    extends: {file: base.yaml, service: b}\n    volumes: [./data:/data:ro, named:/n, ~/h:/h, /abs:/abs, {type: bind, source: ./s, target: /s}, {type: volume, source: v, target: /v}]\n  b:\n    build: ctx\nsecrets:\n  s: {file: ./s.txt}\nconfigs:\n  c: {file: /etc/c}\n",
         )
         .expect("yaml");
-        rebase(&mut root, "/p/sub");
+        rebase(&mut root, "/p/sub", "/p");
         let text = |n: Option<&Node>| match n.map(|n| &n.value) {
             Some(Value::Scalar { text, .. }) => text.clone(),
             other => format!("{other:?}"),
         };
         let services = root.get("services").expect("services");
         let a = services.get("a").expect("a");
-        assert_eq!(
-            text(a.get("build").and_then(|b| b.get("context"))),
-            "/p/sub"
-        );
+        assert_eq!(text(a.get("build").and_then(|b| b.get("context"))), "./sub");
         let env = match &a.get("env_file").expect("env_file").value {
             Value::Seq(items) => items.clone(),
             _ => Vec::new(),
         };
-        assert_eq!(text(env.first()), "/p/sub/a.env");
-        assert_eq!(text(env.get(1).and_then(|e| e.get("path"))), "/p/b.env");
-        assert_eq!(text(a.get("label_file")), "/p/sub/l.labels");
+        assert_eq!(text(env.first()), "./sub/a.env");
+        assert_eq!(text(env.get(1).and_then(|e| e.get("path"))), "./b.env");
+        assert_eq!(text(a.get("label_file")), "./sub/l.labels");
         assert_eq!(
             text(a.get("extends").and_then(|e| e.get("file"))),
-            "/p/sub/base.yaml"
+            "./sub/base.yaml"
         );
         let vols: Vec<String> = match &a.get("volumes").expect("volumes").value {
             Value::Seq(items) => items
@@ -191,17 +202,17 @@ mod tests {
         assert_eq!(
             vols,
             [
-                "/p/sub/data:/data:ro",
+                "./sub/data:/data:ro",
                 "named:/n",
                 "~/h:/h",
                 "/abs:/abs",
-                "/p/sub/s",
+                "./sub/s",
                 "v"
             ]
         );
         assert_eq!(
             text(services.get("b").and_then(|b| b.get("build"))),
-            "/p/sub/ctx"
+            "./sub/ctx"
         );
         assert_eq!(
             text(
@@ -209,7 +220,7 @@ mod tests {
                     .and_then(|s| s.get("s"))
                     .and_then(|s| s.get("file"))
             ),
-            "/p/sub/s.txt"
+            "./sub/s.txt"
         );
         assert_eq!(
             text(

@@ -42,6 +42,8 @@ pub enum Step {
 /// The files given, and what was asked for or used while loading.
 pub(super) struct Sources<'a> {
     extra: &'a BTreeMap<String, Option<SourceFile>>,
+    /// The project directory: paths rebased from other files are relative to it.
+    pub root: &'a str,
     pub home: Option<&'a str>,
     pub wanted: Vec<Wanted>,
     /// Paths of the files given that loading used, in the order first used.
@@ -49,9 +51,14 @@ pub(super) struct Sources<'a> {
 }
 
 impl<'a> Sources<'a> {
-    pub fn new(extra: &'a BTreeMap<String, Option<SourceFile>>, home: Option<&'a str>) -> Self {
+    pub fn new(
+        extra: &'a BTreeMap<String, Option<SourceFile>>,
+        root: &'a str,
+        home: Option<&'a str>,
+    ) -> Self {
         Sources {
             extra,
+            root,
             home,
             wanted: Vec::new(),
             used: Vec::new(),
@@ -124,10 +131,49 @@ impl<'a> Sources<'a> {
     }
 }
 
+/// The absolute, normalized `target` as a path relative to the directory `base` (`./x`,
+/// `../x`), so that messages never show where the project lies on the host; kept absolute
+/// when the two share nothing but `/`.
+pub(super) fn relative(target: &str, base: &str) -> String {
+    let t: Vec<&str> = target.split('/').filter(|s| !s.is_empty()).collect();
+    let b: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 && !b.is_empty() {
+        return target.to_string();
+    }
+    let mut parts: Vec<&str> = vec![".."; b.len() - common];
+    parts.extend(&t[common..]);
+    if parts.first() != Some(&"..") {
+        parts.insert(0, ".");
+    }
+    parts.join("/")
+}
+
 /// The directory holding the absolute, normalized `path`.
 pub(super) fn dir_of(path: &str) -> String {
     match path.rsplit_once('/') {
         Some(("", _)) | None => "/".to_string(),
         Some((dir, _)) => dir.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_shown_relative_to_the_project() {
+        for (target, want) in [
+            ("/p/sub/a.env", "./sub/a.env"),
+            ("/p", "."),
+            ("/x/a.env", "/x/a.env"),
+            ("/etc/passwd", "/etc/passwd"),
+        ] {
+            assert_eq!(relative(target, "/p"), want, "{target}");
+        }
+        assert_eq!(relative("/srv/up/abc/x", "/srv/up/abc/sub"), "../x");
+        assert_eq!(relative("/srv/up/x", "/srv/up/abc"), "../x");
+        assert_eq!(dir_of("/p/compose.yaml"), "/p");
+        assert_eq!(dir_of("/compose.yaml"), "/");
     }
 }
