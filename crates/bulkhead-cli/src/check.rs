@@ -42,8 +42,21 @@ pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
                     Ok(f) => (serde_json::to_value(&f.fits).unwrap_or_default(), None),
                     Err(e) => (json!([]), Some(e.clone())),
                 };
+                // The labels each service's containers get, wherever they were written
+                // (`labels`, `label_file`, an extended service).
+                let labels: serde_json::Map<String, serde_json::Value> = project
+                    .services
+                    .iter()
+                    .map(|(name, s)| (name.clone(), json!(s.labels)))
+                    .collect();
                 let doc = json!({
-                    "project": { "name": project.name, "dir": project.dir, "files": project.files },
+                    "project": {
+                        "name": project.name,
+                        "dir": project.dir,
+                        "files": project.files,
+                        "loaded": project.loaded,
+                        "labels": labels,
+                    },
                     "deployable": deployable,
                     "verdict": verdict,
                     "images_need_changes": needs,

@@ -88,6 +88,7 @@ fn load_corpus_file(path: &Path) -> Result<Project, SpecErrors> {
         dotenv: None,
         env: BTreeMap::from([("HOME".to_string(), "/home/test".to_string())]),
         profiles: Vec::new(),
+        extra: Default::default(),
     })
 }
 
@@ -592,6 +593,7 @@ fn load_text(text: &str) -> Result<Project, SpecErrors> {
             ("X".to_string(), "1".to_string()),
         ]),
         profiles: Vec::new(),
+        extra: Default::default(),
     })
 }
 
@@ -958,6 +960,7 @@ fn check(text: &str) -> Verdict {
         dotenv: None,
         env: BTreeMap::new(),
         profiles: Vec::new(),
+        extra: Default::default(),
     })
     .unwrap_or_else(|e| panic!("the spec should load:\n{e}\n{text}"));
     verdict::check(&project, &Profile::default())

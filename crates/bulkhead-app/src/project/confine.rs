@@ -73,7 +73,7 @@ fn refuse(n: &NamedPath, message: String, hint: &str) -> SpecError {
 }
 
 /// The symlink-free path `n` leads to; `None` for an optional file that is not there.
-fn resolve(n: &NamedPath, bounds: &Bounds) -> Result<Option<PathBuf>, SpecError> {
+pub(super) fn resolve(n: &NamedPath, bounds: &Bounds) -> Result<Option<PathBuf>, SpecError> {
     let written = &n.written;
     if bounds.upload && n.usage == PathUse::BindSource {
         return Err(refuse(

@@ -19,6 +19,7 @@ fn project(dir: &Path, yaml: &str) -> Project {
         dotenv: None,
         env: Default::default(),
         profiles: Vec::new(),
+        extra: Default::default(),
     })
     .expect("loads")
 }

@@ -1,10 +1,12 @@
 //! Opening a project from disk: Compose file discovery (`-f`, COMPOSE_FILE, the default names
 //! up the directory tree, override files; for an upload, its own directory only), `.env`,
 //! size-bounded reads, and the tenant boundary: every path the spec names confined to the
-//! project (`confine`) and read with no symbolic link followed (`files`).
+//! project (`confine`) and read with no symbolic link followed (`files`); the other files the
+//! spec names for loading (include, extends.file, label_file) read the same way (`named`).
 
 mod confine;
 pub mod files;
+mod named;
 
 pub use confine::Bounds;
 
@@ -16,9 +18,7 @@ use std::sync::Arc;
 use bulkhead_core::imagefit::OVERRIDE_FILE;
 use bulkhead_core::spec::dotenv;
 use bulkhead_core::spec::load::{DEFAULT_FILES, MAX_FILE_BYTES};
-use bulkhead_core::spec::{
-    ErrorKind, LoadInput, Project, SourceFile, Span, SpecError, SpecErrors, load,
-};
+use bulkhead_core::spec::{ErrorKind, LoadInput, Project, SourceFile, Span, SpecError, SpecErrors};
 
 /// What the user asked for on the command line.
 #[derive(Clone, Debug, Default)]
@@ -119,8 +119,9 @@ pub fn open(opts: &ProjectOptions) -> Result<Project, OpenError> {
         dotenv,
         env: opts.env.clone(),
         profiles: opts.profiles.clone(),
+        extra: Default::default(),
     };
-    let mut project = load(&input)?;
+    let mut project = named::load_all(input, &bounds, &opts.cwd)?;
     let home = opts.env.get("HOME").map(String::as_str);
     let errors = confine::confine(&mut project, &bounds, home);
     if !errors.is_empty() {

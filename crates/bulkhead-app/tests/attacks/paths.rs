@@ -1,4 +1,5 @@
-//! Paths a spec names (env_file, secrets, configs, build, bind mounts; `.env`, COMPOSE_FILE):
+//! Paths a spec names (env_file, secrets, configs, build, bind mounts, include, extends.file,
+//! label_file; `.env`, COMPOSE_FILE):
 //! absolute, `../`, `~`, symlinked out or to the engine socket, or swapped after `check` —
 //! refused for uploads always, and in a local project unless the local admin names the
 //! directory; a canary file outside the project never shows in a reply or the audit log.
@@ -47,6 +48,18 @@ const KEYS: &[(&str, &str)] = &[
     (
         "services.s.volumes",
         "services:\n  s:\n    image: x\n    volumes:\n      - \"{}:/mnt\"\n",
+    ),
+    (
+        "include",
+        "include:\n  - \"{}\"\nservices:\n  s:\n    image: x\n",
+    ),
+    (
+        "services.s.extends.file",
+        "services:\n  s:\n    extends:\n      file: \"{}\"\n      service: s\n",
+    ),
+    (
+        "services.s.label_file",
+        "services:\n  s:\n    image: x\n    label_file: \"{}\"\n",
     ),
 ];
 
@@ -306,6 +319,37 @@ async fn no_file_byte_comes_back_in_an_error() {
         let message = reply.to_string();
         assert!(message.contains(name), "{name}: names the file: {message}");
         assert!(message.contains(":1"), "{name}: names the line: {message}");
+        assert!(!message.contains(&secret_text[1..]), "{name}: {message}");
+    }
+    // The files a spec loads: a label file, an included project's .env.
+    let included = "services:\n  t:\n    image: x\n";
+    let loaded = [
+        (
+            "services:\n  s:\n    image: x\n    label_file: app.labels\n",
+            "app.labels",
+            format!("A=\"x\" {secret_text}\n"),
+        ),
+        (
+            "include: [sub/compose.yaml]\n",
+            "sub/.env",
+            format!("{secret_text}\n"),
+        ),
+    ];
+    for (spec, name, text) in &loaded {
+        let files = [
+            ("compose.yaml", *spec),
+            (*name, text.as_str()),
+            ("sub/compose.yaml", included),
+        ];
+        let body = bundle(&files, &["compose.yaml"], &[]);
+        let uri = format!("/v1/projects/{project}/deploys");
+        let (status, reply) = srv.call("POST", &uri, Some(&dev), Some(&body)).await;
+        assert_eq!(status, 400, "{name}: {reply}");
+        let message = reply.to_string();
+        assert!(
+            message.contains(&format!("{name}:1")),
+            "{name}: names the file and line: {message}"
+        );
         assert!(!message.contains(&secret_text[1..]), "{name}: {message}");
     }
     assert!(!state_bytes(srv.dir.path()).contains(&secret_text[1..]));

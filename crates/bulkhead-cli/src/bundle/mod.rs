@@ -1,8 +1,8 @@
 //! Packing a project for a server: the project directory as a ustar archive in memory (`.git`,
 //! a local state directory, what `.dockerignore` and `.bulkheadignore` exclude and files that
 //! look like keys or tokens left out — `select` decides, `archive` walks), the Compose files
-//! named relative to it, and only the variables the files reference — never a `BULKHEAD_*`
-//! one.
+//! named relative to it, and only the variables the files reference (the files they include,
+//! extend or read labels from too) — never a `BULKHEAD_*` one.
 
 mod archive;
 mod select;
@@ -130,6 +130,11 @@ pub fn pack(opts: &ProjectOptions, skip: Option<&Path>, spec: &Project) -> anyho
         })?;
         names.push(rel.to_string_lossy().into_owned());
         texts.push(bulkhead_app::project::read_bounded(&real)?);
+    }
+    // The files the spec itself pulled in (includes, extends.file, label_file) reference
+    // variables too.
+    for f in &spec.loaded {
+        texts.push(bulkhead_app::project::read_bounded(Path::new(f))?);
     }
     let env = variables(opts, &dir, &texts)?;
     let skip = skip.and_then(|s| s.canonicalize().ok());
@@ -412,6 +417,55 @@ mod tests {
         assert!(
             !shown.contains("pem\n") && !shown.contains("token\n"),
             "never contents"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn included_extended_and_label_files_travel_even_when_ignored() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path();
+        let write = |path: &str, text: &str| -> std::io::Result<()> {
+            let at = dir.join(path);
+            if let Some(parent) = at.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(at, text)
+        };
+        write(
+            "compose.yaml",
+            "include: [shared/compose.yaml]\nservices:\n  web:\n    extends: {file: shared/base.yaml, service: base}\n    label_file: shared/web.labels\n",
+        )?;
+        write(
+            "shared/compose.yaml",
+            "services:\n  db:\n    image: db:${DB_TAG}\n",
+        )?;
+        write("shared/.env", "DB_TAG=1\n")?;
+        write(
+            "shared/base.yaml",
+            "services:\n  base:\n    image: app:${APP_TAG}\n",
+        )?;
+        write("shared/web.labels", "team=shop\n")?;
+        write("shared/notes.txt", "left behind")?;
+        write(".bulkheadignore", "shared/\n")?;
+        let opts = options(dir, &[("DB_TAG", "2"), ("APP_TAG", "3"), ("OTHER", "x")]);
+        let spec = bulkhead_app::project::open(&opts)?;
+        let packed = pack(&opts, None, &spec)?;
+        assert_eq!(
+            names(&packed.archive),
+            [
+                ".bulkheadignore",
+                "compose.yaml",
+                "shared/.env",
+                "shared/base.yaml",
+                "shared/compose.yaml",
+                "shared/web.labels"
+            ]
+        );
+        assert_eq!(
+            packed.env.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["APP_TAG", "DB_TAG"],
+            "the variables the included and extended files reference are sent"
         );
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! names, which has its own), and files that look like keys or tokens
 //! (`bulkhead_core::keylike`). Always carried, whatever those say: the Compose files, the
 //! `.env` Compose reads, and every file the spec names (secret and config files, env files,
-//! Dockerfiles, trust keys).
+//! Dockerfiles, trust keys, included and extended Compose files and their `.env`, label files).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -72,6 +72,10 @@ impl Select {
         let mut carried: BTreeSet<PathBuf> = files.iter().cloned().collect();
         if let Ok(env) = root.join(".env").canonicalize() {
             carried.insert(env);
+        }
+        for loaded in &spec.loaded {
+            let path = PathBuf::from(loaded);
+            carried.insert(path.canonicalize().unwrap_or(path));
         }
         let mut contexts = Vec::new();
         for named in named_paths(spec, home) {

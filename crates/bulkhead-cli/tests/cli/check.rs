@@ -216,6 +216,64 @@ fn compose_file_and_its_separator_are_read_from_the_env_file_as_compose_does() {
 }
 
 #[test]
+fn included_extended_and_label_files_make_one_project() {
+    let main = "include: [db/compose.yaml]\nservices:\n  web:\n    extends: {file: lib/base.yaml, service: base}\n    label_file: web.labels\n    labels: {tier: front}\n    depends_on: [db]\n";
+    let dir = project(&[
+        ("compose.yaml", main),
+        (
+            "db/compose.yaml",
+            "services:\n  db:\n    image: example/db:${DB_TAG}\n    user: \"10001\"\n",
+        ),
+        ("db/.env", "DB_TAG=16\n"),
+        (
+            "lib/base.yaml",
+            "services:\n  base:\n    image: example/web:1.0\n    user: \"10001\"\n",
+        ),
+        ("web.labels", "team=shop\ntier=back\n"),
+    ]);
+    let out = bulkhead(dir.path(), &["check", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let services = doc["verdict"]["services"].as_array().expect("services");
+    let images: Vec<&str> = services
+        .iter()
+        .filter_map(|s| s["image"].as_str())
+        .collect();
+    assert_eq!(images, ["example/db:16", "example/web:1.0"], "{doc}");
+    assert_eq!(doc["project"]["labels"]["web"]["team"], "shop", "{doc}");
+    assert_eq!(
+        doc["project"]["labels"]["web"]["tier"], "front",
+        "the spec's labels win"
+    );
+    let loaded: Vec<&str> = doc["project"]["loaded"]
+        .as_array()
+        .expect("loaded")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert_eq!(loaded.len(), 4, "{loaded:?}");
+    assert!(loaded[1].ends_with("/db/compose.yaml"), "{loaded:?}");
+    let topology = doc["verdict"]["topology"].to_string();
+    assert!(topology.contains("\"db\""), "{topology}");
+    // An include out of the project is refused, its bytes not quoted.
+    let outside = project(&[("canary.yaml", "services:\n  CANARY: {image: x}\n")]);
+    let escape = format!(
+        "include: [{}]\nservices:\n  web: {{image: a:1}}\n",
+        outside.path().join("canary.yaml").display()
+    );
+    std::fs::write(dir.path().join("compose.yaml"), escape).expect("write");
+    let out = bulkhead(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("compose.yaml:1:11: include:"), "{stderr}");
+    assert!(
+        stderr.contains("is outside the project directory"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("CANARY"), "{stderr}");
+}
+
+#[test]
 fn missing_files_are_exit_2_with_a_hint() {
     let dir = project(&[("README", "no compose here")]);
     let out = bulkhead(dir.path(), &["check"]);

@@ -4,6 +4,7 @@
 mod audit_key;
 mod check;
 mod closed_pipe;
+mod compose_files;
 mod deploy;
 mod habits;
 mod leftovers;

@@ -36,6 +36,7 @@ fn load(body: &str) -> Result<Project, SpecErrors> {
         dotenv: None,
         env: BTreeMap::from([("HOME".to_string(), "/home/test".to_string())]),
         profiles: Vec::new(),
+        extra: Default::default(),
     })
 }
 

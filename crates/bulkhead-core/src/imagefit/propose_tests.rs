@@ -29,6 +29,7 @@ fn service(body: &str) -> Service {
         dotenv: None,
         env: BTreeMap::new(),
         profiles: Vec::new(),
+        extra: Default::default(),
     })
     .unwrap_or_else(|e| panic!("{body}: {e}"));
     project.services["svc"].clone()

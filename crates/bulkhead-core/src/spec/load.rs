@@ -1,5 +1,7 @@
-//! Loading a project from file contents: parse each file, interpolate, merge in order, decode,
-//! apply profiles, validate references, name the project. Pure: the caller reads the files.
+//! Loading a project from file contents: parse each file, interpolate, pull in what it
+//! includes, merge in order, resolve `extends` and `label_file`, decode, apply profiles,
+//! validate references, name the project. Pure: the caller reads the files, the other files a
+//! spec names included (`load_step` says which it lacks).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -7,9 +9,13 @@ use std::sync::Arc;
 use super::decode::{self, Errors};
 use super::error::{ErrorKind, Span, SpecError, SpecErrors};
 use super::model::{Note, Project};
+use super::sources::{Sources, Step};
 use super::volumes::PathBase;
 use super::yaml::{self, Node, Value};
-use super::{dotenv, extends, extension, interpolate, merge, service, toplevel, validate};
+use super::{
+    dotenv, extends, extension, include, interpolate, label_file, merge, service, toplevel,
+    validate,
+};
 
 /// File names Compose looks for, in order, and the override file each one pulls in.
 pub const DEFAULT_FILES: &[(&str, &str)] = &[
@@ -41,50 +47,71 @@ pub struct LoadInput {
     pub env: BTreeMap<String, String>,
     /// `--profile` values (COMPOSE_PROFILES is read from the environment too).
     pub profiles: Vec<String>,
+    /// The other files the spec names (included Compose files and their variables files,
+    /// `extends.file`, `label_file`), keyed by the absolute path [`load_step`] asked for;
+    /// `None`: an optional one that is not there.
+    pub extra: BTreeMap<String, Option<SourceFile>>,
 }
 
 const TOP_KEYS: &[&str] = &[
     "name", "version", "services", "networks", "volumes", "secrets", "configs",
 ];
-const TOP_UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "include",
-        "it pulls other Compose files (and their own .env) into the project at load, each with its own project directory: pass each file with -f instead, which merges them into one project",
-    ),
-    (
-        "models",
-        "models need Docker Model Runner, which Docker Engine 20.10 does not have: remove it",
-    ),
-];
+const TOP_UNSUPPORTED: &[(&str, &str)] = &[(
+    "models",
+    "models need Docker Model Runner, which Docker Engine 20.10 does not have: remove it",
+)];
 
-/// Load a project. Every problem found is returned, in file order.
+/// Load a project. Every problem found is returned, in file order. A file the spec names that
+/// `input.extra` lacks is an error here; [`load_step`] asks for it instead.
 pub fn load(input: &LoadInput) -> Result<Project, SpecErrors> {
+    match load_step(input) {
+        Step::Done(r) => *r,
+        Step::Needs(wanted) => Err(SpecErrors(
+            wanted
+                .into_iter()
+                .map(|w| {
+                    let msg = format!("{}: `{}` was not read", w.key, w.written);
+                    SpecError::new(ErrorKind::Io, &w.span, msg)
+                })
+                .collect(),
+        )),
+    }
+}
+
+/// One loading pass: the project, or the other files it needs first.
+pub fn load_step(input: &LoadInput) -> Step {
+    let home = input.env.get("HOME").map(String::as_str);
+    let mut src = Sources::new(&input.extra, &input.project_dir, home);
+    let done = load_with(input, &mut src);
+    if src.wanted.is_empty() {
+        Step::Done(Box::new(done))
+    } else {
+        Step::Needs(src.wanted)
+    }
+}
+
+fn load_with(input: &LoadInput, src: &mut Sources<'_>) -> Result<Project, SpecErrors> {
     let env = environment(input)?;
     let lookup = |name: &str| env.get(name).cloned();
     let mut notes = Vec::new();
     let mut merged: Option<Node> = None;
     let mut errors = Errors::default();
+    if src.too_many() {
+        let span = Span::synthetic(&input.project_dir);
+        let msg = format!(
+            "the project names more than {} other files to load (include, extends.file, label_file)",
+            super::sources::MAX_LOADED_FILES
+        );
+        return Err(SpecError::value(&span, msg).into());
+    }
+    let scope = include::Scope {
+        env: &env,
+        dir: &input.project_dir,
+        chain: &[],
+    };
     for file in &input.files {
-        let name: Arc<str> = Arc::from(file.name.as_str());
-        if file.text.len() > MAX_FILE_BYTES {
-            let msg = format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20);
-            return Err(SpecError::new(ErrorKind::Io, &Span::new(&name, 1, 1), msg).into());
-        }
-        let mut root = yaml::parse(&name, &file.text)?;
-        if !matches!(root.value, Value::Map(_)) {
-            let msg = match root.value {
-                Value::Null => {
-                    "the file is empty; a Compose file needs at least `services:`".to_string()
-                }
-                _ => format!(
-                    "a Compose file must be a mapping at the top, found {}",
-                    root.kind_name()
-                ),
-            };
-            return Err(SpecError::shape(&root.span, msg).into());
-        }
-        interpolate_tree(&mut root, &lookup, &mut notes, &mut errors);
-        check_tags(&root, &mut errors);
+        let mut root = parse_file(file, &lookup, &mut notes, &mut errors)?;
+        include::apply(&mut root, &scope, src, &mut notes, &mut errors);
         merged = Some(match merged {
             None => root,
             Some(base) => merge::merge(base, root),
@@ -94,15 +121,55 @@ pub fn load(input: &LoadInput) -> Result<Project, SpecErrors> {
         let span = Span::synthetic(&input.project_dir);
         return Err(SpecError::new(ErrorKind::Io, &span, "no Compose file given").into());
     };
-    extends::resolve(&mut root, &mut errors);
+    let mut ctx = extends::Ctx {
+        src: &mut *src,
+        env: &env,
+        dir: &input.project_dir,
+        notes: &mut notes,
+    };
+    extends::resolve(&mut root, &mut ctx, &mut errors);
+    label_file::apply(&mut root, &input.project_dir, &env, src, &mut errors);
     if !errors.0.is_empty() {
         return Err(SpecErrors(errors.0));
     }
     let project = decode_project(&root, input, &env, notes, &mut errors);
     match project {
-        Some(p) if errors.0.is_empty() => Ok(p),
+        Some(mut p) if errors.0.is_empty() => {
+            p.loaded = src.used.clone();
+            Ok(p)
+        }
         _ => Err(SpecErrors(errors.0)),
     }
+}
+
+/// Parse one Compose file, check it is a mapping, interpolate it with `lookup`, check its tags.
+pub(super) fn parse_file(
+    file: &SourceFile,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    notes: &mut Vec<Note>,
+    errors: &mut Errors,
+) -> Result<Node, SpecErrors> {
+    let name: Arc<str> = Arc::from(file.name.as_str());
+    if file.text.len() > MAX_FILE_BYTES {
+        let msg = format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20);
+        return Err(SpecError::new(ErrorKind::Io, &Span::new(&name, 1, 1), msg).into());
+    }
+    let mut root = yaml::parse(&name, &file.text)?;
+    if !matches!(root.value, Value::Map(_)) {
+        let msg = match root.value {
+            Value::Null => {
+                "the file is empty; a Compose file needs at least `services:`".to_string()
+            }
+            _ => format!(
+                "a Compose file must be a mapping at the top, found {}",
+                root.kind_name()
+            ),
+        };
+        return Err(SpecError::shape(&root.span, msg).into());
+    }
+    interpolate_tree(&mut root, lookup, notes, errors);
+    check_tags(&root, errors);
+    Ok(root)
 }
 
 /// The variables interpolation sees: `.env` first, the process environment over it.
@@ -277,6 +344,7 @@ fn decode_project(
         inactive,
         bulkhead,
         notes,
+        loaded: Vec::new(),
     };
     validate::references(&project, errors);
     Some(project)

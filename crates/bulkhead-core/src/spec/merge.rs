@@ -21,6 +21,45 @@ pub fn merge(base: Node, over: Node) -> Node {
     merge_at(base, over, &mut Vec::new())
 }
 
+/// Merge service `over` into service `base` (both named `name`), with the service-relative
+/// rules (`extends`, labels from files).
+pub(super) fn merge_service(name: &str, base: Node, over: Node) -> Option<Node> {
+    let at = over.clone();
+    service_of(merge(wrap(name, base, &at), wrap(name, over, &at)))
+}
+
+/// `{services: {name: node}}`, so that the merge applies its service-relative rules.
+fn wrap(name: &str, node: Node, at: &Node) -> Node {
+    let service = Node {
+        span: at.span.clone(),
+        value: Value::Map(vec![Entry {
+            key: name.to_string(),
+            key_span: at.span.clone(),
+            value: node,
+        }]),
+        tag: None,
+    };
+    Node {
+        span: at.span.clone(),
+        value: Value::Map(vec![Entry {
+            key: "services".to_string(),
+            key_span: at.span.clone(),
+            value: service,
+        }]),
+        tag: None,
+    }
+}
+
+fn service_of(root: Node) -> Option<Node> {
+    let Value::Map(mut top) = root.value else {
+        return None;
+    };
+    let Value::Map(mut services) = top.pop()?.value.value else {
+        return None;
+    };
+    Some(services.pop()?.value)
+}
+
 fn merge_at(base: Node, over: Node, path: &mut Vec<String>) -> Node {
     match over.tag.as_deref() {
         Some("!reset") => {

@@ -31,6 +31,9 @@ pub struct Project {
     pub bulkhead: ProjectExt,
     /// Things worth saying that are not errors (an ignored `version`, an unset variable).
     pub notes: Vec<Note>,
+    /// The other files loading read, absolute: included Compose files and their variables
+    /// files, `extends.file`, `label_file` (an upload must carry them).
+    pub loaded: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -21,12 +21,30 @@ pub enum PathUse {
 /// Where in the project a path was named, so that the app can write back what it resolved to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Slot {
-    EnvFile { service: String, index: usize },
-    Definition { section: &'static str, name: String },
-    BuildContext { service: String },
-    Dockerfile { service: String },
-    Bind { service: String, index: usize },
-    TrustKey { index: usize },
+    EnvFile {
+        service: String,
+        index: usize,
+    },
+    Definition {
+        section: &'static str,
+        name: String,
+    },
+    BuildContext {
+        service: String,
+    },
+    Dockerfile {
+        service: String,
+    },
+    Bind {
+        service: String,
+        index: usize,
+    },
+    TrustKey {
+        index: usize,
+    },
+    /// A file loading read (an included Compose file, `extends.file`, `label_file`): confined
+    /// like the others, nothing to write back.
+    Loaded,
 }
 
 /// One path a spec names.
@@ -190,7 +208,7 @@ pub fn set_path(project: &mut Project, slot: &Slot, resolved: String) {
             }
         }
         // The Dockerfile stays relative to its context, which the engine reads it from.
-        Slot::Dockerfile { .. } => {}
+        Slot::Dockerfile { .. } | Slot::Loaded => {}
         Slot::TrustKey { index } => {
             if let Some(k) = project.bulkhead.trust.keys.get_mut(*index) {
                 k.value = resolved;
@@ -224,6 +242,7 @@ mod tests {
             dotenv: None,
             env: [("HOME".to_string(), "/home/dev".to_string())].into(),
             profiles: Vec::new(),
+            extra: Default::default(),
         })
         .expect("loads")
     }

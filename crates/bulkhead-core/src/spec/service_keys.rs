@@ -43,6 +43,7 @@ pub const SERVICE_KEYS: &[&str] = &[
     "volumes",
     "restart",
     "labels",
+    "label_file",
     "secrets",
     "configs",
     "stop_signal",
@@ -158,10 +159,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "annotations",
         "the engine (API 1.41, Docker 20.10) has no container annotations, so they would be dropped: use labels",
-    ),
-    (
-        "label_file",
-        "labels would come from a file read at load: write them in `labels`",
     ),
     (
         "post_start",

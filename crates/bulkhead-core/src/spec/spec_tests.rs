@@ -52,6 +52,7 @@ pub(super) fn run(s: &Setup<'_>) -> Result<Project, SpecErrors> {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         profiles: s.profiles.iter().map(|p| p.to_string()).collect(),
+        extra: Default::default(),
     })
 }
 
@@ -433,6 +434,7 @@ fn simple_cases() -> Vec<(&'static str, Render, &'static str)> {
         ("network_mode: host", |s| format!("{:?}", at(&s.network_mode)), r#"Some("host")"#),
         ("labels: {a.b: c, empty: }", |s| format!("{:?}", s.labels), r#"{"a.b": "c", "empty": ""}"#),
         ("labels: [a.b=c, empty]", |s| format!("{:?}", s.labels), r#"{"a.b": "c", "empty": ""}"#),
+        ("label_file: []\nlabels: {a: b}", |s| format!("{:?}", s.labels), r#"{"a": "b"}"#),
         ("stop_signal: SIGINT", |s| format!("{:?}", s.stop_signal), r#"Some("SIGINT")"#),
         ("stop_grace_period: 1m30s", |s| format!("{:?}", s.stop_grace_period), "Some(90s)"),
         ("container_name: shop-web", |s| format!("{:?}", at(&s.container_name)), r#"Some("shop-web")"#),

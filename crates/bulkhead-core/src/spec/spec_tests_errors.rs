@@ -34,7 +34,7 @@ const UNKNOWN_KEYS: &[(&str, &str)] = &[
     ("services:\n  web:\n    image: x\n    deploy:\n      placement: {}\n", "compose.yaml:5:7: deploy: key `placement` is refused\n  hint: constraints and preferences choose Swarm nodes, and one engine is one node: use x-bulkhead.tier to choose how a service runs"),
     ("services:\n  web:\n    image: x\n    healthcheck: {tset: [NONE]}\n", "compose.yaml:4:19: healthcheck: key `tset` is not supported\n  hint: did you mean `test`? {x}"),
     ("servces:\n  web: {image: x}\n", "compose.yaml:1:1: top level: key `servces` is not supported\n  hint: did you mean `services`? {x}"),
-    ("include: [other.yaml]\nservices: {web: {image: x}}\n", "compose.yaml:1:1: top level: key `include` is refused\n  hint: it pulls other Compose files (and their own .env) into the project at load, each with its own project directory: pass each file with -f instead, which merges them into one project"),
+    ("include: other.yaml\nservices: {web: {image: x}}\n", "compose.yaml:1:10: include must be a list, found a scalar"),
     ("services:\n  web:\n    image: x\n    x-bulkhead:\n      tierr: safe\n", "compose.yaml:5:7: x-bulkhead: key `tierr` is not supported\n  hint: did you mean `tier`?"),
     ("services:\n  web:\n    image: x\n    x-bulkhead: {x-note: 1}\n", "compose.yaml:4:18: x-bulkhead: key `x-note` is not supported\n  hint: supported keys: tier, public, allow_from, egress, autoscale, waivers, settle, share_volumes"),
     ("x-bulkhead:\n  trst: {}\nservices: {web: {image: x}}\n", "compose.yaml:2:3: x-bulkhead (top level): key `trst` is not supported\n  hint: did you mean `trust`?"),

@@ -11,9 +11,24 @@ use bulkhead_core::spec::{self, LoadInput, Project, SourceFile, SpecErrors};
 
 use super::corpus_root;
 
-/// One compose.yaml in /srv/keys, profile `debug` active.
+/// The other files of /srv/keys that a spec may name (`include`, `extends.file`,
+/// `label_file`): absolute path and content.
+const DISK: &[(&str, &str)] = &[
+    (
+        "/srv/keys/lib/compose.yaml",
+        "services:\n  cache:\n    image: redis\n    env_file: [cache.env]\n",
+    ),
+    (
+        "/srv/keys/lib/base.yaml",
+        "services:\n  base:\n    image: base\n    working_dir: /base\n    env_file: [base.env]\n",
+    ),
+    ("/srv/keys/app.labels", "team=shop\n"),
+];
+
+/// One compose.yaml in /srv/keys, profile `debug` active; the files it names are read from
+/// `DISK` as the app reads them, pass by pass.
 fn load_text(text: &str) -> Result<Project, SpecErrors> {
-    spec::load(&LoadInput {
+    let mut input = LoadInput {
         files: vec![SourceFile {
             name: "compose.yaml".into(),
             text: text.to_string(),
@@ -23,7 +38,28 @@ fn load_text(text: &str) -> Result<Project, SpecErrors> {
         dotenv: None,
         env: BTreeMap::from([("HOME".to_string(), "/home/test".to_string())]),
         profiles: vec!["debug".to_string()],
-    })
+        extra: Default::default(),
+    };
+    loop {
+        match spec::load_step(&input) {
+            spec::Step::Done(r) => return *r,
+            spec::Step::Needs(wanted) => {
+                for w in wanted {
+                    let file = DISK
+                        .iter()
+                        .find(|(p, _)| *p == w.path)
+                        .map(|(p, t)| SourceFile {
+                            name: p.to_string(),
+                            text: t.to_string(),
+                        });
+                    if file.is_none() && w.required {
+                        return spec::load(&input);
+                    }
+                    input.extra.insert(w.path, file);
+                }
+            }
+        }
+    }
 }
 
 /// The schema's keys under `definitions.<def>.properties` (or the top level's `properties`).
@@ -64,7 +100,9 @@ const REFUSED_VALUES: &[(&str, &str)] = &[
     ("services:\n  web:\n    image: a\n    deploy: {restart_policy: {delay: 5s}}\n", "key `delay` is refused"),
     ("services:\n  web:\n    image: a\n    imgae: b\n", "did you mean `image`?"),
     ("services:\n  a:\n    image: x\n    extends: b\n  b:\n    extends: a\n", "extends: a cycle"),
-    ("services:\n  a:\n    image: x\n    extends: {file: other.yaml, service: b}\n", "key `file` is refused"),
+    ("services:\n  a:\n    image: x\n    extends: {file: other.yaml, service: b}\n", "extends.file: `other.yaml` was not read"),
+    ("services:\n  a:\n    image: x\n    extends: {file: lib/base.yaml, service: b}\n", "which is not a service of `lib/base.yaml`"),
+    ("include: [lib/compose.yaml]\nservices:\n  cache:\n    image: x\n", "services.cache is defined both here"),
     ("services:\n  a:\n    image: x\n    extends: nothere\n", "which is not a service of the project"),
 ];
 
@@ -355,6 +393,10 @@ fn supported_service_keys() -> BTreeMap<&'static str, (&'static str, &'static st
             "extends",
             ("extends: {service: db}", "/hostname", json!("dbhost")),
         ),
+        (
+            "label_file",
+            ("label_file: ./app.labels", "/labels/team", json!("shop")),
+        ),
     ])
 }
 
@@ -475,6 +517,7 @@ fn every_top_level_key_of_the_compose_schema_is_supported_or_refused_with_its_re
         ("volumes", ("volumes: {data: }\n", |p| p.volumes.keys().cloned().collect(), "data")),
         ("secrets", ("secrets: {pw: {file: ./pw}}\n", |p| p.secrets.keys().cloned().collect(), "pw")),
         ("configs", ("configs: {cfg: {content: x}}\n", |p| p.configs.keys().cloned().collect(), "cfg")),
+        ("include", ("include: [lib/compose.yaml]\n", |p| p.services.keys().cloned().collect::<Vec<_>>().join(","), "cache,web")),
     ]);
     for key in schema_keys(None) {
         match supported.get(key.as_str()) {
