@@ -156,7 +156,11 @@ impl Api {
                         d.up_checked(&opened, *verdict, &actor, &env).await
                     })
                     .await?;
-                self.refresh(&project).await;
+                // A no-op `up` changed nothing: the cached view stays (the reconciler and the
+                // views refresh it); one list call less on the path a no-op `up` waits for.
+                if !report.plan.is_empty() {
+                    self.refresh(&project).await;
+                }
                 render::up(&report)
             }
             Command::ProjectPlan { .. } => {

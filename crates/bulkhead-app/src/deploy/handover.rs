@@ -105,10 +105,14 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         if ctx.owned.values().all(Vec::is_empty) {
             return Ok(());
         }
-        let all = self
-            .runtime
-            .list_containers(&bulkhead_ports::LabelFilter::project(project))
-            .await?;
+        let all = match &ctx.listed {
+            Some(listed) => listed.clone(),
+            None => {
+                self.runtime
+                    .list_containers(&bulkhead_ports::LabelFilter::project(project))
+                    .await?
+            }
+        };
         let mut candidates = Vec::new();
         for (service, owned) in &ctx.owned {
             let Some((rel, spec)) = ctx.releases.get(service) else {

@@ -76,7 +76,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         let held = self
             .held(project, releases.values().map(|(r, _)| r))
             .await?;
-        let (mut observed, _) = self.observe(project).await?;
+        let (mut observed, listed) = self.observe(project).await?;
         let probes = releases
             .iter()
             .filter_map(|(service, (_, spec))| Some((service.clone(), spec.probe.clone()?)))
@@ -98,6 +98,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     releases,
                     owned,
                     gate: None,
+                    listed: Some(listed),
                 },
             )
             .await?;

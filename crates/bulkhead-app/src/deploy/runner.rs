@@ -54,6 +54,9 @@ pub struct RunData {
     pub owned: BTreeMap<String, Vec<String>>,
     /// Networks whose firewall rules are still being installed (set by `run`).
     pub gate: Option<watch::Receiver<Gate>>,
+    /// The project's containers as the plan's observation listed them: what `run` looks at
+    /// again before its waves when the plan changed nothing before them (else it lists anew).
+    pub listed: Option<Vec<bulkhead_ports::ContainerInfo>>,
 }
 
 type Releases = Arc<RunData>;
@@ -77,6 +80,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         let mut data = data;
         let (gate_tx, gate_rx) = watch::channel(Gate::default());
         data.gate = Some(gate_rx);
+        if !plan.prepare.is_empty() {
+            data.listed = None;
+        }
         let releases: Releases = Arc::new(data);
         let mut outcome = Outcome::default();
         // Networks are independent of each other: create them concurrently; every firewall
