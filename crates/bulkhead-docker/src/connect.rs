@@ -118,31 +118,107 @@ fn with_port(address: &str) -> String {
 }
 
 /// Open the connection, agree on the API version, and check it is new enough.
+///
+/// The engine's API version comes from `GET /_ping`'s `Api-Version` header; only when that
+/// answer has none is it asked with `GET /version` (bollard's negotiation), which Docker 20.10
+/// answers by running `runc --version` and `docker-init --version` (15–70 ms, more on a busy
+/// host), on every command.
 pub(crate) async fn open(endpoint: &Endpoint) -> Result<Docker, RuntimeError> {
     let unreachable = |err: bollard::errors::Error| RuntimeError::Unreachable {
         endpoint: endpoint.to_string(),
         reason: error::describe(&err),
     };
+    let pinged = tokio::time::timeout(
+        std::time::Duration::from_secs(TIMEOUT_SECS),
+        ping_api_version(endpoint),
+    )
+    .await
+    .map_err(|_| RuntimeError::Unreachable {
+        endpoint: endpoint.to_string(),
+        reason: format!("no answer to /_ping within {TIMEOUT_SECS} s"),
+    })?
+    .map_err(|e| RuntimeError::Unreachable {
+        endpoint: endpoint.to_string(),
+        reason: e.to_string(),
+    })?;
+    let version = match &pinged {
+        Some(server) if server < API_DEFAULT_VERSION => server,
+        _ => API_DEFAULT_VERSION,
+    };
     let docker = match endpoint {
         Endpoint::Unix(path) => {
-            Docker::connect_with_unix(&path.to_string_lossy(), TIMEOUT_SECS, API_DEFAULT_VERSION)
+            Docker::connect_with_unix(&path.to_string_lossy(), TIMEOUT_SECS, version)
         }
-        Endpoint::Tcp(address) => {
-            Docker::connect_with_http(address, TIMEOUT_SECS, API_DEFAULT_VERSION)
-        }
+        Endpoint::Tcp(address) => Docker::connect_with_http(address, TIMEOUT_SECS, version),
     }
     .map_err(unreachable)?;
-    let endpoint_text = endpoint.to_string();
-    let docker = docker.negotiate_version().await.map_err(|err| {
-        error::map(
-            &endpoint_text,
-            error::Op::new("negotiate the API version", "engine", &endpoint_text),
-            err,
-        )
-    })?;
+    let docker = if pinged.is_some() {
+        docker
+    } else {
+        let endpoint_text = endpoint.to_string();
+        docker.negotiate_version().await.map_err(|err| {
+            error::map(
+                &endpoint_text,
+                error::Op::new("negotiate the API version", "engine", &endpoint_text),
+                err,
+            )
+        })?
+    };
     check_version(&docker.client_version())?;
     let prefix = version_prefix(&docker);
     Ok(docker.with_request_modifier(move |req| pin_version(req, &prefix)))
+}
+
+/// The most bytes of the `/_ping` answer read: its status line and headers.
+const PING_BYTES: u64 = 16 * 1024;
+
+/// `GET /_ping` over a connection of its own; the `Api-Version` header of a 200 answer, `None`
+/// when the answer has none (or is not a 200: the negotiation then says what is wrong).
+async fn ping_api_version(endpoint: &Endpoint) -> std::io::Result<Option<ClientVersion>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const REQUEST: &[u8] = b"GET /_ping HTTP/1.0\r\nHost: docker\r\nUser-Agent: bulkhead\r\n\r\n";
+    let mut answer = Vec::new();
+    match endpoint {
+        Endpoint::Unix(path) => {
+            let mut s = tokio::net::UnixStream::connect(path).await?;
+            s.write_all(REQUEST).await?;
+            s.take(PING_BYTES).read_to_end(&mut answer).await?;
+        }
+        Endpoint::Tcp(address) => {
+            let mut s = tokio::net::TcpStream::connect(address.as_str()).await?;
+            s.write_all(REQUEST).await?;
+            s.take(PING_BYTES).read_to_end(&mut answer).await?;
+        }
+    }
+    Ok(api_version_header(&answer))
+}
+
+/// The `Api-Version` header of an HTTP/1.x 200 answer, when it is a `major.minor` version.
+fn api_version_header(answer: &[u8]) -> Option<ClientVersion> {
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&answer[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?;
+    let mut words = status.split(' ');
+    let ok = words.next().is_some_and(|v| v.starts_with("HTTP/1.")) && words.next() == Some("200");
+    if !ok {
+        return None;
+    }
+    let value = lines.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("api-version")
+            .then(|| value.trim())
+    })?;
+    let (major, minor) = value.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(major) || !digits(minor) {
+        return None;
+    }
+    Some(ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
 }
 
 /// `/v1.41`: the path prefix that fixes the API version of a request.
@@ -285,5 +361,30 @@ mod tests {
             check_version(&v(1, 40)),
             Err(RuntimeError::TooOld { found, needed }) if found == "1.40" && needed == "1.41"
         ));
+    }
+
+    #[test]
+    fn the_api_version_comes_from_a_200_pings_header_only() {
+        let ok = b"HTTP/1.0 200 OK\r\nApi-Version: 1.41\r\nDocker-Experimental: false\r\nOstype: linux\r\n\r\nOK";
+        let v = api_version_header(ok).expect("a version");
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        let lower = b"HTTP/1.1 200 OK\r\napi-version:1.53\r\n\r\n";
+        assert_eq!(api_version_header(lower).map(|v| v.minor_version), Some(53));
+        for bad in [
+            &b"HTTP/1.0 500 Internal Server Error\r\nApi-Version: 1.41\r\n\r\n"[..],
+            b"HTTP/1.0 200 OK\r\nServer: proxy\r\n\r\nOK",
+            b"HTTP/1.0 200 OK\r\nApi-Version: 1.41",
+            b"HTTP/1.0 200 OK\r\nApi-Version: 1.x\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\nApi-Version: 99999.1\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\nApi-Version: \xff\r\n\r\n",
+            b"SSH-2.0-OpenSSH\r\n\r\n",
+            b"",
+        ] {
+            assert!(
+                api_version_header(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -57,6 +57,35 @@ async fn unusable_hosts_are_unreachable() {
     }
 }
 
+/// An engine that answers each connection with `answer` once read the request.
+fn fake_engine(socket: &std::path::Path, answer: &'static [u8]) {
+    let listener = std::os::unix::net::UnixListener::bind(socket).expect("bind");
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut request = [0u8; 1024];
+            let _ = s.read(&mut request);
+            let _ = s.write_all(answer);
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_version_in_pings_header_is_agreed_and_an_old_one_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old = dir.path().join("old.sock");
+    fake_engine(&old, b"HTTP/1.0 200 OK\r\nApi-Version: 1.40\r\n\r\nOK");
+    let err = DockerRuntime::connect_to(&format!("unix://{}", old.display()))
+        .await
+        .expect_err("API 1.40");
+    assert_err!(err, RuntimeError::TooOld { .. });
+    // The real engine's version agrees with what its /version says.
+    let runtime = runtime().await;
+    let (_, api) = runtime.version().await.expect("version");
+    assert_eq!(api, runtime.api_version());
+}
+
 fn write(dir: &std::path::Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).expect("write context file");
 }
