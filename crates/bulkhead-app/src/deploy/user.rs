@@ -49,6 +49,46 @@ pub(super) async fn resolve<R: ContainerRuntime>(
     Ok(identity)
 }
 
+/// The user a hook (`what`: `post_start[0]`) runs as, pinned as `uid:gid`: its own `user`
+/// resolved through the image's user database and judged like the service's (uid 0 or gid 0
+/// refused without a `non-root` waiver), else the service's own, `own`.
+pub(super) async fn hook_user<R: ContainerRuntime>(
+    runtime: &R,
+    sv: &ServiceVerdict,
+    image: &ImageInfo,
+    own: &Identity,
+    user: Option<&str>,
+    what: &str,
+) -> Result<String, DeployError> {
+    let Some(user) = user else {
+        return Ok(own.pinned());
+    };
+    let db = if needs_database(user) {
+        UserDb::parse(&runtime.image_user_files(&image.id).await?)
+    } else {
+        UserDb::empty()
+    };
+    let id = db.resolve(user).map_err(|e| DeployError::Policy {
+        service: sv.name.clone(),
+        reason: format!("rule non-root: {what}.user is `{user}`, but {e}"),
+        hint: HINT_UNKNOWN.to_string(),
+    })?;
+    let waived = sv.waivers.iter().any(|w| w.rule == Rule::NonRoot);
+    if !waived && (id.is_root() || id.has_root_group()) {
+        return Err(DeployError::Policy {
+            service: sv.name.clone(),
+            reason: format!(
+                "rule non-root: {what}.user is `{user}`, which is uid {} gid {}{}: a hook runs as root no more than the service does",
+                id.uid,
+                id.gid,
+                if id.groups.contains(&0) { " (a member of the root group)" } else { "" }
+            ),
+            hint: "leave `user` out (the hook runs as the service's own user), or name a non-root account of the image".into(),
+        });
+    }
+    Ok(id.pinned())
+}
+
 fn shown(user: &str) -> String {
     if user.is_empty() {
         "root (no USER)".to_string()

@@ -19,6 +19,7 @@ pub mod model;
 pub mod paths;
 pub mod ports;
 mod refs;
+pub mod rollout;
 pub mod security_opt;
 pub mod service;
 mod service_keys;

@@ -67,6 +67,8 @@ pub const SERVICE_KEYS: &[&str] = &[
     "pull_policy",
     "attach",
     "extends",
+    "post_start",
+    "pre_stop",
 ];
 
 /// Compose service keys Bulkhead refuses: why, and what to do instead.
@@ -162,14 +164,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "label_file",
         "labels would come from a file read at load: write them in `labels`",
-    ),
-    (
-        "post_start",
-        "lifecycle hooks run commands through the engine's exec outside the rollout's readiness checks: run the step in the entrypoint instead",
-    ),
-    (
-        "pre_stop",
-        "lifecycle hooks run commands through the engine's exec outside the rollout's readiness checks: handle stop_signal in the application instead",
     ),
     (
         "pull_refresh_after",
