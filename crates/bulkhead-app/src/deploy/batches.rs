@@ -197,3 +197,7 @@ fn stopped(
         reason: format!("{count} of {total} replicas failed; {what}; the first: {first}"),
     }
 }
+
+#[cfg(test)]
+#[path = "batches_tests.rs"]
+mod tests;

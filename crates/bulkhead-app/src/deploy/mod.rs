@@ -7,6 +7,8 @@ mod batches;
 pub mod container;
 mod desired;
 mod env;
+#[cfg(test)]
+mod fake_runtime;
 mod handover;
 mod hooks;
 pub mod images;

@@ -104,8 +104,14 @@ fn update_config_parallelism_two_replaces_two_replicas_per_batch() {
     let out = p.run(&["up"]);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{said}");
-    assert!(said.contains("batch 1: replacing replicas 1, 2 at once"), "{said}");
-    assert!(said.contains("batch 2: replacing replicas 3, 4 at once"), "{said}");
+    assert!(
+        said.contains("batch 1: replacing replicas 1, 2 at once"),
+        "{said}"
+    );
+    assert!(
+        said.contains("batch 2: replacing replicas 3, 4 at once"),
+        "{said}"
+    );
 
     // Per the engine: new replicas are created two at a time, and a batch's old replicas are
     // gone before the next batch's first create.
