@@ -299,10 +299,14 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
             .enumerate()
             {
                 for (n, h) in list.iter().enumerate() {
+                    let waived = sv
+                        .waivers
+                        .iter()
+                        .any(|w| w.rule == bulkhead_core::hardening::Rule::NonRoot);
                     let user = super::user::hook_user(
                         &*self.runtime,
-                        sv,
-                        &resolved.info,
+                        (&sv.name, waived),
+                        &resolved.info.id,
                         &identity,
                         h.user.as_deref(),
                         &format!("{key}[{n}]"),
