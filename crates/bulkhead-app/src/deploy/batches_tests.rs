@@ -112,7 +112,7 @@ fn world() -> World {
         env: BTreeMap::new(),
         bridges: Default::default(),
         secrets: None,
-        secret_files: Default::default(),
+        secret_files: super::super::secret_files::SecretFiles::new(dir.path().join("secrets")),
         addresses: Default::default(),
     });
     World { d, said, _dir: dir }
@@ -370,6 +370,29 @@ async fn pause_stops_and_the_reconciler_leaves_the_service_until_the_next_up() {
         .map(|r| (r.service.clone(), (r, spec(2))))
         .collect();
     assert_eq!(w.d.paused("p", &releases).await.expect("paused"), ["web"]);
+
+    // The reconciler leaves it as it is...
+    let before = w.log().len();
+    let (plan, _) = w.d.reconcile("p").await.expect("reconciled");
+    assert!(
+        plan.waves.iter().flatten().all(|r| r.service != "web"),
+        "{plan:?}"
+    );
+    assert_eq!(w.log().len(), before, "{:#?}", w.log());
+    assert!(
+        w.said()
+            .iter()
+            .any(|l| l.contains("left as it is: its rollout was paused"))
+    );
+    // ...until the next `up` records a fresh state: then it goes on.
+    w.d.store.put_project(&record).await.expect("project");
+    w.d.runtime.with(|s| s.crash.clear());
+    let (plan, _) = w.d.reconcile("p").await.expect("reconciled");
+    assert!(
+        plan.waves.iter().flatten().any(|r| r.service == "web"),
+        "{plan:?}"
+    );
+    assert_eq!(w.running(), [(1, 2), (2, 2)]);
 }
 
 #[test]
@@ -473,4 +496,50 @@ async fn pre_stop_runs_before_the_old_replica_stops_and_a_failure_does_not_keep_
             );
         }
     }
+}
+
+#[tokio::test]
+async fn bulkhead_rollback_is_shaped_by_the_rollback_config_of_the_release_it_leaves() {
+    let w = world();
+    let record = ProjectRecord {
+        name: "p".into(),
+        dir: "/srv/p".into(),
+        files: vec!["compose.yaml".into()],
+        state: serde_json::to_string(&ProjectState::default()).expect("json"),
+    };
+    w.d.store.put_project(&record).await.expect("project");
+    w.release(&spec(3), "h1").await;
+    let mut leaving = spec(3);
+    leaving.rollback = Some(shaped(0, FailureAction::Rollback));
+    let second = w.release(&leaving, "h2").await;
+    for r in 1..=3 {
+        let labels = BTreeMap::from([
+            (LABEL_PROJECT.to_string(), "p".to_string()),
+            (LABEL_SERVICE.to_string(), "web".to_string()),
+            (LABEL_RELEASE.to_string(), second.number.to_string()),
+            (LABEL_REPLICA.to_string(), r.to_string()),
+            (
+                super::super::container::LABEL_SPEC.to_string(),
+                "h2".to_string(),
+            ),
+        ]);
+        w.d.runtime
+            .seed(&format!("old{r}"), &format!("p-web-{r}"), labels);
+    }
+    let (to, plan, _) =
+        w.d.rollback("p", "web", None, "test")
+            .await
+            .expect("rolled back");
+    assert_eq!(to, 1);
+    let config = plan.waves[0][0].config.clone().expect("shaped");
+    assert_eq!(config.parallelism, 0);
+    assert_eq!(w.d.runtime.with(|s| s.most_alive), 3, "{:#?}", w.log());
+    assert!(
+        w.said()
+            .iter()
+            .any(|l| l == "web: batch 1: replacing replicas 1, 2, 3 at once"),
+        "{:#?}",
+        w.said()
+    );
+    assert_eq!(w.running(), [(1, 1), (2, 1), (3, 1)]);
 }
