@@ -132,7 +132,20 @@ pub fn plan(project: &str, plan: &Value) -> String {
         return format!("project {project}: nothing to do\n");
     }
     let mut out = format!("project {project}: plan\n");
+    // A rollout shaped by update_config / rollback_config says so before its first op.
+    let mut shapes: Vec<(*const Value, String)> = Vec::new();
+    for wave in list(plan, "waves") {
+        for rollout in wave.as_array().map(Vec::as_slice).unwrap_or_default() {
+            if let (Some(first), Some(c)) = (list(rollout, "ops").first(), rollout.get("config")) {
+                let line = format!("roll {}: {}", text(rollout, "service"), shape(c));
+                shapes.push((first as *const Value, line));
+            }
+        }
+    }
     for op in all {
+        if let Some((_, line)) = shapes.iter().find(|(p, _)| std::ptr::eq(*p, op)) {
+            let _ = writeln!(out, "  {line}");
+        }
         let name = text(op, "name");
         let line = match text(op, "op") {
             "create_network" => format!(
@@ -163,6 +176,40 @@ pub fn plan(project: &str, plan: &Value) -> String {
         };
         let _ = writeln!(out, "  {line}");
     }
+    out
+}
+
+/// A rollout's shape (`update_config` / `rollback_config` as the plan carries it), in words.
+fn shape(c: &Value) -> String {
+    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+    let mut out = match n("parallelism") {
+        0 => "all replicas at once".to_string(),
+        1 => "one replica at a time".to_string(),
+        p => format!("{p} replicas at a time"),
+    };
+    if n("delay_ms") > 0 {
+        out.push_str(&format!(
+            ", {} s between batches",
+            n("delay_ms") as f64 / 1000.0
+        ));
+    }
+    if n("monitor_ms") > 0 {
+        out.push_str(&format!(
+            ", each ready after {} s without a restart",
+            n("monitor_ms") as f64 / 1000.0
+        ));
+    }
+    if n("max_failure_ppm") > 0 {
+        out.push_str(&format!(
+            ", up to {}% may fail",
+            n("max_failure_ppm") as f64 / 10_000.0
+        ));
+    }
+    if let Some(order) = c["order"].as_str() {
+        out.push_str(&format!(", {order}"));
+    }
+    let action = c["failure_action"].as_str().unwrap_or("rollback");
+    out.push_str(&format!(", on failure {action}"));
     out
 }
 
@@ -328,6 +375,13 @@ mod tests {
         assert_eq!(
             plan("p", &stateful),
             "project p: plan\n  stop db-old first (stop-first: the service writes volume `p-data` at /data; a gap until the new one is ready), start db replica 1 at release 3, wait until ready, then remove db-old; if it fails, db-old starts again\n"
+        );
+        let shaped = json!({"prepare": [], "waves": [[{"service": "web", "config": {"parallelism": 2, "delay_ms": 5000, "failure_action": "pause", "max_failure_ppm": 250000}, "ops": [
+            {"op": "deploy", "service": "web", "release": 4, "replica": 1, "replaces": ["a", "p-web-1-old"]},
+            {"op": "deploy", "service": "web", "release": 4, "replica": 2, "replaces": ["b", "p-web-2-old"]}]}]], "cleanup": []});
+        assert_eq!(
+            plan("p", &shaped),
+            "project p: plan\n  roll web: 2 replicas at a time, 5 s between batches, up to 25% may fail, on failure pause\n  start web replica 1 at release 4, wait until ready, then remove p-web-1-old\n  start web replica 2 at release 4, wait until ready, then remove p-web-2-old\n"
         );
         let empty = json!({"prepare": [], "waves": [], "cleanup": []});
         assert_eq!(plan("shop", &empty), "project shop: nothing to do\n");

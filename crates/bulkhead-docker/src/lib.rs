@@ -242,6 +242,15 @@ impl ContainerRuntime for DockerRuntime {
         self.container_exec(id, cmd, timeout).await
     }
 
+    async fn exec_hook(
+        &self,
+        id: &str,
+        hook: &bulkhead_ports::runtime::HookExec,
+        timeout: Duration,
+    ) -> Result<bulkhead_ports::runtime::HookOutcome, RuntimeError> {
+        self.container_hook(id, hook, timeout).await
+    }
+
     async fn logs(&self, id: &str, tail: Option<usize>) -> Result<Vec<String>, RuntimeError> {
         self.container_logs(id, tail).await
     }

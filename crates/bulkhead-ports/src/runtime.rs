@@ -45,6 +45,50 @@ pub enum RuntimeError {
     Engine { operation: String, reason: String },
 }
 
+/// A lifecycle hook (`post_start`, `pre_stop`) to run in a running container through the
+/// engine's exec: never privileged, as a pinned non-root `uid:gid`. Its `Debug` shows the
+/// environment's names only: values are never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HookExec {
+    pub cmd: Vec<String>,
+    /// `uid:gid`, resolved and judged non-root at deploy.
+    pub user: String,
+    pub working_dir: Option<String>,
+    /// `NAME=value`.
+    pub env: Vec<String>,
+}
+
+impl std::fmt::Debug for HookExec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self
+            .env
+            .iter()
+            .map(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k))
+            .collect();
+        f.debug_struct("HookExec")
+            .field("cmd", &self.cmd)
+            .field("user", &self.user)
+            .field("working_dir", &self.working_dir)
+            .field("env", &names)
+            .finish()
+    }
+}
+
+/// What a hook did: its exit code (-1 when it was still running at its deadline) and the last
+/// lines of its output (bounded: at most [`HOOK_OUTPUT_LINES`] lines of at most
+/// [`HOOK_OUTPUT_LINE`] bytes, from at most [`HOOK_OUTPUT_BYTES`] read), each value of its
+/// environment replaced by `(hidden)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HookOutcome {
+    pub exit_code: i64,
+    pub output: Vec<String>,
+}
+
+/// Bounds of what is kept of a hook's output.
+pub const HOOK_OUTPUT_LINES: usize = 10;
+pub const HOOK_OUTPUT_LINE: usize = 200;
+pub const HOOK_OUTPUT_BYTES: usize = 64 * 1024;
+
 /// Select objects by labels: every pair must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LabelFilter(pub BTreeMap<String, String>);
@@ -483,6 +527,14 @@ pub trait ContainerRuntime: Send + Sync {
         cmd: &[String],
         timeout: Duration,
     ) -> impl Future<Output = Result<i64, RuntimeError>> + Send;
+    /// Run a lifecycle hook in a running container (see [`HookExec`]); a hook still running
+    /// after `timeout` counts as failed (exit code -1).
+    fn exec_hook(
+        &self,
+        id: &str,
+        hook: &HookExec,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<HookOutcome, RuntimeError>> + Send;
     /// Events of containers and networks matching the filter, from now on, until the stream is
     /// dropped. Level-triggered consumers use them only as hints to look again.
     fn events(&self, filter: &LabelFilter) -> EventStream;

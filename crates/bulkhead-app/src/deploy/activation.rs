@@ -118,10 +118,16 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 /// Take the held services out of `plan`: their rollouts, and any op that removes one of their
 /// containers.
 pub(super) fn hold_back(plan: &mut Plan, held: &[Held]) {
-    if held.is_empty() {
+    let names: Vec<&str> = held.iter().map(|h| h.service.as_str()).collect();
+    hold_back_services(plan, &names);
+}
+
+/// Take `services` out of `plan` (see [`hold_back`]).
+pub(super) fn hold_back_services(plan: &mut Plan, services: &[&str]) {
+    if services.is_empty() {
         return;
     }
-    let is_held = |service: &str| held.iter().any(|h| h.service == service);
+    let is_held = |service: &str| services.contains(&service);
     for wave in &mut plan.waves {
         wave.retain(|rollout| !is_held(&rollout.service));
     }

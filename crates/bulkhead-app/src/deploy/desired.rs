@@ -12,6 +12,7 @@ use bulkhead_core::deploy::{
 use bulkhead_core::hardening::Outcome;
 use bulkhead_core::secgroups::NetworkRole;
 use bulkhead_core::spec::Project;
+use bulkhead_core::spec::rollout::{Hook, Order, RolloutConfig};
 use bulkhead_core::verdict::Verdict;
 use bulkhead_ports::{ContainerRuntime, Firewall, ProjectRecord, Release};
 
@@ -43,6 +44,10 @@ pub(super) fn spec_hash(spec: &StoredSpec, image: &str) -> String {
         && spec.settle_ms.is_none()
         && !spec.share_volumes
         && spec.restart_after.is_empty()
+        && spec.update.is_none()
+        && spec.rollback.is_none()
+        && spec.post_start.is_empty()
+        && spec.pre_stop.is_empty()
     {
         return template;
     }
@@ -63,6 +68,24 @@ pub(super) fn spec_hash(spec: &StoredSpec, image: &str) -> String {
     if !spec.restart_after.is_empty() {
         h.update(b"\nrestart_after:");
         h.update(serde_json::to_vec(&spec.restart_after).unwrap_or_default());
+    }
+    // How it rolls out and its hooks are part of the release (a change rolls it out).
+    for (what, set) in [
+        ("update", spec.update.as_ref().map(serde_json::to_vec)),
+        ("rollback", spec.rollback.as_ref().map(serde_json::to_vec)),
+        (
+            "post_start",
+            (!spec.post_start.is_empty()).then(|| serde_json::to_vec(&spec.post_start)),
+        ),
+        (
+            "pre_stop",
+            (!spec.pre_stop.is_empty()).then(|| serde_json::to_vec(&spec.pre_stop)),
+        ),
+    ] {
+        if let Some(bytes) = set {
+            h.update(format!("\n{what}:").as_bytes());
+            h.update(bytes.unwrap_or_default());
+        }
     }
     hex::encode(h.finalize())
 }
@@ -124,6 +147,7 @@ fn project_state(project: &Project, verdict: &Verdict) -> ProjectState {
         networks,
         volumes,
         scale: BTreeMap::new(),
+        paused: BTreeMap::new(),
     }
 }
 
@@ -234,6 +258,67 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 }
             }
             let probe = t.health.as_ref().and_then(|h| probe_of(&h.test));
+            // Start-first where two replicas would write one volume (an image `VOLUME`
+            // included, known only now) or want one host port: refused, as the spec check
+            // refuses what it can see.
+            for (key, config) in [
+                ("update_config", &service.update_config),
+                ("rollback_config", &service.rollback_config),
+            ] {
+                if config.as_ref().and_then(|c| c.value.order) == Some(Order::StartFirst)
+                    && let Some(why) = t.stop_first(service.bulkhead.share_volumes)
+                {
+                    return Err(DeployError::Policy {
+                        service: sv.name.clone(),
+                        reason: format!(
+                            "deploy.{key}.order `start-first` is refused: the service {why}, and start-first would run the old and the new replica on it at once"
+                        ),
+                        hint: "remove `order` (Bulkhead replaces it stop-first)".into(),
+                    });
+                }
+            }
+            let job = project.services.values().any(|s| {
+                s.depends_on.get(&sv.name).is_some_and(|d| {
+                    d.value.condition
+                        == bulkhead_core::spec::model::Condition::ServiceCompletedSuccessfully
+                })
+            });
+            if job && !(service.post_start.is_empty() && service.pre_stop.is_empty()) {
+                return Err(DeployError::Unsupported {
+                    service: sv.name.clone(),
+                    what: "`post_start` and `pre_stop` cannot run in a job (a service another waits for with `service_completed_successfully`): it may have exited before an exec could start".into(),
+                    hint: "run the step in the job's own command".into(),
+                });
+            }
+            let mut hooks = [Vec::new(), Vec::new()];
+            for (i, (key, list)) in [
+                ("post_start", &service.post_start),
+                ("pre_stop", &service.pre_stop),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                for (n, h) in list.iter().enumerate() {
+                    let waived = sv
+                        .waivers
+                        .iter()
+                        .any(|w| w.rule == bulkhead_core::hardening::Rule::NonRoot);
+                    let user = super::user::hook_user(
+                        &*self.runtime,
+                        (&sv.name, waived),
+                        &resolved.info.id,
+                        &identity,
+                        h.user.as_deref(),
+                        &format!("{key}[{n}]"),
+                    )
+                    .await?;
+                    hooks[i].push(Hook {
+                        user: Some(user),
+                        ..h.clone()
+                    });
+                }
+            }
+            let [post_start, pre_stop] = hooks;
             let spec = StoredSpec {
                 template: t,
                 replicas: service.replicas,
@@ -256,6 +341,10 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                     .filter(|(_, d)| d.value.restart)
                     .map(|(k, _)| k.clone())
                     .collect(),
+                update: service.update_config.as_ref().map(|c| c.value.clone()),
+                rollback: service.rollback_config.as_ref().map(|c| c.value.clone()),
+                post_start,
+                pre_stop,
             };
             let spec_hash = spec_hash(&spec, &resolved.image);
             // Every waiver the spec declares goes with the release, used at `check` or not
@@ -365,6 +454,16 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
         &self,
         project: &str,
     ) -> Result<(Desired, BTreeMap<String, (Release, StoredSpec)>), DeployError> {
+        self.desired_with(project, &BTreeMap::new()).await
+    }
+
+    /// [`Deployer::desired`], the services in `rolling_back` replaced as that says (the
+    /// `rollback_config` of the release a rollback leaves) instead of by `update_config`.
+    pub async fn desired_with(
+        &self,
+        project: &str,
+        rolling_back: &BTreeMap<String, RolloutConfig>,
+    ) -> Result<(Desired, BTreeMap<String, (Release, StoredSpec)>), DeployError> {
         let record = self
             .store
             .get_project(project)
@@ -378,6 +477,10 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 serde_json::from_str(&r.spec).map_err(|e| bulkhead_ports::StoreError::Corrupt {
                     reason: format!("release {} of {}: {e}", r.number, r.service),
                 })?;
+            let config = rolling_back
+                .get(&r.service)
+                .cloned()
+                .unwrap_or_else(|| spec.update_config());
             services.insert(
                 r.service.clone(),
                 DesiredService {
@@ -390,10 +493,11 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                         .copied()
                         .unwrap_or(spec.replicas),
                     depends_on: spec.depends_on.clone(),
-                    stop_first: spec.stop_first(),
+                    stop_first: spec.stop_first_with(&config),
                     settle_ms: spec
-                        .settle()
+                        .settle_with(&config)
                         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                    rollout: config,
                 },
             );
             releases.insert(r.service.clone(), (r, spec));

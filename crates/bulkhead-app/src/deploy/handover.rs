@@ -283,6 +283,11 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             if !spec.restart_after.iter().any(|s| s == service) {
                 continue;
             }
+            // The replicas of one batch hand over concurrently: one at a time replaces a
+            // dependant's replicas (a lock per dependant; dependencies have no cycles, so a
+            // dependant's own dependants take other locks).
+            let lock = dependant_lock(&format!("{project}/{name}"));
+            let _turn = lock.lock().await;
             let current: Vec<_> = self
                 .containers_of(project, name)
                 .await?
@@ -413,6 +418,16 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 }
 
 /// True when a replica binds a host port of its own choosing (not an ephemeral one).
+/// One replacement at a time of each dependant in this process (see `replace_dependants`).
+static DEPENDANTS: std::sync::Mutex<
+    std::collections::BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn dependant_lock(key: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    let mut locks = DEPENDANTS.lock().unwrap_or_else(|e| e.into_inner());
+    std::sync::Arc::clone(locks.entry(key.to_string()).or_default())
+}
+
 fn fixed_host_port(t: &bulkhead_core::deploy::Template) -> bool {
     t.ports
         .iter()

@@ -3,10 +3,14 @@
 
 mod activation;
 mod address;
+mod batches;
 pub mod container;
 mod desired;
 mod env;
+#[cfg(test)]
+mod fake_runtime;
 mod handover;
+mod hooks;
 pub mod images;
 mod observe;
 pub mod ops;
@@ -24,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use bulkhead_core::deploy::{DesiredNetwork, Plan, Template};
 use bulkhead_core::spec::model::Condition;
+use bulkhead_core::spec::rollout::{Hook, Order, RolloutConfig};
 use bulkhead_core::verdict::Verdict;
 use bulkhead_ports::{
     ContainerRuntime, Firewall, FirewallError, Progress, RuntimeError, Store, StoreError,
@@ -86,6 +91,9 @@ pub enum DeployError {
         /// `` (its services: a, b)`` or nothing.
         known: String,
     },
+    /// A rollout that failed past its `max_failure_ratio` (see `runner::stopped`).
+    #[error("service `{service}`: {reason}")]
+    Rollout { service: String, reason: String },
     #[error("service `{service}` has nothing to roll back to: {reason}")]
     NoRollback { service: String, reason: String },
     #[error(transparent)]
@@ -132,29 +140,77 @@ pub struct StoredSpec {
     /// {restart: true}}`: it resolves their names once, at start).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restart_after: Vec<String>,
+    /// `deploy.update_config`, when the spec sets it: how `up` replaces the replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<RolloutConfig>,
+    /// `deploy.rollback_config`, when the spec sets it: how `bulkhead rollback` leaving this
+    /// release replaces the replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RolloutConfig>,
+    /// `post_start` hooks, each with its user resolved and pinned as `uid:gid`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<Hook>,
+    /// `pre_stop` hooks, likewise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<Hook>,
 }
 
 impl StoredSpec {
-    /// Why a replica stops before its successor starts, if it must.
+    /// Why a replica stops before its successor starts, if it must (by `up`).
     pub fn stop_first(&self) -> Option<String> {
-        self.template.stop_first(self.share_volumes)
+        self.stop_first_with(&self.update_config())
+    }
+
+    /// Why a replica stops before its successor starts in a rollout shaped by `c`: the
+    /// service's writable state or fixed host port, else `order: stop-first`.
+    pub fn stop_first_with(&self, c: &RolloutConfig) -> Option<String> {
+        self.template.stop_first(self.share_volumes).or_else(|| {
+            (c.order == Some(Order::StopFirst))
+                .then(|| "asks for it (order: stop-first)".to_string())
+        })
+    }
+
+    /// How `up` replaces the replicas (`update_config`, else Bulkhead's own way).
+    pub fn update_config(&self) -> RolloutConfig {
+        self.update.clone().unwrap_or_default()
+    }
+
+    /// How a rollback leaving this release replaces the replicas.
+    pub fn rollback_config(&self) -> RolloutConfig {
+        self.rollback.clone().unwrap_or_default()
+    }
+
+    fn checked(&self) -> bool {
+        self.template
+            .health
+            .as_ref()
+            .is_some_and(|h| !h.test.is_empty() && h.test.first().is_none_or(|t| t != "NONE"))
     }
 
     /// Without a health check, the settle time a replica must run without a restart; `None`
     /// when it has one (then only "healthy" is ready).
     pub fn settle(&self) -> Option<std::time::Duration> {
-        let checked = self
-            .template
-            .health
-            .as_ref()
-            .is_some_and(|h| !h.test.is_empty() && h.test.first().is_none_or(|t| t != "NONE"));
-        if checked {
+        self.settle_with(&self.update_config())
+    }
+
+    /// [`StoredSpec::settle`] in a rollout shaped by `c`: its `monitor` is the settle time
+    /// (`x-bulkhead.settle` is the same setting; the spec refuses the two when they differ).
+    pub fn settle_with(&self, c: &RolloutConfig) -> Option<std::time::Duration> {
+        if self.checked() {
             return None;
         }
-        Some(self.settle_ms.map_or(
+        Some(self.settle_ms.or(c.monitor_ms).map_or(
             bulkhead_core::spec::extension::DEFAULT_SETTLE,
             std::time::Duration::from_millis,
         ))
+    }
+
+    /// With a health check, how long a new replica must also have run without a restart
+    /// once healthy (`monitor`); `None` without one (the settle time covers it) or unset.
+    pub fn monitor_with(&self, c: &RolloutConfig) -> Option<std::time::Duration> {
+        c.monitor_ms
+            .filter(|_| self.checked())
+            .map(std::time::Duration::from_millis)
     }
 }
 
@@ -167,6 +223,11 @@ pub struct ProjectState {
     /// `up`, which applies the spec again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scale: BTreeMap<String, u32>,
+    /// Services whose rollout to the release named was paused (`failure_action: pause`): the
+    /// reconciler leaves them as they are while that release is active, until the next `up`
+    /// (which records a fresh state) or a rollback.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub paused: BTreeMap<String, u64>,
 }
 
 /// The deploying side of the application, over its three ports.

@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 
 use bulkhead_core::deploy::{Desired, DesiredService, Plan, plan};
 use bulkhead_core::spec::Project;
+use bulkhead_core::spec::rollout::RolloutConfig;
 use bulkhead_core::verdict::Verdict;
 use bulkhead_ports::{ContainerInfo, ContainerRuntime, Firewall, LabelFilter, Release, Store};
 
@@ -72,7 +73,21 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         self: &Arc<Self>,
         project: &str,
     ) -> Result<(Plan, super::Outcome), DeployError> {
-        let (desired, releases) = self.desired(project).await?;
+        self.reconcile_with(project, &BTreeMap::new()).await
+    }
+
+    /// [`Deployer::reconcile`], the services in `rolling_back` replaced as that says.
+    pub async fn reconcile_with(
+        self: &Arc<Self>,
+        project: &str,
+        rolling_back: &BTreeMap<String, RolloutConfig>,
+    ) -> Result<(Plan, super::Outcome), DeployError> {
+        let (desired, releases) = self.desired_with(project, rolling_back).await?;
+        let configs = desired
+            .services
+            .iter()
+            .map(|(name, s)| (name.clone(), s.rollout.clone()))
+            .collect();
         let held = self
             .held(project, releases.values().map(|(r, _)| r))
             .await?;
@@ -84,6 +99,14 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         self.verify_starting(&mut observed, &probes).await;
         let mut plan = plan(&desired, &observed);
         super::activation::hold_back(&mut plan, &held);
+        let paused = self.paused(project, &releases).await?;
+        if !paused.is_empty() {
+            let names: Vec<&str> = paused.iter().map(String::as_str).collect();
+            super::activation::hold_back_services(&mut plan, &names);
+            for s in &paused {
+                self.say(s, "left as it is: its rollout was paused (failure_action: pause) until the next `up` or `rollback`");
+            }
+        }
         let mut owned: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for n in &desired.networks {
             if let Some(o) = &n.owner {
@@ -99,6 +122,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                     owned,
                     gate: None,
                     listed: Some(listed),
+                    configs,
                 },
             )
             .await?;
@@ -143,6 +167,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                         .spec
                         .settle()
                         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                    rollout: c.spec.update_config(),
                 },
             );
         }
@@ -444,8 +469,16 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     ) -> Result<(u64, Plan, super::Outcome), DeployError> {
         let (all, active) = self.releases(project, service).await?;
         let target = rollback_target(service, &all, active, to)?.number;
+        // The release it leaves says how (its `rollback_config`), as Compose's own does.
+        let leaving = all
+            .iter()
+            .find(|r| Some(r.number) == active)
+            .and_then(|r| serde_json::from_str::<super::StoredSpec>(&r.spec).ok())
+            .map(|s| s.rollback_config())
+            .unwrap_or_default();
         self.store.activate(project, service, target, actor).await?;
-        let (plan, outcome) = self.reconcile(project).await?;
+        let rolling_back = BTreeMap::from([(service.to_string(), leaving)]);
+        let (plan, outcome) = self.reconcile_with(project, &rolling_back).await?;
         Ok((target, plan, outcome))
     }
 

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use bulkhead_core::deploy::{Op, Plan, Rollout};
+use bulkhead_core::deploy::{Op, Plan};
 use bulkhead_core::spec::model::Condition;
+use bulkhead_core::spec::rollout::RolloutConfig;
 use bulkhead_ports::runtime::{LABEL_PROJECT, LABEL_REPLICA, LABEL_SERVICE};
 use bulkhead_ports::{
     ContainerRuntime, Firewall, HealthState, LabelFilter, NetworkRules, NetworkSpec, Release,
@@ -57,9 +58,18 @@ pub struct RunData {
     /// The project's containers as the plan's observation listed them: what `run` looks at
     /// again before its waves when the plan changed nothing before them (else it lists anew).
     pub listed: Option<Vec<bulkhead_ports::ContainerInfo>>,
+    /// How each service's replicas are replaced in this run (`update_config`, or a
+    /// rollback's `rollback_config`); Bulkhead's own way for a service not named.
+    pub configs: BTreeMap<String, RolloutConfig>,
 }
 
-type Releases = Arc<RunData>;
+impl RunData {
+    pub(super) fn config(&self, service: &str) -> RolloutConfig {
+        self.configs.get(service).cloned().unwrap_or_default()
+    }
+}
+
+pub(super) type Releases = Arc<RunData>;
 
 /// Progress of the firewall work running beside the rollouts: a container starts only once
 /// every network it joins has its rules.
@@ -408,20 +418,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         Ok(())
     }
 
-    async fn rollout(
-        &self,
-        project: &str,
-        rollout: &Rollout,
-        releases: &Releases,
-    ) -> Result<Outcome, DeployError> {
-        let mut outcome = Outcome::default();
-        for op in &rollout.ops {
-            self.apply(project, op, releases, &mut outcome).await?;
-        }
-        Ok(outcome)
-    }
-
-    async fn apply(
+    pub(super) async fn apply(
         &self,
         project: &str,
         op: &Op,
@@ -667,10 +664,12 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                 self.wait_completed(&created, &name).await?;
                 return self.sync_ingress(project, &rel.service, owned).await;
             }
-            let (allowed, ready) = tokio::join!(
-                self.sync_ingress(project, &rel.service, owned),
-                self.wait_ready(&created, &name, spec)
-            );
+            let config = ctx.config(&rel.service);
+            let (allowed, ready) =
+                tokio::join!(self.sync_ingress(project, &rel.service, owned), async {
+                    self.post_start(&created, &name, spec).await?;
+                    self.wait_ready(&created, &name, spec, &config).await
+                });
             allowed.and(ready)?;
             self.light(&created, &dark, &cspec.fixed_addresses).await
         };
@@ -869,18 +868,41 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     /// Ready: running and either healthy per the engine, or its health test passing when run
     /// directly (sooner than the engine's interval); without a health check, running for its
     /// settle time without a restart. A restart on the way (a crash loop) fails it at once.
-    async fn wait_ready(&self, id: &str, name: &str, spec: &StoredSpec) -> Result<(), DeployError> {
-        let limit = readiness_limit(spec);
-        let settle = spec.settle();
+    async fn wait_ready(
+        &self,
+        id: &str,
+        name: &str,
+        spec: &StoredSpec,
+        config: &RolloutConfig,
+    ) -> Result<(), DeployError> {
+        let settle = spec.settle_with(config);
+        let monitor = spec.monitor_with(config);
+        let limit = readiness_limit(spec, settle) + monitor.unwrap_or_default();
         if let Some(settle) = settle {
             self.say(
                 name,
                 format!(
-                    "no health check: ready once it has run {} s without a restart (x-bulkhead.settle)",
-                    settle.as_secs_f64()
+                    "no health check: ready once it has run {} s without a restart ({})",
+                    settle.as_secs_f64(),
+                    if spec.settle_ms.is_none() && config.monitor_ms.is_some() {
+                        "monitor"
+                    } else {
+                        "x-bulkhead.settle"
+                    }
                 ),
             );
         }
+        if let Some(m) = monitor {
+            self.say(
+                name,
+                format!(
+                    "ready once healthy and it has run {} s without a restart (monitor)",
+                    m.as_secs_f64()
+                ),
+            );
+        }
+        // Healthy counts once it also ran its `monitor` time (restarts fail it above).
+        let monitored = |ran: Option<Duration>| monitor.is_none_or(|m| ran.is_some_and(|r| r >= m));
         let start = Instant::now();
         let mut restarts: Option<u64> = None;
         loop {
@@ -907,7 +929,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             }
             if info.state == "running" {
                 match (settle, &spec.probe, info.health) {
-                    (_, _, HealthState::Healthy) => return Ok(()),
+                    (_, _, HealthState::Healthy) if monitored(info.running_for) => return Ok(()),
+                    (_, _, HealthState::Healthy) => {}
                     // The engine counted its retries (after the start period): a verdict.
                     (_, _, HealthState::Unhealthy) => {
                         return Err(DeployError::NotReady {
@@ -931,7 +954,7 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
                                 .await
                                 .is_ok_and(|code| code == 0)
                         };
-                        if passed {
+                        if passed && monitored(info.running_for) {
                             return Ok(());
                         }
                     }
@@ -971,10 +994,14 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             .collect();
         let ready = async {
             wait_for_rules(ctx.gate.clone(), &joins).await?;
-            let (allowed, ready) = tokio::join!(
-                self.sync_ingress(project, &rel.service, owned),
-                self.wait_ready(id, &name, spec)
-            );
+            let config = ctx.config(&rel.service);
+            // Its post_start may or may not have run before the earlier run ended: hooks
+            // run at least once.
+            let (allowed, ready) =
+                tokio::join!(self.sync_ingress(project, &rel.service, owned), async {
+                    self.post_start(id, &name, spec).await?;
+                    self.wait_ready(id, &name, spec, &config).await
+                });
             allowed.and(ready)
         };
         if let Err(e) = ready.await {
@@ -1038,6 +1065,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
 
     /// Stop (not remove) the replica a stop-first rollout replaces.
     async fn stop_only(&self, id: &str, name: &str, grace_secs: u64) -> Result<(), DeployError> {
+        self.pre_stop(id, name, Duration::from_secs(grace_secs))
+            .await;
         match self
             .runtime
             .stop_container(id, Duration::from_secs(grace_secs))
@@ -1209,6 +1238,9 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         name: &str,
         grace_secs: u64,
     ) -> Result<(), DeployError> {
+        // Runs only in a running replica (not one a stop-first rollout stopped already).
+        self.pre_stop(id, name, Duration::from_secs(grace_secs))
+            .await;
         match self
             .runtime
             .stop_container(id, Duration::from_secs(grace_secs))
@@ -1234,7 +1266,7 @@ fn is_job(data: &RunData, service: &str) -> bool {
 
 /// How long a replica may take: its start period plus every retry of its check (at least
 /// 10 s); without a check, its settle time plus 60 s.
-fn readiness_limit(spec: &StoredSpec) -> Duration {
+fn readiness_limit(spec: &StoredSpec, settle: Option<Duration>) -> Duration {
     let h = spec.template.health.as_ref();
     let d = |s: Option<&String>| {
         s.and_then(|s| bulkhead_core::spec::units::parse_duration(s).ok())
@@ -1247,7 +1279,7 @@ fn readiness_limit(spec: &StoredSpec) -> Duration {
     let start = h
         .and_then(|h| h.start_period.as_ref())
         .map_or(Duration::ZERO, |s| d(Some(s)));
-    match spec.settle() {
+    match settle {
         // Without a health check: its settle time, after a start that may be slow.
         Some(settle) => settle + Duration::from_secs(60),
         // The engine's own verdict (`unhealthy`) ends the wait sooner; this bounds a check

@@ -49,6 +49,46 @@ pub(super) async fn resolve<R: ContainerRuntime>(
     Ok(identity)
 }
 
+/// The user a hook (`what`: `post_start[0]`) runs as, pinned as `uid:gid`: its own `user`
+/// resolved through the image's user database and judged like the service's (uid 0 or gid 0
+/// refused unless the service has a `non-root` waiver, `waived`), else the service's own,
+/// `own`.
+pub(super) async fn hook_user<R: ContainerRuntime>(
+    runtime: &R,
+    (service, waived): (&str, bool),
+    image: &str,
+    own: &Identity,
+    user: Option<&str>,
+    what: &str,
+) -> Result<String, DeployError> {
+    let Some(user) = user else {
+        return Ok(own.pinned());
+    };
+    let db = if needs_database(user) {
+        UserDb::parse(&runtime.image_user_files(image).await?)
+    } else {
+        UserDb::empty()
+    };
+    let id = db.resolve(user).map_err(|e| DeployError::Policy {
+        service: service.to_string(),
+        reason: format!("rule non-root: {what}.user is `{user}`, but {e}"),
+        hint: HINT_UNKNOWN.to_string(),
+    })?;
+    if !waived && (id.is_root() || id.has_root_group()) {
+        return Err(DeployError::Policy {
+            service: service.to_string(),
+            reason: format!(
+                "rule non-root: {what}.user is `{user}`, which is uid {} gid {}{}: a hook runs as root no more than the service does",
+                id.uid,
+                id.gid,
+                if id.groups.contains(&0) { " (a member of the root group)" } else { "" }
+            ),
+            hint: "leave `user` out (the hook runs as the service's own user), or name a non-root account of the image".into(),
+        });
+    }
+    Ok(id.pinned())
+}
+
 fn shown(user: &str) -> String {
     if user.is_empty() {
         "root (no USER)".to_string()
@@ -106,6 +146,39 @@ fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_hook_runs_as_the_services_user_or_a_non_root_one_of_its_own() {
+        let fake = super::super::fake_runtime::FakeRuntime::default();
+        let own = UserDb::empty().resolve("10001:10001").expect("numeric");
+        let run = |user: Option<&'static str>, waived: bool| {
+            let (fake, own) = (&fake, &own);
+            async move {
+                hook_user(
+                    fake,
+                    ("web", waived),
+                    "sha256:x",
+                    own,
+                    user,
+                    "post_start[0]",
+                )
+                .await
+            }
+        };
+        assert_eq!(run(None, false).await.expect("own"), "10001:10001");
+        assert_eq!(
+            run(Some("20002:20002"), false).await.expect("its own"),
+            "20002:20002"
+        );
+        for root in ["0:0", "0:10001", "10001:0"] {
+            let err = run(Some(root), false).await.expect_err(root).to_string();
+            assert!(
+                err.contains("post_start[0].user") && err.contains("non-root"),
+                "{err}"
+            );
+        }
+        assert_eq!(run(Some("0:0"), true).await.expect("waived"), "0:0");
+    }
 
     #[test]
     fn only_numeric_uid_and_gid_skip_the_database() {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::spec::model::Condition;
+use crate::spec::rollout::RolloutConfig;
 
 /// One service as it should run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +25,9 @@ pub struct DesiredService {
     /// as ready. `None`: it has a health check, and only "healthy" is ready.
     #[serde(default)]
     pub settle_ms: Option<u64>,
+    /// How its replicas are replaced: `update_config`, or for a rollback `rollback_config`.
+    #[serde(default)]
+    pub rollout: RolloutConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +165,10 @@ pub enum Op {
 pub struct Rollout {
     pub service: String,
     pub ops: Vec<Op>,
+    /// How its replicas are replaced, when the spec asks for other than Bulkhead's own way
+    /// (one at a time, no delay, stop at the first failure) and there is something to replace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<RolloutConfig>,
 }
 
 /// The plan: `prepare` first (independent), then each wave's rollouts concurrently, waves in
@@ -244,11 +252,13 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             .filter(|c| &c.service == name)
             .collect();
         let ops = rollout(svc, completes(desired, name), &mine);
+        let deploys = ops.iter().any(|op| matches!(op, Op::Deploy { .. }));
         rollouts.insert(
             name.clone(),
             Rollout {
                 service: name.clone(),
                 ops,
+                config: (deploys && !svc.rollout.is_default()).then(|| svc.rollout.clone()),
             },
         );
     }
@@ -457,6 +467,7 @@ mod tests {
                 .collect(),
             stop_first: None,
             settle_ms: None,
+            rollout: RolloutConfig::default(),
         }
     }
 
@@ -593,6 +604,27 @@ mod tests {
                 "deploy api#2 r2 replacing api-1-2"
             ]
         );
+    }
+
+    #[test]
+    fn a_rollout_carries_its_shape_only_when_it_replaces_something_in_a_shape_of_its_own() {
+        let shaped = RolloutConfig {
+            parallelism: 2,
+            ..RolloutConfig::default()
+        };
+        let mut api = svc("api", 2, 3, &[]);
+        api.rollout = shaped.clone();
+        let old = desired(&[svc("api", 1, 3, &[])]);
+        let p = plan(&desired(&[api.clone()]), &deployed(&old));
+        assert_eq!(p.waves[0][0].config, Some(shaped));
+        // Same ops, same order: the runner batches them.
+        assert_eq!(summary(&p).len(), 3);
+        // Converged: nothing to shape.
+        let now = desired(&[api]);
+        assert_eq!(plan(&now, &deployed(&now)).waves[0][0].config, None);
+        // Bulkhead's own shape is not repeated in the plan.
+        let p = plan(&desired(&[svc("api", 2, 3, &[])]), &deployed(&old));
+        assert_eq!(p.waves[0][0].config, None);
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use super::decode::{self, Errors};
 use super::error::SpecError;
 use super::model::{At, Resources, Restart, Service, Ulimit};
-use super::units;
 use super::yaml::{Node, Value};
+use super::{rollout, units};
 
 /// The most replicas one service may have, in a spec as through the scale API.
 pub const MAX_REPLICAS: u32 = 100;
@@ -27,20 +27,10 @@ pub(super) fn deploy(s: &mut Service, node: &Node, errors: &mut Errors) {
     let Some(entries) = errors.take(decode::map(node, "deploy")) else {
         return;
     };
-    let unsupported = [
-        (
-            "placement",
-            "constraints and preferences choose Swarm nodes, and one engine is one node: use x-bulkhead.tier to choose how a service runs",
-        ),
-        (
-            "update_config",
-            "not honoured yet: Bulkhead rolls out one replica at a time, start-first (stop-first for a service with writable state), and keeps the previous release serving when a replica fails",
-        ),
-        (
-            "rollback_config",
-            "not honoured yet: a rollback (bulkhead rollback) rolls out like a deploy, one replica at a time",
-        ),
-    ];
+    let unsupported = [(
+        "placement",
+        "constraints and preferences choose Swarm nodes, and one engine is one node: use x-bulkhead.tier to choose how a service runs",
+    )];
     decode::check_keys(
         entries,
         &[
@@ -50,6 +40,8 @@ pub(super) fn deploy(s: &mut Service, node: &Node, errors: &mut Errors) {
             "restart_policy",
             "mode",
             "endpoint_mode",
+            "update_config",
+            "rollback_config",
         ],
         &unsupported,
         "deploy",
@@ -69,6 +61,20 @@ pub(super) fn deploy(s: &mut Service, node: &Node, errors: &mut Errors) {
                         value: r,
                         span: v.span.clone(),
                     });
+                }
+            }
+            "update_config" | "rollback_config" => {
+                let what = format!("deploy.{}", e.key);
+                if let Some(c) = errors.take(rollout::config(v, &what)) {
+                    let at = Some(At {
+                        value: c,
+                        span: v.span.clone(),
+                    });
+                    if e.key == "update_config" {
+                        s.update_config = at;
+                    } else {
+                        s.rollback_config = at;
+                    }
                 }
             }
             "mode" => {

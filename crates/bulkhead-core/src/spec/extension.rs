@@ -58,7 +58,8 @@ pub struct ServiceExt {
     pub autoscale: Option<Autoscale>,
     pub waivers: Vec<Waiver>,
     /// Without a health check, how long a replica must run without a restart to count as
-    /// ready; `None`: [`DEFAULT_SETTLE`].
+    /// ready; `None`: `deploy.update_config.monitor` if set (the same setting, which may not
+    /// disagree with it), else [`DEFAULT_SETTLE`].
     pub settle: Option<std::time::Duration>,
     /// The service's replicas may safely write to one volume at once (the application
     /// coordinates them); without it a scale above 1 of a service with a writable volume or

@@ -22,6 +22,7 @@ pub mod paths;
 pub mod ports;
 mod rebase;
 mod refs;
+pub mod rollout;
 pub mod security_opt;
 pub mod service;
 mod service_keys;

@@ -8,6 +8,7 @@ use serde::{Serialize, Serializer};
 
 use super::error::Span;
 use super::extension::{ProjectExt, ServiceExt};
+pub use super::rollout::{FailureAction, Hook, Order, RolloutConfig};
 use super::units::format_duration;
 
 /// A whole Compose project after loading, merging, interpolating and validating.
@@ -108,6 +109,16 @@ pub struct Service {
     /// The keys of `engine_opts` (DNS, /etc/hosts, logging, resources...), at this level in JSON.
     #[serde(flatten)]
     pub engine: EngineOpts,
+    /// `deploy.update_config`: how `up` replaces the replicas (`None`: Bulkhead's own way).
+    pub update_config: Option<At<RolloutConfig>>,
+    /// `deploy.rollback_config`: how `bulkhead rollback` replaces them.
+    pub rollback_config: Option<At<RolloutConfig>>,
+    /// `post_start`: run in each new replica once it started, before it counts as ready.
+    #[serde(serialize_with = "shown_hooks")]
+    pub post_start: Vec<Hook>,
+    /// `pre_stop`: run in a replica before it is stopped.
+    #[serde(serialize_with = "shown_hooks")]
+    pub pre_stop: Vec<Hook>,
     pub bulkhead: ServiceExt,
 }
 
@@ -158,6 +169,12 @@ pub enum PullPolicy {
     Never,
     /// `build`: the image comes from `build:`.
     Build,
+}
+
+/// Hooks as `check --json` shows them: their environment's names, never its values.
+fn shown_hooks<S: Serializer>(hooks: &[Hook], s: S) -> Result<S::Ok, S::Error> {
+    let shown: Vec<Hook> = hooks.iter().map(Hook::shown).collect();
+    shown.serialize(s)
 }
 
 impl Service {

@@ -16,7 +16,7 @@ pub use super::service_keys::{SERVICE_KEYS, UNSUPPORTED};
 use super::units;
 use super::volumes::{self, PathBase};
 use super::yaml::{Entry, Node, Value};
-use super::{health, ports, security_opt};
+use super::{health, ports, rollout, security_opt};
 
 /// Decode one service. `base` resolves bind paths; `errors` receives every problem.
 pub fn service(
@@ -132,6 +132,10 @@ fn empty(name: &str, entry: &Entry) -> Service {
             attach: true,
             ..EngineOpts::default()
         },
+        update_config: None,
+        rollback_config: None,
+        post_start: Vec::new(),
+        pre_stop: Vec::new(),
         bulkhead: Default::default(),
     }
 }
@@ -182,6 +186,8 @@ fn key(s: &mut Service, e: &Entry, base: &PathBase<'_>, errors: &mut Errors) {
         "healthcheck" => s.healthcheck = health::healthcheck(v, HEALTH_KEYS, errors),
         "depends_on" => s.depends_on = errors.take(depends_on(v)).unwrap_or_default(),
         "deploy" => deploy(s, v, errors),
+        "post_start" => s.post_start = errors.take(rollout::hooks(v, k)).unwrap_or_default(),
+        "pre_stop" => s.pre_stop = errors.take(rollout::hooks(v, k)).unwrap_or_default(),
         "mem_limit" => s.limits.memory = errors.take(decode::parsed(v, k, units::parse_size)),
         "cpus" => s.limits.cpus = errors.take(decode::parsed(v, k, units::parse_cpus)),
         "pids_limit" => s.limits.pids = errors.take(decode::integer::<i64>(v, k)),

@@ -68,6 +68,8 @@ pub const SERVICE_KEYS: &[&str] = &[
     "pull_policy",
     "attach",
     "extends",
+    "post_start",
+    "pre_stop",
 ];
 
 /// Compose service keys Bulkhead refuses: why, and what to do instead.
@@ -159,14 +161,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "annotations",
         "the engine (API 1.41, Docker 20.10) has no container annotations, so they would be dropped: use labels",
-    ),
-    (
-        "post_start",
-        "lifecycle hooks run commands through the engine's exec outside the rollout's readiness checks: run the step in the entrypoint instead",
-    ),
-    (
-        "pre_stop",
-        "lifecycle hooks run commands through the engine's exec outside the rollout's readiness checks: handle stop_signal in the application instead",
     ),
     (
         "pull_refresh_after",

@@ -448,6 +448,7 @@ fn simple_cases() -> Vec<(&'static str, Render, &'static str)> {
         ("pid: host\nipc: shareable\nuts: host", |s| format!("{:?}", (at(&s.pid), at(&s.ipc), at(&s.uts))), r#"(Some("host"), Some("shareable"), Some("host"))"#),
         ("userns_mode: host\nruntime: runsc", |s| format!("{:?}", (at(&s.userns_mode), at(&s.runtime))), r#"(Some("host"), Some("runsc"))"#),
         ("stdin_open: true\ntty: yes", |s| format!("{:?}", (s.stdin_open, s.tty)), "(true, true)"),
+        ("post_start: [{command: 'touch /tmp/up'}]\npre_stop: [{command: [/bin/drain]}]", |s| format!("{:?}", (&s.post_start[0].command, &s.pre_stop[0].command)), r#"(["touch", "/tmp/up"], ["/bin/drain"])"#),
         ("image: nginx:1.27@sha256:abc", |s| format!("{:?}", at(&s.image)), r#"Some("nginx:1.27@sha256:abc")"#),
         ("mem_reservation: 32m\ncpu_shares: 512\ncpuset: 0-1,3", |s| format!("{:?}", (s.reservations.memory, s.engine.cpu_shares.as_ref().map(|c| c.value), &s.engine.cpuset)), r#"(Some(33554432), Some(512), Some("0-1,3"))"#),
         ("shm_size: 1g\noom_score_adj: 1000\ngroup_add: [44, '1001']", |s| format!("{:?}", (s.engine.shm_size, s.engine.oom_score_adj, ats(&s.engine.group_add))), "(Some(1073741824), Some(1000), [44, 1001])"),

@@ -83,6 +83,9 @@ pub fn references(p: &Project, errors: &mut Errors) {
     cycles(p, errors);
     host_ports(p, errors);
     shared_writes(p, errors);
+    for s in p.services.values() {
+        super::rollout::check_service(s, errors);
+    }
 }
 
 /// Never two replicas writing one volume: a scale above 1 of a service with a writable named

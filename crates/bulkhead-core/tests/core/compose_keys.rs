@@ -98,6 +98,9 @@ const REFUSED_VALUES: &[(&str, &str)] = &[
     ("services:\n  web:\n    image: a\n    cpuset: 3-1\n", "is not a list of CPU numbers"),
     ("services:\n  web:\n    image: a\n    deploy: {mode: global}\n", "deploy.mode `global` is refused"),
     ("services:\n  web:\n    image: a\n    deploy: {restart_policy: {delay: 5s}}\n", "key `delay` is refused"),
+    ("services:\n  web:\n    image: a\n    volumes: [/data]\n    deploy: {update_config: {order: start-first}}\n", "order `start-first` is refused: the service writes its own volume at /data"),
+    ("services:\n  web:\n    image: a\n    deploy: {update_config: {failure_action: retry}}\n", "failure_action `retry` is unknown"),
+    ("services:\n  web:\n    image: a\n    post_start: [{command: id, privileged: true}]\n", "privileged: true is refused"),
     ("services:\n  web:\n    image: a\n    imgae: b\n", "did you mean `image`?"),
     ("services:\n  a:\n    image: x\n    extends: b\n  b:\n    extends: a\n", "extends: a cycle"),
     ("services:\n  a:\n    image: x\n    extends: {file: other.yaml, service: b}\n", "extends.file: `other.yaml` was not read"),
@@ -397,6 +400,22 @@ fn supported_service_keys() -> BTreeMap<&'static str, (&'static str, &'static st
             "label_file",
             ("label_file: ./app.labels", "/labels/team", json!("shop")),
         ),
+        (
+            "post_start",
+            (
+                "post_start: [{command: touch /tmp/up, environment: {K: secret-v}}]",
+                "/post_start/0",
+                json!({"command": ["touch", "/tmp/up"], "environment": {"K": "(hidden)"}}),
+            ),
+        ),
+        (
+            "pre_stop",
+            (
+                "pre_stop: [{command: [/bin/drain], user: app}]",
+                "/pre_stop/0",
+                json!({"command": ["/bin/drain"], "user": "app"}),
+            ),
+        ),
     ])
 }
 
@@ -410,6 +429,8 @@ fn supported_deploy_keys() -> BTreeMap<&'static str, (&'static str, &'static str
         ("restart_policy", ("{restart_policy: {condition: on-failure, max_attempts: 3}}", "/restart/value", json!({"policy": "on-failure", "max_retries": 3}))),
         ("mode", ("{mode: replicated}", "/replicas", json!(1))),
         ("endpoint_mode", ("{endpoint_mode: dnsrr}", "/replicas", json!(1))),
+        ("update_config", ("{update_config: {parallelism: 2, order: stop-first}}", "/update_config/value", json!({"parallelism": 2, "failure_action": "rollback", "order": "stop-first"}))),
+        ("rollback_config", ("{rollback_config: {parallelism: 0, failure_action: pause, delay: 2s}}", "/rollback_config/value", json!({"parallelism": 0, "delay_ms": 2000, "failure_action": "pause"}))),
     ])
 }
 

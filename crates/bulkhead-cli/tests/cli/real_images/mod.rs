@@ -3,8 +3,8 @@
 //! replicas unless declared (`scale`), ready means ready (`nginx`: a release that crashes at
 //! start, and `up` killed mid-roll by SIGKILL), a tmpfs's mode applied or refused (`tmpfs`), and
 //! every container setting read back from the engine as the spec wrote it (`settings`, and the
-//! Compose keys added in F7: `compose_keys`), and the example apps deployed unchanged with the
-//! accepted `check --fix` (`apps`).
+//! Compose keys added in F7: `compose_keys`; rollout shapes and lifecycle hooks: `rollout_shape`),
+//! and the example apps deployed unchanged with the accepted `check --fix` (`apps`).
 //! Shared here: a project written from a spec into a temporary directory, and the engine's
 //! event stream for it.
 
@@ -15,6 +15,7 @@ mod fit;
 mod nginx;
 mod postgres;
 mod redis;
+mod rollout_shape;
 mod scale;
 mod settings;
 mod tmpfs;
