@@ -96,7 +96,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             .iter()
             .filter_map(|(service, (_, spec))| Some((service.clone(), spec.probe.clone()?)))
             .collect();
-        self.verify_starting(&mut observed, &probes).await;
+        self.verify_starting(project, &mut observed, &probes)
+            .await?;
         let mut plan = plan(&desired, &observed);
         super::activation::hold_back(&mut plan, &held);
         let paused = self.paused(project, &releases).await?;
@@ -177,7 +178,8 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
             .iter()
             .filter_map(|c| Some((c.service.clone(), c.spec.probe.clone()?)))
             .collect();
-        self.verify_starting(&mut observed, &probes).await;
+        self.verify_starting(&project.name, &mut observed, &probes)
+            .await?;
         Ok((verdict, plan(&desired, &observed)))
     }
 
