@@ -2,9 +2,11 @@
 //! Debian's docker-compose, measured in the same run, a fifty-service project against
 //! docker-compose, and a roll under load (failed requests); prints medians and ratios and,
 //! with `--write`, records them in docs/BENCHMARKS.md. `--only small|fifty|roll` runs one case.
+//! `lab up N|down|status|load`: an N-node Docker Swarm on this machine (lab/mod.rs).
 
 mod api;
 mod fifty;
+mod lab;
 mod raw;
 mod roll;
 
@@ -23,6 +25,13 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("lab") {
+        if let Err(e) = lab::main(&argv[1..]) {
+            eprintln!("lab: {e:#}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     if argv.first().map(String::as_str) == Some("bench")
         && argv.get(1).map(String::as_str) == Some("api")
     {
@@ -32,7 +41,7 @@ fn main() -> anyhow::Result<()> {
         || argv.get(1).map(String::as_str) != Some("deploy")
     {
         bail!(
-            "usage: cargo run --release -p xtask -- bench deploy [--runs N] [--write] [--only small|fifty|roll]\n       cargo run --release -p xtask -- bench api [--seconds N] [--connections N] [--write]"
+            "usage: cargo run --release -p xtask -- bench deploy [--runs N] [--write] [--only small|fifty|roll]\n       cargo run --release -p xtask -- bench api [--seconds N] [--connections N] [--write]\n       cargo run -p xtask -- lab up N|down|status|load IMAGE..."
         );
     }
     let mut args = Args {
