@@ -148,6 +148,9 @@ fn finish_loop(mut child: Child, out: BufReader<ChildStdout>) -> anyhow::Result<
     let summary: Vec<String> = out.lines().collect::<Result<_, _>>()?;
     child.wait()?;
     let first = summary.first().context("no tally")?;
+    for line in &summary {
+        eprintln!("  loop: {line}");
+    }
     let field = |name: &str| -> anyhow::Result<u64> {
         first
             .split_whitespace()

@@ -23,6 +23,13 @@ use super::{DeployError, Deployer};
 /// How often a draining replica's connections are counted.
 const DRAIN_POLL: Duration = Duration::from_millis(50);
 
+/// How long a replica that left name resolution keeps serving new connections before they are
+/// refused (at most its stop grace period): Docker's DNS may still hand out its address for a
+/// moment (about 0.35 s measured), and a caller's SYN lost while the replica was disconnected
+/// and connected again is sent again a second later (the kernel's initial retransmission
+/// timeout) — to an address that must still answer.
+const NAME_GRACE: Duration = Duration::from_millis(1500);
+
 impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> Deployer<R, S, F> {
     /// Before a new replica of `service` starts: the allow sets of its ingress networks hold
     /// the address it will have (with its running replicas'). Networks where it has no fixed
@@ -321,9 +328,10 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         Ok(())
     }
 
-    /// Refuse new connections to the replica `id` (a reset), let the ones it holds finish
-    /// (until none is left, at most `grace_secs`), then stop and remove it and take its
-    /// address out of the allow sets. A replica that is not running is just removed.
+    /// Let the replica `id` (out of name resolution) serve new connections for [`NAME_GRACE`],
+    /// then refuse them (a reset), let the ones it holds finish (until none is left, at most
+    /// `grace_secs`), then stop and remove it and take its address out of the allow sets. A
+    /// replica that is not running is just removed.
     pub(super) async fn drain_and_stop(
         &self,
         project: &str,
@@ -333,14 +341,20 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
         grace_secs: u64,
         owned: &[String],
     ) -> Result<(), DeployError> {
-        let running = matches!(
-            self.runtime.inspect_container(id).await,
-            Ok(info) if info.state == "running"
-        );
+        let info = self.runtime.inspect_container(id).await.ok();
+        let running = info.as_ref().is_some_and(|i| i.state == "running");
+        // Out of name resolution (it has a fixed address on an ingress network, so it was
+        // moved there without its aliases, see `leave_names`): a moment for late answers.
+        let left_names = info
+            .as_ref()
+            .is_some_and(|i| owned.iter().any(|n| i.fixed_addresses.contains_key(n)));
         if running && !owned.is_empty() {
+            let limit = Duration::from_secs(grace_secs);
+            if left_names {
+                tokio::time::sleep(NAME_GRACE.min(limit)).await;
+            }
             self.refuse(project, service, id, owned).await?;
             let started = Instant::now();
-            let limit = Duration::from_secs(grace_secs);
             loop {
                 match self.runtime.inbound_connections(id).await {
                     Ok(Some(n)) if n > 0 && started.elapsed() < limit => {}
