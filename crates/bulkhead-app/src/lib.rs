@@ -4,7 +4,6 @@
 pub mod api;
 pub mod check;
 pub mod deploy;
-pub mod firewall;
 pub mod imagefit;
 pub mod project;
 pub mod root;

@@ -9,8 +9,8 @@ use bulkhead_docker::DockerRuntime;
 use bulkhead_store::RedbStore;
 
 use crate::deploy::Deployer;
-use crate::firewall::HostFirewall;
 use crate::state;
+use bulkhead_firewall::HostFirewall;
 
 /// The deployer Bulkhead runs with on one host.
 pub type Local = Deployer<DockerRuntime, RedbStore, HostFirewall>;
