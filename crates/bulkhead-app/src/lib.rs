@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod check;
+pub mod clock;
 pub mod deploy;
 pub mod imagefit;
 pub mod project;

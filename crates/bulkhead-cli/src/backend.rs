@@ -12,11 +12,11 @@ use anyhow::Context as _;
 use serde_json::Value;
 use zeroize::Zeroize as _;
 
-use bulkhead_app::api::{Api, ApiError, Caller, Command, Reply};
+use bulkhead_app::api::{Api, Caller, Command, Reply};
 use bulkhead_audit::{AuditLog, OpenError};
-use bulkhead_client::{Client, ClientError, ClientOptions, Method};
+use bulkhead_client::{Client, ClientOptions, Method};
 
-use crate::failure::{ApiFailure, Failure};
+use crate::failure::{ApiFailure, Failure, api_failure, client_failure};
 use crate::output::say;
 use crate::progress;
 
@@ -305,47 +305,6 @@ pub async fn open_audit(dir: &Path, hint: &str) -> anyhow::Result<AuditLog> {
         .hint(hint)
         .into()),
         Err(e) => Err(Failure::refused(e.to_string()).into()),
-    }
-}
-
-/// The dispatcher's error as the CLI reports it.
-pub fn api_failure(e: ApiError) -> ApiFailure {
-    ApiFailure {
-        status: e.status,
-        code: e.code.to_string(),
-        message: e.message,
-        remote: false,
-    }
-}
-
-/// A client error as the CLI reports it: the server's refusals are `ApiFailure`s (exit 1);
-/// a bad URL, token or CA file is bad input (exit 2); no server answering at the address is
-/// the environment (3); any other failure on the way is a failure (1).
-pub fn client_failure(e: ClientError) -> anyhow::Error {
-    match e {
-        ClientError::Api {
-            status,
-            code,
-            message,
-        } => ApiFailure {
-            status,
-            code,
-            message,
-            remote: true,
-        }
-        .into(),
-        ClientError::NotHttps { .. }
-        | ClientError::Url { .. }
-        | ClientError::Env { .. }
-        | ClientError::Token
-        | ClientError::CaFile { .. } => Failure::usage(e.to_string()).into(),
-        ClientError::Connect { ref server, .. } => {
-            let hint = format!(
-                "is `bulkhead server` running at {server}? Check BULKHEAD_URL (or `bulkhead login`); unset it to run embedded"
-            );
-            Failure::environment(e.to_string()).hint(hint).into()
-        }
-        other => Failure::refused(other.to_string()).into(),
     }
 }
 

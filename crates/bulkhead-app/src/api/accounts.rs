@@ -10,8 +10,9 @@ use bulkhead_ports::Store;
 use serde_json::{Value, json};
 
 use super::command::Command;
-use super::dispatch::{Api, Authenticated, Reply, now_secs};
+use super::dispatch::{Api, Authenticated, Reply};
 use super::error::ApiError;
+use crate::clock::now_secs;
 
 /// A new token: random id and secret from the operating system.
 pub fn new_token(
