@@ -16,7 +16,7 @@ use bulkhead_app::api::{Api, Caller, Command, Reply};
 use bulkhead_audit::{AuditLog, OpenError};
 use bulkhead_client::{Client, ClientOptions, Method};
 
-use crate::failure::{ApiFailure, Failure, api_failure, client_failure};
+use crate::failure::{Failure, api_failure, client_failure};
 use crate::output::say;
 use crate::progress;
 
@@ -382,25 +382,5 @@ mod tests {
             "?since=2026-01-01T00%3A00%3A00Z&action=a%20b%26c"
         );
         assert_eq!(query(&[("x", None)]), "");
-    }
-
-    #[test]
-    fn inline_hints_become_hint_lines() {
-        let f = ApiFailure {
-            status: 422,
-            code: "unsupported".into(),
-            message: "service `a`: no (hint: do this)".into(),
-            remote: true,
-        };
-        assert_eq!(f.to_string(), "service `a`: no");
-        assert_eq!(f.hint().as_deref(), Some("do this"));
-        let denied = ApiFailure {
-            status: 403,
-            code: "forbidden".into(),
-            message: "user dev may not".into(),
-            remote: true,
-        };
-        assert_eq!(denied.to_string(), "forbidden: user dev may not");
-        assert_eq!(denied.exit_code(), 1);
     }
 }

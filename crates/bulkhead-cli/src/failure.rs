@@ -305,4 +305,24 @@ mod tests {
         let usage: anyhow::Error = Failure::usage("bad").into();
         assert_eq!(classify(&usage).0, EXIT_USAGE);
     }
+
+    #[test]
+    fn inline_hints_become_hint_lines() {
+        let f = ApiFailure {
+            status: 422,
+            code: "unsupported".into(),
+            message: "service `a`: no (hint: do this)".into(),
+            remote: true,
+        };
+        assert_eq!(f.to_string(), "service `a`: no");
+        assert_eq!(f.hint().as_deref(), Some("do this"));
+        let denied = ApiFailure {
+            status: 403,
+            code: "forbidden".into(),
+            message: "user dev may not".into(),
+            remote: true,
+        };
+        assert_eq!(denied.to_string(), "forbidden: user dev may not");
+        assert_eq!(denied.exit_code(), 1);
+    }
 }
