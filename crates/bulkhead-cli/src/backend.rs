@@ -12,9 +12,11 @@ use anyhow::Context as _;
 use serde_json::Value;
 use zeroize::Zeroize as _;
 
-use bulkhead_app::api::{Api, Caller, Command, Reply};
-use bulkhead_audit::{AuditLog, OpenError};
+use bulkhead_app::api::{Caller, Command, Reply};
+use bulkhead_app::root::{Root, RootError};
+use bulkhead_audit::OpenError;
 use bulkhead_client::{Client, ClientOptions, Method};
+use bulkhead_ports::Progress;
 
 use crate::failure::{Failure, api_failure, client_failure};
 use crate::output::say;
@@ -135,8 +137,7 @@ pub struct Remote {
 }
 
 pub struct Embedded {
-    api: Arc<Api>,
-    audit: Arc<AuditLog>,
+    root: Root,
     /// The progress spinner (terminal only), cleared when the command is done.
     bar: Option<indicatif::ProgressBar>,
 }
@@ -224,11 +225,8 @@ impl Backend {
             if let Some(bar) = &e.bar {
                 bar.finish_and_clear();
             }
-            let audit = e.audit;
-            drop(e.api);
-            let closed = tokio::task::spawn_blocking(move || audit.close()).await;
-            if let Ok(Err(err)) = closed {
-                say!("warning: closing the audit log: {err}");
+            if let Err(err) = e.root.close().await {
+                say!("warning: {err}");
             }
         }
     }
@@ -255,28 +253,21 @@ impl Remote {
 }
 
 impl Embedded {
-    /// Open the state directory: the audit log first (its lock tells a running server apart
-    /// from a free directory), then the store and the engine.
+    /// Open the state directory through the composition root. The engine is connected by
+    /// the first command that needs it.
     pub async fn open(
         state_dir: Option<&Path>,
         env: &BTreeMap<String, String>,
         quiet: bool,
     ) -> anyhow::Result<Embedded> {
-        let dir = bulkhead_app::state::resolve(state_dir, env)?;
-        bulkhead_app::state::prepare(&dir)?;
-        let audit = Arc::new(open_audit(&dir, SERVER_HINT).await?);
         let (report, bar) = progress::reporter(quiet);
-        let deployer = bulkhead_app::root::local(Some(&dir), env, report).await?;
-        let api = Arc::new(Api::new(
-            deployer,
-            Arc::clone(&audit) as Arc<dyn bulkhead_ports::AuditSink>,
-            dir,
-        ));
-        Ok(Embedded { api, audit, bar })
+        let root = open_root(state_dir, env, report, SERVER_HINT).await?;
+        Ok(Embedded { root, bar })
     }
 
     async fn execute(&self, command: Command) -> anyhow::Result<Reply> {
-        self.api
+        self.root
+            .api
             .execute(Caller::local(), command)
             .await
             .map_err(|e| api_failure(e).into())
@@ -288,23 +279,26 @@ pub const SERVER_HINT: &str = "wait for the other command to finish; if a `bulkh
      there, talk to it instead: set BULKHEAD_URL and BULKHEAD_TOKEN (and BULKHEAD_CA), or \
      `bulkhead login URL --token-stdin`";
 
-/// Open the audit log of `dir` (blocking work, off the runtime's threads).
-pub async fn open_audit(dir: &Path, hint: &str) -> anyhow::Result<AuditLog> {
-    let at = dir.to_path_buf();
-    let opened = tokio::task::spawn_blocking(move || {
-        AuditLog::open(&at, bulkhead_audit::Options::default())
-    })
-    .await
-    .context("opening the audit log")?;
-    match opened {
-        Ok(log) => Ok(log),
-        Err(OpenError::Locked { .. }) => Err(Failure::refused(format!(
+/// Open the state directory through the composition root; `hint` says what to do when
+/// another process holds it.
+pub async fn open_root(
+    state_dir: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    hint: &str,
+) -> anyhow::Result<Root> {
+    match bulkhead_app::root::open(state_dir, env, progress).await {
+        Ok(root) => Ok(root),
+        Err(RootError::Audit(OpenError::Locked { dir })) => Err(Failure::refused(format!(
             "the state directory {} is in use by another Bulkhead process (a running server, or another command)",
-            dir.display()
+            dir.parent().unwrap_or(&dir).display()
         ))
         .hint(hint)
         .into()),
-        Err(e) => Err(Failure::refused(e.to_string()).into()),
+        Err(e @ (RootError::Audit(_) | RootError::Task { .. })) => {
+            Err(Failure::refused(e.to_string()).into())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

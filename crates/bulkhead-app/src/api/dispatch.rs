@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::command::Command;
 use super::error::ApiError;
 use crate::clock::now_secs;
-use crate::root::Local;
+use crate::root::local::Local;
 
 /// Who is calling, as the transport saw it.
 #[derive(Clone, Debug)]
