@@ -16,6 +16,7 @@ use bulkhead_core::imagefit::{
 };
 use bulkhead_core::spec::Project;
 use bulkhead_core::spec::model::Service;
+use bulkhead_docker::LazyRuntime;
 use bulkhead_ports::{ContainerRuntime, ContainerSpec, ImageInfo, Progress, RuntimeError};
 
 use crate::deploy::{DeployError, images};
@@ -383,20 +384,28 @@ fn sandbox(
     }
 }
 
-/// [`advise`] on the local engine (`DOCKER_HOST`, else the default socket).
+/// [`advise`] on the host's engine ([`crate::root::engine`]), connected first: an engine
+/// that does not answer is one error, not one per service.
 pub async fn advise_local(
+    engine: &LazyRuntime,
     project: &Project,
     only: Option<&str>,
     build: Build,
 ) -> Result<Vec<ServiceFit>, String> {
-    let runtime = bulkhead_docker::DockerRuntime::connect()
+    engine
+        .connect()
         .await
         .map_err(|e| format!("the images cannot be read: {e}"))?;
-    Ok(advise(&runtime, project, only, build).await)
+    Ok(advise(engine, project, only, build).await)
 }
 
-/// [`learn`] on the local engine.
-pub async fn learn_local(project: &Project, name: &str, run: Duration) -> anyhow::Result<Learned> {
-    let runtime = bulkhead_docker::DockerRuntime::connect().await?;
-    Ok(learn(&runtime, project, name, run).await?)
+/// [`learn`] on the host's engine ([`crate::root::engine`]), connected first.
+pub async fn learn_local(
+    engine: &LazyRuntime,
+    project: &Project,
+    name: &str,
+    run: Duration,
+) -> anyhow::Result<Learned> {
+    engine.connect().await?;
+    Ok(learn(engine, project, name, run).await?)
 }

@@ -65,16 +65,17 @@ fn show_token(reply: &Value, json: bool) -> anyhow::Result<ExitCode> {
 pub async fn init(state_dir: Option<&Path>, admin: &str) -> anyhow::Result<ExitCode> {
     let admin = user_of(admin)?;
     let env = crate::args::environment();
-    let dir = bulkhead_app::state::resolve(state_dir, &env)?;
-    bulkhead_app::state::prepare(&dir)?;
-    let audit = crate::backend::open_audit(
-        &dir,
+    let root = crate::backend::open_root(
+        state_dir,
+        &env,
+        std::sync::Arc::new(|_| {}),
         "init runs once, before the server starts; stop the other process and run it again",
     )
     .await?;
-    let result = bulkhead_app::api::init_dir(&dir, &env, &audit, &admin).await;
-    let key_id = bulkhead_core::audit::KeyId::of(&audit.public_key());
-    let closed = tokio::task::spawn_blocking(move || audit.close()).await;
+    let dir = root.state_dir.clone();
+    let result = root.api.init(&admin).await;
+    let key_id = bulkhead_core::audit::KeyId::of(&root.audit.public_key());
+    let closed = root.close().await;
     let secret = match result {
         Ok(s) => s,
         Err(e) if e.status == 409 => {
@@ -87,8 +88,8 @@ pub async fn init(state_dir: Option<&Path>, admin: &str) -> anyhow::Result<ExitC
         }
         Err(e) => return Err(Failure::refused(e.message).into()),
     };
-    if let Ok(Err(e)) = closed {
-        say!("warning: closing the audit log: {e}");
+    if let Err(e) = closed {
+        say!("warning: {e}");
     }
     // Straight from the zeroizing buffer: no other copy of the secret is made.
     emit(secret.expose().as_str())?;

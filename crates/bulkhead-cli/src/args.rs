@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use bulkhead_app::project::{Origin, ProjectOptions};
-
-use crate::server::LogFormat;
 
 #[derive(Parser)]
 #[command(
@@ -442,6 +440,16 @@ pub struct ProjectArgs {
     /// (bind mounts, env files, secret files). Host mounts still need a waiver. Repeatable.
     #[arg(long = "allow-host-path", value_name = "DIR")]
     pub allow_host_paths: Vec<PathBuf>,
+}
+
+/// How the server's log lines look.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (colours on a terminal).
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// The process environment (variables that are not UTF-8 are left out).

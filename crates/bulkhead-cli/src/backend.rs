@@ -12,11 +12,13 @@ use anyhow::Context as _;
 use serde_json::Value;
 use zeroize::Zeroize as _;
 
-use bulkhead_app::api::{Api, ApiError, Caller, Command, Reply};
-use bulkhead_audit::{AuditLog, OpenError};
-use bulkhead_client::{Client, ClientError, ClientOptions, Method};
+use bulkhead_app::api::{Caller, Command, Reply};
+use bulkhead_app::root::{Root, RootError};
+use bulkhead_audit::OpenError;
+use bulkhead_client::{Client, ClientOptions, Method};
+use bulkhead_ports::Progress;
 
-use crate::failure::{ApiFailure, Failure};
+use crate::failure::{Failure, api_failure, client_failure};
 use crate::output::say;
 use crate::progress;
 
@@ -135,8 +137,7 @@ pub struct Remote {
 }
 
 pub struct Embedded {
-    api: Arc<Api>,
-    audit: Arc<AuditLog>,
+    root: Root,
     /// The progress spinner (terminal only), cleared when the command is done.
     bar: Option<indicatif::ProgressBar>,
 }
@@ -224,11 +225,8 @@ impl Backend {
             if let Some(bar) = &e.bar {
                 bar.finish_and_clear();
             }
-            let audit = e.audit;
-            drop(e.api);
-            let closed = tokio::task::spawn_blocking(move || audit.close()).await;
-            if let Ok(Err(err)) = closed {
-                say!("warning: closing the audit log: {err}");
+            if let Err(err) = e.root.close().await {
+                say!("warning: {err}");
             }
         }
     }
@@ -255,28 +253,21 @@ impl Remote {
 }
 
 impl Embedded {
-    /// Open the state directory: the audit log first (its lock tells a running server apart
-    /// from a free directory), then the store and the engine.
+    /// Open the state directory through the composition root. The engine is connected by
+    /// the first command that needs it.
     pub async fn open(
         state_dir: Option<&Path>,
         env: &BTreeMap<String, String>,
         quiet: bool,
     ) -> anyhow::Result<Embedded> {
-        let dir = bulkhead_app::state::resolve(state_dir, env)?;
-        bulkhead_app::state::prepare(&dir)?;
-        let audit = Arc::new(open_audit(&dir, SERVER_HINT).await?);
         let (report, bar) = progress::reporter(quiet);
-        let deployer = bulkhead_app::root::local(Some(&dir), env, report).await?;
-        let api = Arc::new(Api::new(
-            deployer,
-            Arc::clone(&audit) as Arc<dyn bulkhead_ports::AuditSink>,
-            dir,
-        ));
-        Ok(Embedded { api, audit, bar })
+        let root = open_root(state_dir, env, report, SERVER_HINT).await?;
+        Ok(Embedded { root, bar })
     }
 
     async fn execute(&self, command: Command) -> anyhow::Result<Reply> {
-        self.api
+        self.root
+            .api
             .execute(Caller::local(), command)
             .await
             .map_err(|e| api_failure(e).into())
@@ -288,64 +279,26 @@ pub const SERVER_HINT: &str = "wait for the other command to finish; if a `bulkh
      there, talk to it instead: set BULKHEAD_URL and BULKHEAD_TOKEN (and BULKHEAD_CA), or \
      `bulkhead login URL --token-stdin`";
 
-/// Open the audit log of `dir` (blocking work, off the runtime's threads).
-pub async fn open_audit(dir: &Path, hint: &str) -> anyhow::Result<AuditLog> {
-    let at = dir.to_path_buf();
-    let opened = tokio::task::spawn_blocking(move || {
-        AuditLog::open(&at, bulkhead_audit::Options::default())
-    })
-    .await
-    .context("opening the audit log")?;
-    match opened {
-        Ok(log) => Ok(log),
-        Err(OpenError::Locked { .. }) => Err(Failure::refused(format!(
+/// Open the state directory through the composition root; `hint` says what to do when
+/// another process holds it.
+pub async fn open_root(
+    state_dir: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    hint: &str,
+) -> anyhow::Result<Root> {
+    match bulkhead_app::root::open(state_dir, env, progress).await {
+        Ok(root) => Ok(root),
+        Err(RootError::Audit(OpenError::Locked { dir })) => Err(Failure::refused(format!(
             "the state directory {} is in use by another Bulkhead process (a running server, or another command)",
-            dir.display()
+            dir.parent().unwrap_or(&dir).display()
         ))
         .hint(hint)
         .into()),
-        Err(e) => Err(Failure::refused(e.to_string()).into()),
-    }
-}
-
-/// The dispatcher's error as the CLI reports it.
-pub fn api_failure(e: ApiError) -> ApiFailure {
-    ApiFailure {
-        status: e.status,
-        code: e.code.to_string(),
-        message: e.message,
-        remote: false,
-    }
-}
-
-/// A client error as the CLI reports it: the server's refusals are `ApiFailure`s (exit 1);
-/// a bad URL, token or CA file is bad input (exit 2); no server answering at the address is
-/// the environment (3); any other failure on the way is a failure (1).
-pub fn client_failure(e: ClientError) -> anyhow::Error {
-    match e {
-        ClientError::Api {
-            status,
-            code,
-            message,
-        } => ApiFailure {
-            status,
-            code,
-            message,
-            remote: true,
+        Err(e @ (RootError::Audit(_) | RootError::Task { .. })) => {
+            Err(Failure::refused(e.to_string()).into())
         }
-        .into(),
-        ClientError::NotHttps { .. }
-        | ClientError::Url { .. }
-        | ClientError::Env { .. }
-        | ClientError::Token
-        | ClientError::CaFile { .. } => Failure::usage(e.to_string()).into(),
-        ClientError::Connect { ref server, .. } => {
-            let hint = format!(
-                "is `bulkhead server` running at {server}? Check BULKHEAD_URL (or `bulkhead login`); unset it to run embedded"
-            );
-            Failure::environment(e.to_string()).hint(hint).into()
-        }
-        other => Failure::refused(other.to_string()).into(),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -423,25 +376,5 @@ mod tests {
             "?since=2026-01-01T00%3A00%3A00Z&action=a%20b%26c"
         );
         assert_eq!(query(&[("x", None)]), "");
-    }
-
-    #[test]
-    fn inline_hints_become_hint_lines() {
-        let f = ApiFailure {
-            status: 422,
-            code: "unsupported".into(),
-            message: "service `a`: no (hint: do this)".into(),
-            remote: true,
-        };
-        assert_eq!(f.to_string(), "service `a`: no");
-        assert_eq!(f.hint().as_deref(), Some("do this"));
-        let denied = ApiFailure {
-            status: 403,
-            code: "forbidden".into(),
-            message: "user dev may not".into(),
-            remote: true,
-        };
-        assert_eq!(denied.to_string(), "forbidden: user dev may not");
-        assert_eq!(denied.exit_code(), 1);
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use bulkhead_client::{Client, ClientError, Method};
 use bulkhead_core::auth::TokenSecret;
 
-use crate::failure::Failure;
+use crate::failure::{Failure, client_failure};
 use crate::output::say;
 
 /// The file's name inside the configuration directory.
@@ -123,11 +123,11 @@ pub async fn login(url: &str, token_stdin: bool, ca: Option<&Path>) -> anyhow::R
         ),
         None => None,
     };
-    let client = Client::new(url, &token, ca.clone()).map_err(crate::backend::client_failure)?;
+    let client = Client::new(url, &token, ca.clone()).map_err(client_failure)?;
     // Any authenticated answer proves the token, a 403 too (an auditor may not list projects).
     match client.request(Method::GET, "/v1/projects", None).await {
         Ok(_) | Err(ClientError::Api { status: 403, .. }) => {}
-        Err(e) => return Err(crate::backend::client_failure(e)),
+        Err(e) => return Err(client_failure(e)),
     }
     let env = crate::args::environment();
     let file = path(&env).ok_or_else(|| {

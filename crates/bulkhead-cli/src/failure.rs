@@ -5,6 +5,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use bulkhead_app::api::ApiError;
+use bulkhead_client::ClientError;
 use bulkhead_ports::RuntimeError;
 use serde_json::json;
 
@@ -136,6 +138,47 @@ impl fmt::Display for ApiFailure {
 
 impl std::error::Error for ApiFailure {}
 
+/// The dispatcher's error as the CLI reports it.
+pub fn api_failure(e: ApiError) -> ApiFailure {
+    ApiFailure {
+        status: e.status,
+        code: e.code.to_string(),
+        message: e.message,
+        remote: false,
+    }
+}
+
+/// A client error as the CLI reports it: the server's refusals are `ApiFailure`s (exit 1);
+/// a bad URL, token or CA file is bad input (exit 2); no server answering at the address is
+/// the environment (3); any other failure on the way is a failure (1).
+pub fn client_failure(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Api {
+            status,
+            code,
+            message,
+        } => ApiFailure {
+            status,
+            code,
+            message,
+            remote: true,
+        }
+        .into(),
+        ClientError::NotHttps { .. }
+        | ClientError::Url { .. }
+        | ClientError::Env { .. }
+        | ClientError::Token
+        | ClientError::CaFile { .. } => Failure::usage(e.to_string()).into(),
+        ClientError::Connect { ref server, .. } => {
+            let hint = format!(
+                "is `bulkhead server` running at {server}? Check BULKHEAD_URL (or `bulkhead login`); unset it to run embedded"
+            );
+            Failure::environment(e.to_string()).hint(hint).into()
+        }
+        other => Failure::refused(other.to_string()).into(),
+    }
+}
+
 /// Print `e` (with its causes, each said once) and its hint — or, for `--json`, one
 /// `{"error": {"code", "message", "hint"}}` document on stdout — and return the exit code.
 /// An engine that cannot be reached is exit 3; other errors that are neither a `Failure` nor
@@ -261,5 +304,25 @@ mod tests {
         assert!(hint.is_some_and(|h| h.contains("unix:///nonexistent.sock")));
         let usage: anyhow::Error = Failure::usage("bad").into();
         assert_eq!(classify(&usage).0, EXIT_USAGE);
+    }
+
+    #[test]
+    fn inline_hints_become_hint_lines() {
+        let f = ApiFailure {
+            status: 422,
+            code: "unsupported".into(),
+            message: "service `a`: no (hint: do this)".into(),
+            remote: true,
+        };
+        assert_eq!(f.to_string(), "service `a`: no");
+        assert_eq!(f.hint().as_deref(), Some("do this"));
+        let denied = ApiFailure {
+            status: 403,
+            code: "forbidden".into(),
+            message: "user dev may not".into(),
+            remote: true,
+        };
+        assert_eq!(denied.to_string(), "forbidden: user dev may not");
+        assert_eq!(denied.exit_code(), 1);
     }
 }

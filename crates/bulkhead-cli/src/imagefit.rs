@@ -50,7 +50,10 @@ pub fn images(opts: &ProjectOptions, fix: bool) -> Result<Fits, String> {
     };
     let project = open(&opts).map_err(|e| e.to_string())?;
     let build = if fix { Build::IfNeeded } else { Build::Never };
-    let fits = runtime()?.block_on(bulkhead_app::imagefit::advise_local(&project, None, build))?;
+    let engine = bulkhead_app::root::engine();
+    let fits = runtime()?.block_on(bulkhead_app::imagefit::advise_local(
+        &engine, &project, None, build,
+    ))?;
     let written = if fix {
         let mut proposals = fits
             .iter()
@@ -199,8 +202,10 @@ fn learn_inner(
 ) -> Result<(Learned, Option<PathBuf>), String> {
     let project = open(opts).map_err(|e| e.to_string())?;
     let rt = runtime()?;
+    let engine = bulkhead_app::root::engine();
     let learned = rt
         .block_on(bulkhead_app::imagefit::learn_local(
+            &engine,
             &project,
             service,
             Duration::from_secs(seconds.max(1)),
@@ -212,6 +217,7 @@ fn learn_inner(
     let base_opts = without_override(opts);
     let base = open(&base_opts).map_err(|e| e.to_string())?;
     let fits = rt.block_on(bulkhead_app::imagefit::advise_local(
+        &engine,
         &base,
         None,
         Build::IfNeeded,

@@ -7,24 +7,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::ValueEnum;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use bulkhead_app::server::run::{ServerOptions, Started, run};
 
+use crate::args::LogFormat;
 use crate::failure::Failure;
 use crate::output::emit;
-
-/// How the server's log lines look.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines (colours on a terminal).
-    #[default]
-    Text,
-    /// One JSON object a line.
-    Json,
-}
 
 pub struct ServerArgs {
     pub listen: String,

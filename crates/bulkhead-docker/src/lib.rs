@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod exec;
 mod images;
+mod lazy;
 mod logs;
 mod networks;
 mod owners;
@@ -31,6 +32,7 @@ use bulkhead_ports::{
 };
 
 pub use connect::{DEFAULT_HOST, Endpoint, HostError, MIN_API_VERSION};
+pub use lazy::LazyRuntime;
 pub use probe::LABEL_PROBE;
 
 /// A connection to one Docker Engine, with the API version agreed with it.

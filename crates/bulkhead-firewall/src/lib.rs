@@ -100,13 +100,17 @@
 //! rule, [`Firewall::ensure`] moves a network's rules to the bridge it is given (the old
 //! bridge's rules out, in the same transaction), and [`Firewall::remove_bridge`] takes what
 //! is left on a bridge a network no longer has.
+//!
+//! [`HostFirewall`] is this firewall as the `bulkhead_ports::Firewall` port.
 
 mod error;
 mod exec;
+mod port;
 mod rule;
 mod validate;
 
 pub use error::FirewallError;
+pub use port::HostFirewall;
 pub use rule::{Rule, RuleKind};
 pub use validate::{MAX_IFACE_LEN, MAX_NAME_LEN};
 

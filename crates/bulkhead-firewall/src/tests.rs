@@ -1135,3 +1135,5 @@ fn remove_bridge_takes_only_the_rules_on_that_bridge() {
         Err(FirewallError::InvalidName { .. })
     ));
 }
+
+mod port;

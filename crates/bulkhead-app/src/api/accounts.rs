@@ -10,8 +10,9 @@ use bulkhead_ports::Store;
 use serde_json::{Value, json};
 
 use super::command::Command;
-use super::dispatch::{Api, Authenticated, Reply, now_secs};
+use super::dispatch::{Api, Authenticated, Reply};
 use super::error::ApiError;
+use crate::clock::now_secs;
 
 /// A new token: random id and secret from the operating system.
 pub fn new_token(
@@ -212,19 +213,12 @@ fn first_token_name() -> Result<TokenName, ApiError> {
     TokenName::new("first").map_err(|e| ApiError::internal(e.to_string()))
 }
 
-/// [`init`] on the store of the state directory `dir` (the embedded CLI's way in: it never
-/// opens the store itself).
-pub async fn init_dir(
-    dir: &std::path::Path,
-    env: &std::collections::BTreeMap<String, String>,
-    audit: &dyn bulkhead_ports::AuditSink,
-    admin: &UserName,
-) -> Result<TokenSecret, ApiError> {
-    let store = bulkhead_store::RedbStore::open(&dir.join(crate::state::STORE_FILE))?;
-    let secret = init(&store, audit, admin).await?;
-    // The first key-encryption key, outside the store file (unless BULKHEAD_KEK provides one).
-    crate::secrets::key_provider(dir, env).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(secret)
+impl Api {
+    /// [`init`] on this API's store and audit log (the embedded CLI's way in: it never opens
+    /// the store itself).
+    pub async fn init(&self, admin: &UserName) -> Result<TokenSecret, ApiError> {
+        init(&*self.deployer.store, &*self.audit, admin).await
+    }
 }
 
 /// `bulkhead init`: make `admin` the first administrator (all projects) with a first token,

@@ -264,6 +264,21 @@ impl Command {
         }
     }
 
+    /// True for commands that need the container engine whatever their project holds: they
+    /// connect to it before anything else (a secret set may too, when it rolls services).
+    pub fn needs_engine(&self) -> bool {
+        matches!(
+            self,
+            Command::ProjectUp { .. }
+                | Command::ProjectPlan { .. }
+                | Command::ProjectDown { .. }
+                | Command::ServiceList { .. }
+                | Command::ServiceScale { .. }
+                | Command::ServiceRollback { .. }
+                | Command::ServiceLogs { .. }
+        )
+    }
+
     /// True for commands that change something: their entry is written before they run.
     pub fn mutates(&self) -> bool {
         !matches!(

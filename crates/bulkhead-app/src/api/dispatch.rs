@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bulkhead_core::audit::{Actor, Outcome, OutcomeKind, Record, Sha256Digest};
 use bulkhead_core::auth::{
@@ -24,7 +24,8 @@ use serde_json::Value;
 
 use super::command::Command;
 use super::error::ApiError;
-use crate::root::Local;
+use crate::clock::now_secs;
+use crate::root::local::Local;
 
 /// Who is calling, as the transport saw it.
 #[derive(Clone, Debug)]
@@ -120,13 +121,6 @@ const TOKEN_CACHE: usize = 10_000;
 pub(super) struct Authenticated {
     pub subject: Subject,
     pub actor: Actor,
-}
-
-pub(super) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Api {

@@ -18,6 +18,7 @@ use super::render;
 use crate::deploy::DeployError;
 use crate::deploy::ops::checked;
 use crate::project::{Origin, ProjectOptions};
+use crate::root::local::Local;
 
 /// What a command needed before its decision was final.
 pub(super) enum Prepared {
@@ -52,6 +53,9 @@ impl Api {
         who: &Authenticated,
         command: &Command,
     ) -> Result<Prepared, ApiError> {
+        if command.needs_engine() {
+            self.engine().await?;
+        }
         match command {
             Command::ProjectUp { project, source } => {
                 let (options, upload) = self.options(project, source)?;
@@ -92,8 +96,32 @@ impl Api {
                 let release = self.check_scale(who, project, service).await?;
                 Ok(Prepared::Scale { release })
             }
+            Command::SecretSet { project, .. } => {
+                // A new version rolls the deployed services that use the secret.
+                if !self
+                    .deployer
+                    .store
+                    .active(project.as_str())
+                    .await?
+                    .is_empty()
+                {
+                    self.engine().await?;
+                }
+                Ok(Prepared::None)
+            }
             _ => Ok(Prepared::None),
         }
+    }
+
+    /// The container engine, connected now if it was not yet: a command that needs it fails
+    /// here, before it starts, when it does not answer.
+    async fn engine(&self) -> Result<(), ApiError> {
+        self.deployer
+            .runtime
+            .connect()
+            .await
+            .map(drop)
+            .map_err(|e| DeployError::Runtime(e).into())
     }
 
     fn options(
@@ -276,7 +304,7 @@ impl Api {
     pub(super) async fn locked<T, F, Fut>(&self, project: &ProjectName, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(Arc<crate::root::Local>) -> Fut + Send + 'static,
+        F: FnOnce(Arc<Local>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, DeployError>> + Send + 'static,
     {
         let lock = self.project_lock(project.as_str());

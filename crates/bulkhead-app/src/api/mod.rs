@@ -13,7 +13,7 @@ mod secrets;
 pub mod uploads;
 mod waivers;
 
-pub use accounts::{init, init_dir, new_token};
+pub use accounts::{init, new_token};
 pub use command::{AuditQuery, Bundle, Command, SecretValue, Source};
 pub use dispatch::{Api, Caller, Credentials, Reply, client_of};
 pub use error::ApiError;

@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use bulkhead_core::clock::rfc3339;
 
 use super::command::Command;
-use super::dispatch::{Api, Authenticated, Reply, now_secs};
+use super::dispatch::{Api, Authenticated, Reply};
 use super::error::ApiError;
+use crate::clock::now_secs;
 use crate::secrets::SecretsError;
 
 fn secret_error(e: SecretsError) -> ApiError {

@@ -209,7 +209,7 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 Some(identity.pinned().as_str()),
                 env,
                 actor,
-                super::ops::now_secs(),
+                crate::clock::now_secs(),
             )
             .await?;
             let env = env::resolve(service, env).map_err(|reason| DeployError::Environment {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::task::JoinSet;
 
@@ -14,14 +14,8 @@ use bulkhead_core::verdict::Verdict;
 use bulkhead_ports::{ContainerInfo, ContainerRuntime, Firewall, LabelFilter, Release, Store};
 
 use super::{DeployError, Deployer, UpReport};
+use crate::clock::now_secs;
 use crate::project::ProjectOptions;
-
-pub(super) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// Open and check; a refused spec stops here, before anything is built or created.
 pub fn checked(opts: &ProjectOptions) -> Result<(Project, Verdict), DeployError> {

@@ -5,8 +5,6 @@
 
 mod rotate;
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use bulkhead_core::auth::ProjectName;
@@ -14,7 +12,6 @@ use bulkhead_core::secrets::{
     DataKey, KEY_BYTES, NONCE_BYTES, Nonce, SealedSecret, SecretError, SecretName, SecretRef,
     SecretSummary, SecretVersion, SecretVersionInfo, check_value, open, seal, value_equals,
 };
-use bulkhead_keys::{EnvKeys, FileKeys, KeysError};
 use bulkhead_ports::{KeyError, KeyProvider, Store, StoreError};
 use tokio::sync::{Mutex, RwLock};
 use zeroize::Zeroizing;
@@ -60,18 +57,6 @@ pub struct Secrets<S> {
     gate: RwLock<()>,
     /// One rotation at a time.
     rotating: Mutex<()>,
-}
-
-/// The key provider configured for this host: `BULKHEAD_KEK` (and `BULKHEAD_KEK_OLD` while
-/// rotating) when set, else the key files of the state directory, the first made if none.
-pub fn key_provider(
-    state_dir: &Path,
-    env: &BTreeMap<String, String>,
-) -> Result<Arc<dyn KeyProvider>, KeysError> {
-    if let Some(keys) = EnvKeys::from_env(env)? {
-        return Ok(Arc::new(keys));
-    }
-    Ok(Arc::new(FileKeys::open_or_create(state_dir)?))
 }
 
 impl<S: Store> Secrets<S> {

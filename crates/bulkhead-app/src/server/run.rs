@@ -1,7 +1,8 @@
-//! `bulkhead server`: open the state directory (store, audit log, TLS identity) and its uploads
-//! directory (sweeping what stopped servers left), start the reconciler, serve the API over
-//! HTTPS until asked to stop, then drain, stop the reconciler, remove the uploads and close
-//! the audit log with a final signed checkpoint.
+//! `bulkhead server`: open the state directory through the composition root (audit log, store,
+//! keys; the engine connected at once), its TLS identity and its uploads directory (sweeping
+//! what stopped servers left), start the reconciler, serve the API over HTTPS until asked to
+//! stop, then drain, stop the reconciler, remove the uploads and close the audit log with a
+//! final signed checkpoint.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -10,12 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bulkhead_audit::AuditLog;
 use tokio::sync::watch;
 
 use super::listen::{self, Limits};
 use super::{controller, http, routes, tls};
-use crate::api::Api;
 
 /// How `bulkhead server` runs. The `Default` listens on 127.0.0.1:7443.
 #[derive(Clone, Debug)]
@@ -59,18 +58,12 @@ pub async fn run(
     started: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let dir = crate::state::resolve(opts.state_dir.as_deref(), env)?;
     let progress: Arc<dyn Fn(bulkhead_ports::Progress) + Send + Sync> =
         Arc::new(|p: bulkhead_ports::Progress| tracing::info!(subject = %p.subject, "{}", p.line));
-    let deployer = crate::root::local(Some(&dir), env, progress).await?;
-    let audit_dir = dir.clone();
-    let audit = tokio::task::spawn_blocking(move || {
-        AuditLog::open(&audit_dir, bulkhead_audit::Options::default())
-    })
-    .await
-    .context("opening the audit log")?
-    .with_context(|| format!("cannot open the audit log in {}", dir.display()))?;
-    let audit = Arc::new(audit);
+    let root = crate::root::open(opts.state_dir.as_deref(), env, progress).await?;
+    root.connect_engine().await?;
+    let dir = root.state_dir.clone();
+    let api = Arc::clone(&root.api);
     let host = opts
         .listen
         .rsplit_once(':')
@@ -85,11 +78,6 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .context("reading the listening address")?;
-    let api = Arc::new(Api::new(
-        deployer,
-        Arc::clone(&audit) as Arc<dyn bulkhead_ports::AuditSink>,
-        dir.clone(),
-    ));
     let opener = Arc::clone(&api);
     let uploads = match tokio::task::spawn_blocking(move || opener.open_uploads()).await {
         Ok(Ok(u)) => Some(u.dir().to_path_buf()),
@@ -135,10 +123,9 @@ pub async fn run(
     let _ = reconciler.await;
     // Deploys still running past the drain lose their files now; the process is stopping.
     api.close_uploads();
-    let closed = tokio::task::spawn_blocking(move || audit.close()).await;
+    drop(api);
+    let closed = root.close().await;
     served?;
-    closed
-        .context("closing the audit log")?
-        .context("closing the audit log")?;
+    closed?;
     Ok(())
 }

@@ -72,7 +72,7 @@ impl Drop for Down {
             docker(&["network", "rm", n]);
         }
         use bulkhead_ports::Firewall as _;
-        let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(&self.0);
+        let _ = bulkhead_firewall::HostFirewall::new().unblock_project(&self.0);
     }
 }
 

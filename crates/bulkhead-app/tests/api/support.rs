@@ -38,21 +38,13 @@ pub async fn server_in(dir: tempfile::TempDir, before: impl FnOnce(&std::path::P
     before(dir.path());
     let env: BTreeMap<String, String> = BTreeMap::new();
     let progress: Arc<dyn Fn(bulkhead_ports::Progress) + Send + Sync> = Arc::new(|_| {});
-    let deployer = bulkhead_app::root::local(Some(dir.path()), &env, progress)
+    let root = bulkhead_app::root::open(Some(dir.path()), &env, progress)
         .await
-        .expect("deployer (is Docker running?)");
-    let audit = Arc::new(
-        AuditLog::open(dir.path(), bulkhead_audit::Options::default()).expect("audit log"),
-    );
-    let api = Arc::new(Api::new(
-        deployer,
-        Arc::clone(&audit) as Arc<dyn bulkhead_ports::AuditSink>,
-        dir.path().to_path_buf(),
-    ));
+        .expect("the state directory opens");
     Server {
         dir,
-        api,
-        audit,
+        api: root.api,
+        audit: root.audit,
         peer: "127.0.0.1:40000".parse().expect("addr"),
     }
 }

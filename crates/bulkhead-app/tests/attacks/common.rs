@@ -42,7 +42,7 @@ impl Drop for Cleanup {
                 docker(&["volume", "rm", "-f", &name]);
             }
             use bulkhead_ports::Firewall as _;
-            let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(project);
+            let _ = bulkhead_firewall::HostFirewall::new().unblock_project(project);
         }
         for v in &self.volumes {
             docker(&["volume", "rm", "-f", v]);

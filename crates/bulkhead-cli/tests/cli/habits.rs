@@ -1,6 +1,7 @@
 //! Docker Compose habits and honest answers: project options before the command, `up -d`,
 //! `down -v`, `ps` of nothing, `logs` and `rollback` of what does not exist, an engine that
-//! does not answer (exit 3), `--json` errors as JSON, and every error said exactly once.
+//! does not answer (exit 3; commands that need none run without it), `--json` errors as JSON,
+//! and every error said exactly once.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -185,6 +186,74 @@ fn an_engine_that_does_not_answer_is_exit_3_with_what_to_do() {
     let out = run(&["ps", "-p", &p, "--json"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert_eq!(json(&out)["error"]["code"], "engine_unavailable");
+}
+
+#[test]
+fn commands_that_need_no_engine_never_reach_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = tempfile::tempdir().expect("tmp");
+    // A socket path that does not exist: any attempt to reach the engine fails.
+    let socket = dir.path().join("no-engine/docker.sock");
+    let host = format!("unix://{}", socket.display());
+    let p = format!("bhlazy{}", std::process::id());
+    let run = |args: &[&str]| {
+        bulkhead()
+            .args(args)
+            .current_dir(dir.path())
+            .env("BULKHEAD_STATE_DIR", state.path())
+            .env("DOCKER_HOST", &host)
+            .output()
+            .expect("bulkhead runs")
+    };
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        out
+    };
+
+    ok(&["init"]);
+    let users = json(&ok(&["user", "list", "--json"]));
+    assert_eq!(users["users"][0]["name"], "admin", "{users}");
+    ok(&["user", "add", "dev", "--role", "developer", "--project", &p]);
+    ok(&["token", "list", "--user", "dev"]);
+    ok(&["role", "list", "dev"]);
+    // A project that was never deployed has nothing to roll: setting a secret needs no engine.
+    let value = dir.path().join("value");
+    std::fs::write(&value, "s3cret").expect("write the value");
+    let secret = format!("{p}/db");
+    let value_arg = value.to_string_lossy().to_string();
+    ok(&["secret", "set", &secret, "--from-file", &value_arg]);
+    let secrets = json(&ok(&["secret", "ls", &p, "--json"]));
+    assert_eq!(secrets["secrets"][0]["name"], "db", "{secrets}");
+    // The store answers for a service that was never deployed, not the engine.
+    let out = run(&["releases", "web", "-p", &p]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("engine"),
+        "{}",
+        text(&out.stderr)
+    );
+    ok(&["audit", "log"]);
+    ok(&["audit", "verify"]);
+
+    // A command that needs the engine says which one does not answer.
+    let out = run(&["ps", "-p", &p]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = one_error(&out, &["container engine", &host]);
+    assert!(
+        stderr.contains("hint:") && stderr.contains("dockerd"),
+        "{stderr}"
+    );
+
+    // ... and the refusal is in the audit log like any other answer.
+    let log = json(&ok(&["audit", "log", "--action", "service.list", "--json"]));
+    let entry = &log["entries"][0];
+    assert_eq!(entry["outcome"]["code"], "engine_unavailable", "{log}");
 }
 
 /// `bulkhead ARGS` for `shop` with every project option before the command.

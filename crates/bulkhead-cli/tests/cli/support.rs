@@ -214,7 +214,7 @@ pub fn remove_leftovers(project: &str) {
             };
         }
     }
-    let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(project);
+    let _ = bulkhead_firewall::HostFirewall::new().unblock_project(project);
 }
 
 /// The test images made from Debian packages (`bulkhead-test/postgres:15`, `redis:7`,

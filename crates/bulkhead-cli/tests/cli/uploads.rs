@@ -159,7 +159,7 @@ impl Drop for Project {
             }
         }
         use bulkhead_ports::Firewall as _;
-        let _ = bulkhead_app::firewall::HostFirewall::new().unblock_project(&self.name);
+        let _ = bulkhead_firewall::HostFirewall::new().unblock_project(&self.name);
         quiet(&[
             "image",
             "rm",

@@ -1,16 +1,18 @@
-//! The host firewall port over the iptables adapter.
+//! `HostFirewall`: this crate's iptables [`Firewall`](crate::Firewall) as the
+//! `bulkhead_ports::Firewall` port (rules read back grouped by network and bridge).
 
 use std::collections::BTreeMap;
 
-use bulkhead_firewall::{Firewall as Iptables, RuleKind};
-
 use bulkhead_ports::{Firewall, FirewallError, InstalledRules, NetworkRules};
 
-/// `bulkhead_firewall::Firewall` (iptables, DOCKER-USER and INPUT) as the `Firewall` port.
+use crate::{Firewall as Iptables, RuleKind};
+
+/// [`crate::Firewall`] (iptables, DOCKER-USER and INPUT) as the `Firewall` port.
 #[derive(Debug)]
 pub struct HostFirewall(Iptables);
 
 impl HostFirewall {
+    /// Over `iptables` from `PATH`, like dockerd.
     pub fn new() -> HostFirewall {
         HostFirewall(Iptables::new())
     }
@@ -22,7 +24,14 @@ impl Default for HostFirewall {
     }
 }
 
-fn port_error(operation: &str, e: bulkhead_firewall::FirewallError) -> FirewallError {
+/// The port over a given iptables firewall (another program, or a fake in tests).
+impl From<Iptables> for HostFirewall {
+    fn from(iptables: Iptables) -> HostFirewall {
+        HostFirewall(iptables)
+    }
+}
+
+fn port_error(operation: &str, e: crate::FirewallError) -> FirewallError {
     FirewallError {
         operation: operation.to_string(),
         reason: e.to_string(),
@@ -31,9 +40,9 @@ fn port_error(operation: &str, e: bulkhead_firewall::FirewallError) -> FirewallE
 
 impl Firewall for HostFirewall {
     fn ensure(&self, project: &str, networks: &[NetworkRules]) -> Result<(), FirewallError> {
-        let rules: Vec<bulkhead_firewall::NetworkRules<'_>> = networks
+        let rules: Vec<crate::NetworkRules<'_>> = networks
             .iter()
-            .map(|n| bulkhead_firewall::NetworkRules {
+            .map(|n| crate::NetworkRules {
                 network: &n.network,
                 bridge: &n.bridge,
                 block_egress: n.block_egress,
