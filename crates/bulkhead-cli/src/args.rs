@@ -53,6 +53,10 @@ pub enum Command {
         /// Compose file (docs/real-images.md).
         #[arg(long)]
         fix: bool,
+        /// Where it would run: `engine` (one Docker Engine) or `swarm` (also lists, per
+        /// service, the rules a Swarm would not enforce and the settings it cannot carry).
+        #[arg(long, value_enum, default_value_t = Backend::Engine)]
+        backend: Backend,
     },
     /// Run a service's image briefly in a sandbox (no network, writable root) and propose a
     /// tmpfs or volume for each path it wrote.
@@ -440,6 +444,16 @@ pub struct ProjectArgs {
     /// (bind mounts, env files, secret files). Host mounts still need a waiver. Repeatable.
     #[arg(long = "allow-host-path", value_name = "DIR")]
     pub allow_host_paths: Vec<PathBuf>,
+}
+
+/// Where services run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// One Docker Engine: containers, the host firewall, secrets on a tmpfs.
+    #[default]
+    Engine,
+    /// A Docker Swarm manager (docs/swarm.md).
+    Swarm,
 }
 
 /// How the server's log lines look.

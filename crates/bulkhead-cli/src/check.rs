@@ -1,10 +1,12 @@
 //! `bulkhead check`: the verdict as text or as one JSON document (shape in docs/check.md).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use serde_json::json;
 
+use bulkhead_app::check::{Effect, Gap};
 use bulkhead_app::project::{OpenError, ProjectOptions};
 use bulkhead_core::hardening::{Effective, Outcome};
 use bulkhead_core::secgroups::Topology;
@@ -16,12 +18,20 @@ use crate::output::{self, say};
 
 pub use crate::imagefit::learn;
 
-/// Run `check` (with `fix`, write the images' proposal); returns the exit code (0 deployable,
-/// 1 refused, or an image that would run as root or could not write its data without the
-/// proposal; 2 unreadable or invalid).
-pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
+/// Run `check` (with `fix`, write the images' proposal; with `swarm`, judge it for a Swarm
+/// too); returns the exit code (0 deployable, 1 refused — by the policy, or on a Swarm that
+/// cannot carry a setting —, or an image that would run as root or could not write its data
+/// without the proposal; 2 unreadable or invalid).
+pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool, swarm: bool) -> ExitCode {
     match bulkhead_app::check::check(opts) {
         Ok((project, verdict)) => {
+            let gaps = swarm.then(|| bulkhead_app::check::swarm_gaps(&project, &verdict));
+            let swarm_refused: Vec<String> = gaps
+                .iter()
+                .flatten()
+                .filter(|(_, g)| g.iter().any(|g| g.effect == Effect::Refused))
+                .map(|(s, _)| s.clone())
+                .collect();
             let fits = images(opts, fix);
             // Services whose image, as the files stand, would be refused (root) or could not
             // write its own data: not deployable as it is, whatever the spec alone says. With
@@ -35,7 +45,7 @@ pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
                     .collect(),
                 _ => Vec::new(),
             };
-            let deployable = verdict.deployable && needs.is_empty();
+            let deployable = verdict.deployable && needs.is_empty() && swarm_refused.is_empty();
             if as_json {
                 let written = fits.as_ref().ok().and_then(|f| f.written.clone());
                 let (fits, note) = match &fits {
@@ -60,6 +70,8 @@ pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
                     "deployable": deployable,
                     "verdict": verdict,
                     "images_need_changes": needs,
+                    "backend": if swarm { "swarm" } else { "engine" },
+                    "swarm_gaps": gaps,
                     "images": fits,
                     "images_unread": note,
                     "override_written": written,
@@ -70,6 +82,17 @@ pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
                 let mut text = render(&project, &verdict);
                 if verdict.deployable && !needs.is_empty() {
                     text = not_as_it_is(&text, &needs);
+                }
+                if let Some(gaps) = &gaps {
+                    if verdict.deployable && !swarm_refused.is_empty() {
+                        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+                        let head = first.strip_suffix(": deployable").unwrap_or(first);
+                        text = format!(
+                            "{head}: NOT deployable on Swarm: it cannot carry settings of {} (below)\n{rest}",
+                            swarm_refused.join(", ")
+                        );
+                    }
+                    render_swarm(&mut text, gaps, &swarm_refused);
                 }
                 match &fits {
                     Ok(f) => imagefit::render_fits(&mut text, f),
@@ -88,6 +111,40 @@ pub fn run(opts: &ProjectOptions, as_json: bool, fix: bool) -> ExitCode {
         Err(e) => {
             report_error(&e, as_json);
             ExitCode::from(2)
+        }
+    }
+}
+
+/// The Swarm part of the report: per service, each rule its tasks would run without and each
+/// setting a Swarm cannot carry (refused), with why.
+fn render_swarm(text: &mut String, gaps: &BTreeMap<String, Vec<Gap>>, refused: &[String]) {
+    if gaps.is_empty() {
+        let _ = writeln!(
+            text,
+            "\non Swarm (Engine API 1.41): every rule is enforced as on the engine"
+        );
+        return;
+    }
+    let _ = writeln!(
+        text,
+        "\non Swarm (Engine API 1.41): {}",
+        if refused.is_empty() {
+            "deployable, with the gaps below (not enforced there)".to_string()
+        } else {
+            format!(
+                "NOT deployable: a Swarm cannot carry settings of {}",
+                refused.join(", ")
+            )
+        }
+    );
+    for (service, list) in gaps {
+        let _ = writeln!(text, "  {service}:");
+        for g in list {
+            let what = match g.effect {
+                Effect::Unenforced => "not enforced",
+                Effect::Refused => "refused",
+            };
+            let _ = writeln!(text, "    {what:<12} {:<22} {}", g.id(), g.reason);
         }
     }
 }

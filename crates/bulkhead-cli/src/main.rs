@@ -37,9 +37,14 @@ fn main() -> ExitCode {
         Err(f) => return failure::report(&anyhow::Error::from(f), json),
     };
     let result = match command {
-        Command::Check { project, json, fix } => {
-            project.options().map(|o| check::run(&o, json, fix))
-        }
+        Command::Check {
+            project,
+            json,
+            fix,
+            backend,
+        } => project
+            .options()
+            .map(|o| check::run(&o, json, fix, backend == args::Backend::Swarm)),
         Command::Learn {
             project,
             service,

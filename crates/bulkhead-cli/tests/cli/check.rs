@@ -339,3 +339,59 @@ fn an_untrusted_checkout_cannot_point_check_at_host_files() {
     assert!(stderr.contains("secret.key:1:1"), "{stderr}");
     assert!(!stderr.contains("CANARY"), "{stderr}");
 }
+
+#[test]
+fn check_for_swarm_names_each_rule_it_would_not_enforce_and_refuses_what_it_cannot_carry() {
+    // GOOD publishes web's port on 127.0.0.1 (the default): a Swarm publishes on every address.
+    let dir = project(&[("compose.yaml", GOOD)]);
+    let out = bulkhead(dir.path(), &["check", "--backend", "swarm"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("project ")
+            && stdout
+                .lines()
+                .next()
+                .is_some_and(|l| l.contains("NOT deployable on Swarm") && l.contains("web")),
+        "{stdout}"
+    );
+    let swarm = stdout
+        .split("\non Swarm (Engine API 1.41)")
+        .nth(1)
+        .expect("a Swarm section");
+    assert!(swarm.contains("refused      ports-localhost"), "{swarm}");
+    assert!(swarm.contains("not enforced no-new-privileges"), "{swarm}");
+    // The engine's verdict on the same file is unchanged.
+    let engine = bulkhead(dir.path(), &["check"]);
+    assert_eq!(engine.status.code(), Some(0), "{}", text(&engine.stdout));
+    assert!(!text(&engine.stdout).contains("on Swarm"));
+
+    let json = bulkhead(dir.path(), &["check", "--backend", "swarm", "--json"]);
+    let doc: Value = serde_json::from_slice(&json.stdout).expect("one JSON document");
+    assert_eq!(doc["backend"], "swarm");
+    assert_eq!(doc["deployable"], false);
+    let web = doc["swarm_gaps"]["web"].as_array().expect("web's gaps");
+    assert!(
+        web.iter()
+            .any(|g| g["rule"] == "ports-localhost" && g["effect"] == "refused"),
+        "{web:?}"
+    );
+    let api = doc["swarm_gaps"]["api"].as_array().expect("api's gaps");
+    assert!(
+        api.iter()
+            .all(|g| g["effect"] == "unenforced"
+                && g["reason"].as_str().is_some_and(|r| !r.is_empty())),
+        "{api:?}"
+    );
+
+    // Without the published port it deploys on a Swarm, its gaps shown.
+    let quiet = GOOD.replace("    ports: [\"8080:80\"]\n", "");
+    let dir = project(&[("compose.yaml", &quiet)]);
+    let out = bulkhead(dir.path(), &["check", "--backend", "swarm"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("on Swarm (Engine API 1.41): deployable, with the gaps below"),
+        "{stdout}"
+    );
+}
