@@ -18,8 +18,13 @@ use crate::failure::Failure;
 use crate::output::{emit, emit_json, say};
 use crate::render::{list, scalar, text};
 
-fn user_of(name: &str) -> anyhow::Result<UserName> {
+pub(crate) fn user_of(name: &str) -> anyhow::Result<UserName> {
     UserName::new(name).map_err(|e| Failure::usage(e.to_string()).into())
+}
+
+/// A token's name as the API takes it.
+pub(crate) fn token_name_of(name: &str) -> anyhow::Result<TokenName> {
+    TokenName::new(name).map_err(|e| Failure::usage(e.to_string()).into())
 }
 
 fn role_of(name: &str) -> anyhow::Result<Role> {
@@ -210,7 +215,7 @@ pub async fn token_create(
     expires_in: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
     let user = user_of(user)?;
-    let name = TokenName::new(name.unwrap_or("cli")).map_err(|e| Failure::usage(e.to_string()))?;
+    let name = token_name_of(name.unwrap_or("cli"))?;
     let path = format!("/v1/users/{}/tokens", encode(user.as_str()));
     let body = json!({ "name": name.as_str(), "expires_in": expires_in });
     let command = Command::TokenCreate {

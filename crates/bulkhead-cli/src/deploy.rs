@@ -14,6 +14,7 @@ use bulkhead_app::api::{Command, Source};
 use bulkhead_app::project::ProjectOptions;
 use bulkhead_client::Method;
 use bulkhead_core::auth::ProjectName;
+use bulkhead_core::names::ServiceName;
 use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::{Verdict, waiver_hint};
 
@@ -38,7 +39,7 @@ async fn backend(c: &Common<'_>, quiet: bool) -> anyhow::Result<Backend> {
 }
 
 /// A project name as the API takes it.
-fn project_of(name: &str) -> anyhow::Result<ProjectName> {
+pub(crate) fn project_of(name: &str) -> anyhow::Result<ProjectName> {
     ProjectName::new(name).map_err(|e| Failure::usage(e.to_string()).into())
 }
 
@@ -52,19 +53,9 @@ fn project_name(c: &Common<'_>) -> anyhow::Result<ProjectName> {
     project_of(&project.name)
 }
 
-/// A service name as the API takes it.
-fn service_of(s: &str) -> anyhow::Result<String> {
-    let ok = !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
-    if !ok {
-        return Err(Failure::usage(format!(
-            "service name {s:?} is not valid (lowercase letters, digits, `-`, `_`, `.`)"
-        ))
-        .into());
-    }
-    Ok(s.to_string())
+/// A service name as the API takes it (the rule the spec checks it by).
+pub(crate) fn service_of(s: &str) -> anyhow::Result<ServiceName> {
+    ServiceName::new(s).map_err(|e| Failure::usage(e.to_string()).into())
 }
 
 /// Open and check the project locally: its name, the loaded spec, and the verdict that
@@ -289,7 +280,7 @@ pub async fn logs(
 async fn print_logs(
     b: &Backend,
     project: &ProjectName,
-    service: &str,
+    service: &ServiceName,
     follow: bool,
     tail: Option<usize>,
     json: bool,
@@ -303,12 +294,12 @@ async fn print_logs(
         let path = format!(
             "/v1/projects/{}/services/{}/logs{}",
             encode(project.as_str()),
-            encode(service),
+            encode(service.as_str()),
             query(&[("tail", ask.map(|n| n.to_string()))])
         );
         let command = Command::ServiceLogs {
             project: project.clone(),
-            service: service.to_string(),
+            service: service.clone(),
             tail: ask,
         };
         let reply = b.call(Request::new(Method::GET, path, command)).await?;
@@ -347,7 +338,7 @@ pub async fn releases(c: &Common<'_>, service: &str) -> anyhow::Result<ExitCode>
     let path = format!(
         "/v1/projects/{}/services/{}/releases",
         encode(project.as_str()),
-        encode(&service)
+        encode(service.as_str())
     );
     let command = Command::ReleaseList {
         project: project.clone(),
@@ -379,7 +370,7 @@ pub async fn rollback(c: &Common<'_>, service: &str, to: Option<u64>) -> anyhow:
     let path = format!(
         "/v1/projects/{}/services/{}/rollbacks",
         encode(project.as_str()),
-        encode(&service)
+        encode(service.as_str())
     );
     let command = Command::ServiceRollback {
         project: project.clone(),
@@ -442,7 +433,7 @@ pub async fn scale(c: &Common<'_>, service: &str, replicas: u32) -> anyhow::Resu
     let path = format!(
         "/v1/projects/{}/services/{}/replicas",
         encode(project.as_str()),
-        encode(&service)
+        encode(service.as_str())
     );
     let command = Command::ServiceScale {
         project: project.clone(),

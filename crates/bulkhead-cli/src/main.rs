@@ -13,6 +13,8 @@ mod context;
 mod deploy;
 mod failure;
 mod imagefit;
+#[cfg(test)]
+mod names_tests;
 mod output;
 mod progress;
 mod render;

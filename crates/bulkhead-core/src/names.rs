@@ -101,9 +101,8 @@ pub const PROJECT: NameRule = NameRule {
 
 /// Service names as Docker Compose accepts them (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`), at most 63 (a
 /// DNS label), and not digits only (resolvers read `123` as an address; Compose refuses it too).
-/// Upper case is kept as written: labels, container names (`<project>-<service>-<replica>`)
-/// and networks take it; an image repository cannot, so built images are tagged with
-/// [`ServiceName::image_part`].
+/// Upper case is kept as written in labels and container names
+/// (`<project>-<service>-<replica>`); image and network names take [`ServiceName::engine_part`].
 pub const SERVICE: NameRule = NameRule {
     kind: "service",
     pattern: "^(?:[a-zA-Z][a-zA-Z0-9_.-]*|[0-9]+[a-zA-Z_.-][a-zA-Z0-9_.-]*)$",
@@ -243,10 +242,12 @@ impl ServiceName {
         &self.0
     }
 
-    /// The name as the part of an image repository (which Docker allows in lower case only):
-    /// a spec never has two services whose names differ in case alone (see
-    /// `spec::validate`), so this is as unique as the name.
-    pub fn image_part(name: &str) -> String {
+    /// The name as part of the engine names Bulkhead derives in lower case: an image
+    /// repository (Docker takes lower case only) and the security-group networks
+    /// (`<project>-<service>-in`; the host firewall's rule tags are lower case). A spec never
+    /// has two services whose names differ in case alone (see `spec::validate`), so this is as
+    /// unique as the name.
+    pub fn engine_part(name: &str) -> String {
         name.to_ascii_lowercase()
     }
 }

@@ -123,7 +123,7 @@ fn service_names_keep_their_case_and_deserialize_through_the_rule() {
     let web: Result<ServiceName, _> = serde_json::from_str("\"Web\"");
     assert_eq!(web.ok().map(String::from).as_deref(), Some("Web"));
     assert!(serde_json::from_str::<ServiceName>("\"123\"").is_err());
-    assert_eq!(ServiceName::image_part("Web"), "web");
+    assert_eq!(ServiceName::engine_part("Web"), "web");
 }
 
 /// Characters that matter to the rules, and some that do not.

@@ -83,13 +83,15 @@ impl Api {
                 service,
                 to,
             } => {
-                let to = self.check_rollback(who, project, service, *to).await?;
+                let to = self
+                    .check_rollback(who, project, service.as_str(), *to)
+                    .await?;
                 Ok(Prepared::Rollback { to })
             }
             Command::ServiceScale {
                 project, service, ..
             } => {
-                let release = self.check_scale(who, project, service).await?;
+                let release = self.check_scale(who, project, service.as_str()).await?;
                 Ok(Prepared::Scale { release })
             }
             _ => Ok(Prepared::None),
@@ -191,7 +193,7 @@ impl Api {
                 let Prepared::Scale { release: checked } = prepared else {
                     return Err(ApiError::internal("scale was not prepared"));
                 };
-                let (p, s) = (project.to_string(), service.clone());
+                let (p, s) = (project.to_string(), service.to_string());
                 let changed = self
                     .locked(&project, move |d| async move {
                         // The release whose waivers were checked must still be the active one.
@@ -227,7 +229,7 @@ impl Api {
                 let Prepared::Rollback { to } = prepared else {
                     return Err(ApiError::internal("rollback was not prepared"));
                 };
-                let (p, s) = (project.to_string(), service.clone());
+                let (p, s) = (project.to_string(), service.to_string());
                 let actor = who.subject.name().to_string();
                 let (number, plan, outcome) = self
                     .locked(&project, move |d| async move {
@@ -248,7 +250,7 @@ impl Api {
                 service,
                 tail,
             } => {
-                let logs = d.logs(project.as_str(), &service, tail).await?;
+                let logs = d.logs(project.as_str(), service.as_str(), tail).await?;
                 let containers: Vec<Value> = logs
                     .into_iter()
                     .map(|(name, lines)| json!({ "container": name, "lines": lines }))
@@ -256,8 +258,8 @@ impl Api {
                 json!({ "project": project.as_str(), "service": service, "containers": containers })
             }
             Command::ReleaseList { project, service } => {
-                let (all, active) = d.releases(project.as_str(), &service).await?;
-                render::releases(project.as_str(), &service, &all, active)
+                let (all, active) = d.releases(project.as_str(), service.as_str()).await?;
+                render::releases(project.as_str(), service.as_str(), &all, active)
             }
             Command::AuditRead { query } => self.audit_read(&query).await?,
             Command::AuditExport => return self.audit_export().await,

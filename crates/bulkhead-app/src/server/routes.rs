@@ -8,6 +8,7 @@ use base64::Engine as _;
 use bulkhead_core::auth::{
     Action, Binding, ProjectName, Role, Scope, SubjectKind, TokenId, TokenName, UserName,
 };
+use bulkhead_core::names::ServiceName;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
@@ -178,18 +179,8 @@ fn secret_value(p: &Parts<'_>) -> Result<crate::api::SecretValue, ApiError> {
     Ok(crate::api::SecretValue(decoded))
 }
 
-fn service(p: &Parts<'_>) -> Result<String, ApiError> {
-    let s = segment(p, "service")?;
-    let ok = !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
-    if !ok {
-        return Err(ApiError::bad_request(format!(
-            "service name {s:?} is not valid (lowercase letters, digits, `-`, `_`, `.`)"
-        )));
-    }
-    Ok(s.to_string())
+fn service(p: &Parts<'_>) -> Result<ServiceName, ApiError> {
+    ServiceName::new(segment(p, "service")?).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 fn query<T: std::str::FromStr>(p: &Parts<'_>, name: &str) -> Result<Option<T>, ApiError> {
