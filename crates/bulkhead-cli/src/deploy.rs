@@ -8,6 +8,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use bulkhead_api_types::{
+    DownReply, LogsReply, PlanReply, ReleasesReply, RollbackReply, ScaleReply, ServicesReply,
+    UpReply,
+};
 use serde_json::{Value, json};
 
 use bulkhead_app::api::{Command, Source};
@@ -21,7 +25,8 @@ use bulkhead_core::verdict::{Verdict, waiver_hint};
 use crate::backend::{Backend, Request, encode, query};
 use crate::failure::{ApiFailure, Failure};
 use crate::output::{emit, emit_json, say};
-use crate::render::{self, list, text};
+use crate::render;
+use crate::replies::{print_json, read};
 
 /// Shared flags of the deploying commands.
 pub struct Common<'a> {
@@ -184,10 +189,14 @@ pub async fn up(c: &Common<'_>) -> anyhow::Result<ExitCode> {
     };
     let b = backend(c, c.quiet || c.json).await?;
     let request = deploy_request(&b, c, project, &spec, false)?;
-    match once(b, request).await {
-        Ok(reply) if c.json => emit_json(&reply)?,
-        Ok(reply) => emit(&render::up(&reply))?,
+    let reply: UpReply = match once(b, request).await {
+        Ok(reply) => read("deploy reply", reply)?,
         Err(e) => return explain(e, &verdict, c.json),
+    };
+    if c.json {
+        print_json(&reply)?;
+    } else {
+        emit(&render::up(&reply))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -199,19 +208,18 @@ pub async fn plan(c: &Common<'_>) -> anyhow::Result<ExitCode> {
     };
     let b = backend(c, c.quiet || c.json).await?;
     let request = deploy_request(&b, c, project, &spec, true)?;
-    let reply = match once(b, request).await {
-        Ok(r) => r,
+    let reply: PlanReply = match once(b, request).await {
+        Ok(r) => read("plan reply", r)?,
         Err(e) => return explain(e, &verdict, c.json),
     };
-    let ops = render::ops(&reply["plan"]).len();
     if c.json {
         emit_json(&json!({
-            "project": reply["project"],
-            "plan": reply["plan"],
-            "empty": ops == 0,
+            "project": reply.project,
+            "plan": reply.plan,
+            "empty": reply.plan.is_empty(),
         }))?;
     } else {
-        emit(&render::plan(text(&reply, "project"), &reply["plan"]))?;
+        emit(&render::plan(&reply.project, &reply.plan))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -222,13 +230,13 @@ pub async fn ps(c: &Common<'_>) -> anyhow::Result<ExitCode> {
     let command = Command::ServiceList {
         project: project.clone(),
     };
-    let reply = match once(
+    let services = match once(
         backend(c, true).await?,
         Request::new(Method::GET, path, command),
     )
     .await
     {
-        Ok(reply) => reply,
+        Ok(reply) => read::<ServicesReply>("service listing", reply)?.services,
         // Nothing deployed under that name: an empty listing, as `docker compose ps` gives.
         Err(e)
             if e.downcast_ref::<ApiFailure>()
@@ -237,15 +245,15 @@ pub async fn ps(c: &Common<'_>) -> anyhow::Result<ExitCode> {
             if !(c.quiet || c.json) {
                 say!("project {project}: nothing deployed");
             }
-            json!({ "services": [] })
+            Vec::new()
         }
         Err(e) => return Err(e),
     };
-    let containers = render::containers(&reply);
+    let containers = render::containers(&services);
     if c.json {
         emit_json(&json!({
             "project": project.as_str(),
-            "services": reply["services"],
+            "services": services,
             "containers": containers,
         }))?;
     } else {
@@ -302,26 +310,29 @@ async fn print_logs(
             service: service.clone(),
             tail: ask,
         };
-        let reply = b.call(Request::new(Method::GET, path, command)).await?;
+        let reply: LogsReply = read(
+            "logs reply",
+            b.call(Request::new(Method::GET, path, command)).await?,
+        )?;
         if json {
-            emit_json(&reply)?;
+            print_json(&reply)?;
             return Ok(ExitCode::SUCCESS);
         }
         let mut out = String::new();
-        for batch in list(&reply, "containers") {
-            let container = text(batch, "container").to_string();
-            let lines: Vec<&str> = list(batch, "lines")
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
-            let mut skip = seen.get(&container).copied().unwrap_or(0).min(lines.len());
+        for batch in reply.containers {
+            let lines = &batch.lines;
+            let mut skip = seen
+                .get(&batch.container)
+                .copied()
+                .unwrap_or(0)
+                .min(lines.len());
             if first && let Some(n) = tail {
                 skip = skip.max(lines.len().saturating_sub(n));
             }
             for l in &lines[skip..] {
-                let _ = writeln!(out, "{container} | {l}");
+                let _ = writeln!(out, "{} | {l}", batch.container);
             }
-            seen.insert(container, lines.len());
+            seen.insert(batch.container, lines.len());
         }
         emit(&out)?;
         if !follow || crate::output::stdout_closed() {
@@ -344,12 +355,15 @@ pub async fn releases(c: &Common<'_>, service: &str) -> anyhow::Result<ExitCode>
         project: project.clone(),
         service: service.clone(),
     };
-    let reply = once(
-        backend(c, true).await?,
-        Request::new(Method::GET, path, command),
-    )
-    .await?;
-    if list(&reply, "releases").is_empty() {
+    let reply: ReleasesReply = read(
+        "release listing",
+        once(
+            backend(c, true).await?,
+            Request::new(Method::GET, path, command),
+        )
+        .await?,
+    )?;
+    if reply.releases.is_empty() {
         return Err(Failure::refused(format!(
             "service `{service}` of project {project} has no releases"
         ))
@@ -357,7 +371,7 @@ pub async fn releases(c: &Common<'_>, service: &str) -> anyhow::Result<ExitCode>
         .into());
     }
     if c.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&render::releases(&reply))?;
     }
@@ -380,14 +394,17 @@ pub async fn rollback(c: &Common<'_>, service: &str, to: Option<u64>) -> anyhow:
     let request = Request::new(Method::POST, path, command)
         .body(json!({ "to": to }))
         .slow();
-    let reply = once(backend(c, c.quiet || c.json).await?, request).await?;
+    let reply: RollbackReply = read(
+        "rollback reply",
+        once(backend(c, c.quiet || c.json).await?, request).await?,
+    )?;
     if c.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&format!(
             "service {service} rolled back to release {}\n{}",
-            render::scalar(&reply["release"]),
-            render::plan(project.as_str(), &reply["plan"])
+            reply.release,
+            render::plan(project.as_str(), &reply.plan)
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -405,14 +422,17 @@ pub async fn down(c: &Common<'_>, volumes: bool) -> anyhow::Result<ExitCode> {
         volumes,
     };
     let request = Request::new(Method::DELETE, path, command).slow();
-    let reply = once(backend(c, c.quiet || c.json).await?, request).await?;
+    let reply: DownReply = read(
+        "down reply",
+        once(backend(c, c.quiet || c.json).await?, request).await?,
+    )?;
     if c.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&format!(
             "project {project}: {} container(s) and {} network(s) removed\n",
-            list(&reply, "removed").len(),
-            list(&reply, "networks_removed").len()
+            reply.removed.len(),
+            reply.networks_removed.len()
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -443,10 +463,13 @@ pub async fn scale(c: &Common<'_>, service: &str, replicas: u32) -> anyhow::Resu
     let request = Request::new(Method::PUT, path, command)
         .body(json!({ "replicas": replicas }))
         .slow();
-    let reply = once(backend(c, c.quiet || c.json).await?, request).await?;
+    let reply: ScaleReply = read(
+        "scale reply",
+        once(backend(c, c.quiet || c.json).await?, request).await?,
+    )?;
     if c.json {
-        emit_json(&reply)?;
-    } else if reply["changed"] == Value::Bool(true) {
+        print_json(&reply)?;
+    } else if reply.changed {
         emit(&format!(
             "service {service} of project {project}: scaled to {replicas} replica(s)\n"
         ))?;

@@ -18,6 +18,7 @@ mod names_tests;
 mod output;
 mod progress;
 mod render;
+mod replies;
 mod secrets;
 mod server;
 
