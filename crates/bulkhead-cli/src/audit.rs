@@ -35,7 +35,7 @@ pub struct LogFilter<'a> {
 
 pub async fn log(t: &Target<'_>, filter: &LogFilter<'_>) -> anyhow::Result<ExitCode> {
     if let Some(since) = filter.since
-        && bulkhead_core::clock::parse_rfc3339(since).is_none()
+        && bulkhead_core::clock::parse_rfc3339_signed(since).is_none()
     {
         return Err(Failure::usage(format!(
             "--since {since:?} is not an RFC 3339 time (like 2026-11-27T03:32:05Z)"

@@ -23,6 +23,12 @@ pub fn new_token(
     name: TokenName,
     expires_in: Option<u64>,
 ) -> Result<(TokenSecret, TokenRecord), ApiError> {
+    if let Some(s) = expires_in.filter(|s| *s == 0 || *s > bulkhead_core::auth::MAX_EXPIRES_IN) {
+        return Err(ApiError::bad_request(format!(
+            "expires_in {s} is not between 1 and {} seconds (100 years); leave it out for a token that does not expire",
+            bulkhead_core::auth::MAX_EXPIRES_IN
+        )));
+    }
     let mut id = [0u8; bulkhead_core::auth::ID_BYTES];
     let mut secret = [0u8; bulkhead_core::auth::SECRET_BYTES];
     getrandom::fill(&mut id).map_err(|e| ApiError::internal(e.to_string()))?;

@@ -421,9 +421,14 @@ impl Api {
 
     async fn audit_read(&self, query: &AuditQuery) -> Result<Value, ApiError> {
         let since = match &query.since {
-            Some(t) => Some(bulkhead_core::clock::parse_rfc3339(t).ok_or_else(|| {
-                ApiError::bad_request(format!("since {t:?} is not an RFC 3339 time"))
-            })?),
+            // A time before 1970 is before every entry.
+            Some(t) => Some(
+                bulkhead_core::clock::parse_rfc3339_signed(t)
+                    .map(|ms| u64::try_from(ms).unwrap_or(0))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("since {t:?} is not an RFC 3339 time"))
+                    })?,
+            ),
             None => None,
         };
         let filter = bulkhead_audit::Filter {

@@ -21,6 +21,10 @@ pub const ID_BYTES: usize = 8;
 pub const SECRET_BYTES: usize = 32;
 /// `bhk_` + 16 + `_` + 64.
 pub const TOKEN_LEN: usize = TOKEN_PREFIX.len() + 2 * ID_BYTES + 1 + 2 * SECRET_BYTES;
+/// The longest lifetime a token may be given: 100 years of 365 days (its expiry stays a time
+/// RFC 3339 can write). "Never" is no expiry at all.
+pub const MAX_EXPIRES_IN: u64 = 100 * 365 * 86_400;
+
 // A token id is the id bytes in hex: the name rule says so too.
 const _: () = assert!(2 * ID_BYTES == crate::names::TOKEN_ID.max_len);
 
