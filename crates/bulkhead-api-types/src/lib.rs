@@ -39,10 +39,11 @@ use serde::{Deserialize, Deserializer};
 
 /// A reply that does not have the shape of its type: the field or value it lacks, named.
 #[derive(Debug, thiserror::Error)]
-#[error("the reply is not a valid {what}: {source}")]
+#[error("the reply is not a valid {what}: {cause}")]
 pub struct ReplyError {
     pub what: &'static str,
-    pub source: serde_json::Error,
+    /// Said in the message (not a `source`, so that it is said once).
+    pub cause: serde_json::Error,
 }
 
 /// Read a reply strictly as `T` (`what` names it in the error: "project listing").
@@ -50,7 +51,7 @@ pub fn decode<T: DeserializeOwned>(
     what: &'static str,
     value: serde_json::Value,
 ) -> Result<T, ReplyError> {
-    serde_json::from_value(value).map_err(|source| ReplyError { what, source })
+    serde_json::from_value(value).map_err(|cause| ReplyError { what, cause })
 }
 
 /// For `#[serde(deserialize_with = "required")]` on an `Option` the server always sends: `null`

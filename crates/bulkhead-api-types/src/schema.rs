@@ -24,7 +24,7 @@ pub fn name(rule: &NameRule) -> Object {
         .min_length(Some(1))
         .max_length(Some(rule.max_len))
         .pattern(Some(rule.pattern))
-        .description(Some(format!("a {} name: {}", rule.kind, rule.about)));
+        .description(Some(rule.about));
     if !rule.reserved.is_empty() {
         schema = schema.extensions(Some(
             ExtensionsBuilder::new()
@@ -90,7 +90,7 @@ pub fn project_name_or_null() -> Object {
             .min_length(Some(1))
             .max_length(Some(rule.max_len))
             .pattern(Some(rule.pattern))
-            .description(Some(format!("a project name: {}", rule.about))),
+            .description(Some(rule.about)),
         Type::String,
     )
 }
