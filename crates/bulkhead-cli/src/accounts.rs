@@ -5,8 +5,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
 
+use bulkhead_api_types::{
+    BindingAdded, BindingList, BindingRemoved, TokenCreated, TokenList, TokenRevoked, TokenText,
+    UserAdded, UserList, UserRemoved,
+};
 use bulkhead_app::api::Command;
 use bulkhead_client::Method;
 use bulkhead_core::auth::{
@@ -15,11 +21,16 @@ use bulkhead_core::auth::{
 
 use crate::backend::{Backend, Request, encode, query};
 use crate::failure::Failure;
-use crate::output::{emit, emit_json, say};
-use crate::render::{list, scalar, text};
+use crate::output::{emit, say};
+use crate::replies::{print_json, read};
 
-fn user_of(name: &str) -> anyhow::Result<UserName> {
+pub(crate) fn user_of(name: &str) -> anyhow::Result<UserName> {
     UserName::new(name).map_err(|e| Failure::usage(e.to_string()).into())
+}
+
+/// A token's name as the API takes it.
+pub(crate) fn token_name_of(name: &str) -> anyhow::Result<TokenName> {
+    TokenName::new(name).map_err(|e| Failure::usage(e.to_string()).into())
 }
 
 fn role_of(name: &str) -> anyhow::Result<Role> {
@@ -42,20 +53,25 @@ pub struct Target<'a> {
     pub json: bool,
 }
 
-async fn call(t: &Target<'_>, request: Request) -> anyhow::Result<Value> {
+/// Run `request` and read its reply as `T` (`what` names it in an error).
+async fn call<T: DeserializeOwned>(
+    t: &Target<'_>,
+    what: &'static str,
+    request: Request,
+) -> anyhow::Result<T> {
     let env = crate::args::environment();
     let b = Backend::open(t.state_dir, &env, true).await?;
     let result = b.call(request).await;
     b.close().await;
-    result
+    read(what, result?)
 }
 
 /// Print a new token alone on stdout (or the whole reply with `--json`), and the note.
-fn show_token(reply: &Value, json: bool) -> anyhow::Result<ExitCode> {
+fn show_token<T: Serialize>(token: &TokenText, reply: &T, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        emit_json(reply)?;
+        print_json(reply)?;
     } else {
-        emit(&format!("{}\n", text(reply, "token")))?;
+        emit(&format!("{}\n", token.expose()))?;
     }
     say!("note: the token is shown once; keep it secret (it is stored only as a hash)");
     Ok(ExitCode::SUCCESS)
@@ -130,37 +146,39 @@ pub async fn user_add(
         kind,
         role: Some((role, scope)),
     };
-    let reply = call(
+    let reply: UserAdded = call(
         t,
+        "account reply",
         Request::new(Method::POST, "/v1/users", command).body(body),
     )
     .await?;
-    show_token(&reply, t.json)
+    show_token(&reply.token, &reply, t.json)
 }
 
 pub async fn user_list(t: &Target<'_>) -> anyhow::Result<ExitCode> {
-    let reply = call(t, Request::new(Method::GET, "/v1/users", Command::UserList)).await?;
+    let reply: UserList = call(
+        t,
+        "account listing",
+        Request::new(Method::GET, "/v1/users", Command::UserList),
+    )
+    .await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = format!(
         "{:<24} {:<16} {:<22} {:<9} BINDINGS\n",
         "NAME", "KIND", "CREATED", "DISABLED"
     );
-    for u in list(&reply, "users") {
+    for u in &reply.users {
         let _ = writeln!(
             out,
             "{:<24} {:<16} {:<22} {:<9} {}",
-            text(u, "name"),
-            text(u, "kind"),
-            text(u, "created_at"),
-            if u["disabled"] == Value::Bool(true) {
-                "yes"
-            } else {
-                "no"
-            },
-            bindings(list(u, "bindings"))
+            u.name,
+            u.kind.name(),
+            u.created_at,
+            if u.disabled { "yes" } else { "no" },
+            bindings(&u.bindings)
         );
     }
     emit(&out)?;
@@ -168,15 +186,8 @@ pub async fn user_list(t: &Target<'_>) -> anyhow::Result<ExitCode> {
 }
 
 /// `admin in all projects, viewer in project shop`.
-fn bindings(list: &[Value]) -> String {
-    let shown: Vec<String> = list
-        .iter()
-        .map(|b| {
-            serde_json::from_value::<Binding>(b.clone())
-                .map(|b| b.to_string())
-                .unwrap_or_else(|_| b.to_string())
-        })
-        .collect();
+fn bindings(list: &[Binding]) -> String {
+    let shown: Vec<String> = list.iter().map(Binding::to_string).collect();
     if shown.is_empty() {
         "-".into()
     } else {
@@ -187,8 +198,9 @@ fn bindings(list: &[Value]) -> String {
 pub async fn user_remove(t: &Target<'_>, name: &str) -> anyhow::Result<ExitCode> {
     let user = user_of(name)?;
     let path = format!("/v1/users/{}", encode(user.as_str()));
-    let reply = call(
+    let reply: UserRemoved = call(
         t,
+        "account removal reply",
         Request::new(
             Method::DELETE,
             path,
@@ -197,7 +209,7 @@ pub async fn user_remove(t: &Target<'_>, name: &str) -> anyhow::Result<ExitCode>
     )
     .await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&format!("removed {user} with its tokens and bindings\n"))?;
     }
@@ -211,7 +223,7 @@ pub async fn token_create(
     expires_in: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
     let user = user_of(user)?;
-    let name = TokenName::new(name.unwrap_or("cli")).map_err(|e| Failure::usage(e.to_string()))?;
+    let name = token_name_of(name.unwrap_or("cli"))?;
     let path = format!("/v1/users/{}/tokens", encode(user.as_str()));
     let body = json!({ "name": name.as_str(), "expires_in": expires_in });
     let command = Command::TokenCreate {
@@ -219,39 +231,42 @@ pub async fn token_create(
         name,
         expires_in,
     };
-    let reply = call(t, Request::new(Method::POST, path, command).body(body)).await?;
-    show_token(&reply, t.json)
+    let reply: TokenCreated = call(
+        t,
+        "token reply",
+        Request::new(Method::POST, path, command).body(body),
+    )
+    .await?;
+    show_token(&reply.token, &reply, t.json)
 }
 
 pub async fn token_list(t: &Target<'_>, user: &str) -> anyhow::Result<ExitCode> {
     let user = user_of(user)?;
     let path = format!("/v1/users/{}/tokens", encode(user.as_str()));
-    let reply = call(
+    let reply: TokenList = call(
         t,
+        "token listing",
         Request::new(Method::GET, path, Command::TokenList { user }),
     )
     .await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = format!(
         "{:<18} {:<20} {:<22} {:<22} REVOKED\n",
         "ID", "NAME", "CREATED", "EXPIRES"
     );
-    for tok in list(&reply, "tokens") {
-        let or_dash = |v: &Value| {
-            let s = scalar(v);
-            if s.is_empty() { "-".to_string() } else { s }
-        };
+    for tok in &reply.tokens {
+        let or_dash = |v: &Option<String>| v.as_deref().unwrap_or("-").to_string();
         let _ = writeln!(
             out,
             "{:<18} {:<20} {:<22} {:<22} {}",
-            text(tok, "id"),
-            text(tok, "name"),
-            text(tok, "created_at"),
-            or_dash(&tok["expires_at"]),
-            or_dash(&tok["revoked_at"])
+            tok.id,
+            tok.name,
+            tok.created_at,
+            or_dash(&tok.expires_at),
+            or_dash(&tok.revoked_at)
         );
     }
     emit(&out)?;
@@ -270,9 +285,14 @@ pub async fn token_revoke(t: &Target<'_>, id: &str, user: &str) -> anyhow::Resul
         user: user.clone(),
         id: id.clone(),
     };
-    let reply = call(t, Request::new(Method::DELETE, path, command)).await?;
+    let reply: TokenRevoked = call(
+        t,
+        "token revocation reply",
+        Request::new(Method::DELETE, path, command),
+    )
+    .await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&format!("revoked token {id} of {user}\n"))?;
     }
@@ -316,10 +336,23 @@ pub async fn role(
             },
         )
     };
-    let reply = call(t, request).await?;
+    let unchanged = if bind {
+        let reply: BindingAdded = call(t, "binding reply", request).await?;
+        if t.json {
+            print_json(&reply)?;
+        }
+        !reply.added
+    } else {
+        let reply: BindingRemoved = call(t, "binding reply", request).await?;
+        if t.json {
+            print_json(&reply)?;
+        }
+        !reply.removed
+    };
     if t.json {
-        emit_json(&reply)?;
-    } else if bind && reply["added"] == Value::Bool(false) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if bind && unchanged {
         emit(&format!(
             "{} already has {binding}; nothing changed\n",
             binding.user
@@ -334,8 +367,9 @@ pub async fn role(
 pub async fn role_list(t: &Target<'_>, user: &str) -> anyhow::Result<ExitCode> {
     let user = user_of(user)?;
     let path = format!("/v1/users/{}/bindings", encode(user.as_str()));
-    let reply = call(
+    let reply: BindingList = call(
         t,
+        "binding listing",
         Request::new(
             Method::GET,
             path,
@@ -344,9 +378,9 @@ pub async fn role_list(t: &Target<'_>, user: &str) -> anyhow::Result<ExitCode> {
     )
     .await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
-        emit(&format!("{user}: {}\n", bindings(list(&reply, "bindings"))))?;
+        emit(&format!("{user}: {}\n", bindings(&reply.bindings)))?;
     }
     Ok(ExitCode::SUCCESS)
 }

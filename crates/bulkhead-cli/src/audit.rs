@@ -11,15 +11,17 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
+use bulkhead_api_types::AuditPage;
 use bulkhead_app::api::{AuditQuery, Command};
 use bulkhead_audit::{KeyError, ReadError};
 use bulkhead_client::Method;
+use bulkhead_core::audit::Entry;
 
 use crate::accounts::Target;
 use crate::backend::{Backend, Request, query};
 use crate::failure::Failure;
 use crate::output::{emit, emit_json, say};
-use crate::render::{scalar, text};
+use crate::replies::read;
 
 /// Entries asked for per page.
 const PAGE: usize = 1000;
@@ -33,7 +35,7 @@ pub struct LogFilter<'a> {
 
 pub async fn log(t: &Target<'_>, filter: &LogFilter<'_>) -> anyhow::Result<ExitCode> {
     if let Some(since) = filter.since
-        && bulkhead_core::clock::parse_rfc3339(since).is_none()
+        && bulkhead_core::clock::parse_rfc3339_signed(since).is_none()
     {
         return Err(Failure::usage(format!(
             "--since {since:?} is not an RFC 3339 time (like 2026-11-27T03:32:05Z)"
@@ -53,7 +55,7 @@ pub async fn log(t: &Target<'_>, filter: &LogFilter<'_>) -> anyhow::Result<ExitC
 
 /// Every page of matching entries, following `next_cursor`. Text is printed page by page;
 /// for JSON the entries are gathered and returned.
-async fn pages(b: &Backend, filter: &LogFilter<'_>, json: bool) -> anyhow::Result<Vec<Value>> {
+async fn pages(b: &Backend, filter: &LogFilter<'_>, json: bool) -> anyhow::Result<Vec<Entry>> {
     let own = |v: Option<&str>| v.map(str::to_string);
     let mut cursor: Option<u64> = None;
     let mut gathered = Vec::new();
@@ -76,21 +78,22 @@ async fn pages(b: &Backend, filter: &LogFilter<'_>, json: bool) -> anyhow::Resul
                 ("cursor", cursor.map(|c| c.to_string())),
             ])
         );
-        let reply = b
-            .call(Request::new(
+        let reply: AuditPage = read(
+            "audit page",
+            b.call(Request::new(
                 Method::GET,
                 path,
                 Command::AuditRead { query: q },
             ))
-            .await?;
-        let entries = reply["entries"].as_array().cloned().unwrap_or_default();
+            .await?,
+        )?;
         if json {
-            gathered.extend(entries);
+            gathered.extend(reply.entries);
         } else {
-            emit(&lines(&entries, header))?;
+            emit(&lines(&reply.entries, header))?;
             header = false;
         }
-        match reply["next_cursor"].as_u64() {
+        match reply.next_cursor {
             Some(next) if Some(next) != cursor => cursor = Some(next),
             _ => return Ok(gathered),
         }
@@ -98,7 +101,7 @@ async fn pages(b: &Backend, filter: &LogFilter<'_>, json: bool) -> anyhow::Resul
 }
 
 /// Entries as text, one a line.
-fn lines(entries: &[Value], header: bool) -> String {
+fn lines(entries: &[Entry], header: bool) -> String {
     let mut out = String::new();
     if header {
         let _ = writeln!(
@@ -108,28 +111,22 @@ fn lines(entries: &[Value], header: bool) -> String {
         );
     }
     for e in entries {
-        let actor = &e["actor"];
-        let who = match (actor["user"].as_str(), actor["token_id"].as_str()) {
-            (Some(user), _) => user.to_string(),
+        let who = match (&e.actor.user, &e.actor.token_id) {
+            (Some(user), _) => user.clone(),
             (None, Some(token)) => format!("token {token}"),
             (None, None) => "-".to_string(),
         };
-        let outcome = &e["outcome"];
-        let mut result = text(outcome, "kind").to_string();
-        if let Some(code) = outcome["code"].as_str() {
+        let mut result = e.outcome.kind.as_str().to_string();
+        if let Some(code) = &e.outcome.code {
             let _ = write!(result, " ({code})");
         }
-        if let Some(reason) = outcome["reason"].as_str() {
+        if let Some(reason) = &e.outcome.reason {
             let _ = write!(result, ": {reason}");
         }
         let _ = writeln!(
             out,
             "{:>6}  {:<24} {:<14} {:<18} {:<36} {result}",
-            scalar(&e["seq"]),
-            text(e, "time"),
-            who,
-            text(e, "action"),
-            text(e, "resource")
+            e.seq, e.time, who, e.action, e.resource
         );
     }
     out

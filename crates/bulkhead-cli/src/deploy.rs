@@ -8,19 +8,25 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use bulkhead_api_types::{
+    DownReply, LogsReply, PlanReply, ReleasesReply, RollbackReply, ScaleReply, ServicesReply,
+    UpReply,
+};
 use serde_json::{Value, json};
 
 use bulkhead_app::api::{Command, Source};
 use bulkhead_app::project::ProjectOptions;
 use bulkhead_client::Method;
 use bulkhead_core::auth::ProjectName;
+use bulkhead_core::names::ServiceName;
 use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::{Verdict, waiver_hint};
 
 use crate::backend::{Backend, Request, encode, query};
 use crate::failure::{ApiFailure, Failure};
 use crate::output::{emit, emit_json, say};
-use crate::render::{self, list, text};
+use crate::render;
+use crate::replies::{print_json, read};
 
 /// Shared flags of the deploying commands.
 pub struct Common<'a> {
@@ -38,7 +44,7 @@ async fn backend(c: &Common<'_>, quiet: bool) -> anyhow::Result<Backend> {
 }
 
 /// A project name as the API takes it.
-fn project_of(name: &str) -> anyhow::Result<ProjectName> {
+pub(crate) fn project_of(name: &str) -> anyhow::Result<ProjectName> {
     ProjectName::new(name).map_err(|e| Failure::usage(e.to_string()).into())
 }
 
@@ -52,19 +58,9 @@ fn project_name(c: &Common<'_>) -> anyhow::Result<ProjectName> {
     project_of(&project.name)
 }
 
-/// A service name as the API takes it.
-fn service_of(s: &str) -> anyhow::Result<String> {
-    let ok = !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
-    if !ok {
-        return Err(Failure::usage(format!(
-            "service name {s:?} is not valid (lowercase letters, digits, `-`, `_`, `.`)"
-        ))
-        .into());
-    }
-    Ok(s.to_string())
+/// A service name as the API takes it (the rule the spec checks it by).
+pub(crate) fn service_of(s: &str) -> anyhow::Result<ServiceName> {
+    ServiceName::new(s).map_err(|e| Failure::usage(e.to_string()).into())
 }
 
 /// Open and check the project locally: its name, the loaded spec, and the verdict that
@@ -193,10 +189,14 @@ pub async fn up(c: &Common<'_>) -> anyhow::Result<ExitCode> {
     };
     let b = backend(c, c.quiet || c.json).await?;
     let request = deploy_request(&b, c, project, &spec, false)?;
-    match once(b, request).await {
-        Ok(reply) if c.json => emit_json(&reply)?,
-        Ok(reply) => emit(&render::up(&reply))?,
+    let reply: UpReply = match once(b, request).await {
+        Ok(reply) => read("deploy reply", reply)?,
         Err(e) => return explain(e, &verdict, c.json),
+    };
+    if c.json {
+        print_json(&reply)?;
+    } else {
+        emit(&render::up(&reply))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -208,19 +208,18 @@ pub async fn plan(c: &Common<'_>) -> anyhow::Result<ExitCode> {
     };
     let b = backend(c, c.quiet || c.json).await?;
     let request = deploy_request(&b, c, project, &spec, true)?;
-    let reply = match once(b, request).await {
-        Ok(r) => r,
+    let reply: PlanReply = match once(b, request).await {
+        Ok(r) => read("plan reply", r)?,
         Err(e) => return explain(e, &verdict, c.json),
     };
-    let ops = render::ops(&reply["plan"]).len();
     if c.json {
         emit_json(&json!({
-            "project": reply["project"],
-            "plan": reply["plan"],
-            "empty": ops == 0,
+            "project": reply.project,
+            "plan": reply.plan,
+            "empty": reply.plan.is_empty(),
         }))?;
     } else {
-        emit(&render::plan(text(&reply, "project"), &reply["plan"]))?;
+        emit(&render::plan(&reply.project, &reply.plan))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -231,13 +230,13 @@ pub async fn ps(c: &Common<'_>) -> anyhow::Result<ExitCode> {
     let command = Command::ServiceList {
         project: project.clone(),
     };
-    let reply = match once(
+    let services = match once(
         backend(c, true).await?,
         Request::new(Method::GET, path, command),
     )
     .await
     {
-        Ok(reply) => reply,
+        Ok(reply) => read::<ServicesReply>("service listing", reply)?.services,
         // Nothing deployed under that name: an empty listing, as `docker compose ps` gives.
         Err(e)
             if e.downcast_ref::<ApiFailure>()
@@ -246,15 +245,15 @@ pub async fn ps(c: &Common<'_>) -> anyhow::Result<ExitCode> {
             if !(c.quiet || c.json) {
                 say!("project {project}: nothing deployed");
             }
-            json!({ "services": [] })
+            Vec::new()
         }
         Err(e) => return Err(e),
     };
-    let containers = render::containers(&reply);
+    let containers = render::containers(&services);
     if c.json {
         emit_json(&json!({
             "project": project.as_str(),
-            "services": reply["services"],
+            "services": services,
             "containers": containers,
         }))?;
     } else {
@@ -289,7 +288,7 @@ pub async fn logs(
 async fn print_logs(
     b: &Backend,
     project: &ProjectName,
-    service: &str,
+    service: &ServiceName,
     follow: bool,
     tail: Option<usize>,
     json: bool,
@@ -303,34 +302,37 @@ async fn print_logs(
         let path = format!(
             "/v1/projects/{}/services/{}/logs{}",
             encode(project.as_str()),
-            encode(service),
+            encode(service.as_str()),
             query(&[("tail", ask.map(|n| n.to_string()))])
         );
         let command = Command::ServiceLogs {
             project: project.clone(),
-            service: service.to_string(),
+            service: service.clone(),
             tail: ask,
         };
-        let reply = b.call(Request::new(Method::GET, path, command)).await?;
+        let reply: LogsReply = read(
+            "logs reply",
+            b.call(Request::new(Method::GET, path, command)).await?,
+        )?;
         if json {
-            emit_json(&reply)?;
+            print_json(&reply)?;
             return Ok(ExitCode::SUCCESS);
         }
         let mut out = String::new();
-        for batch in list(&reply, "containers") {
-            let container = text(batch, "container").to_string();
-            let lines: Vec<&str> = list(batch, "lines")
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
-            let mut skip = seen.get(&container).copied().unwrap_or(0).min(lines.len());
+        for batch in reply.containers {
+            let lines = &batch.lines;
+            let mut skip = seen
+                .get(&batch.container)
+                .copied()
+                .unwrap_or(0)
+                .min(lines.len());
             if first && let Some(n) = tail {
                 skip = skip.max(lines.len().saturating_sub(n));
             }
             for l in &lines[skip..] {
-                let _ = writeln!(out, "{container} | {l}");
+                let _ = writeln!(out, "{} | {l}", batch.container);
             }
-            seen.insert(container, lines.len());
+            seen.insert(batch.container, lines.len());
         }
         emit(&out)?;
         if !follow || crate::output::stdout_closed() {
@@ -347,18 +349,21 @@ pub async fn releases(c: &Common<'_>, service: &str) -> anyhow::Result<ExitCode>
     let path = format!(
         "/v1/projects/{}/services/{}/releases",
         encode(project.as_str()),
-        encode(&service)
+        encode(service.as_str())
     );
     let command = Command::ReleaseList {
         project: project.clone(),
         service: service.clone(),
     };
-    let reply = once(
-        backend(c, true).await?,
-        Request::new(Method::GET, path, command),
-    )
-    .await?;
-    if list(&reply, "releases").is_empty() {
+    let reply: ReleasesReply = read(
+        "release listing",
+        once(
+            backend(c, true).await?,
+            Request::new(Method::GET, path, command),
+        )
+        .await?,
+    )?;
+    if reply.releases.is_empty() {
         return Err(Failure::refused(format!(
             "service `{service}` of project {project} has no releases"
         ))
@@ -366,7 +371,7 @@ pub async fn releases(c: &Common<'_>, service: &str) -> anyhow::Result<ExitCode>
         .into());
     }
     if c.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&render::releases(&reply))?;
     }
@@ -379,7 +384,7 @@ pub async fn rollback(c: &Common<'_>, service: &str, to: Option<u64>) -> anyhow:
     let path = format!(
         "/v1/projects/{}/services/{}/rollbacks",
         encode(project.as_str()),
-        encode(&service)
+        encode(service.as_str())
     );
     let command = Command::ServiceRollback {
         project: project.clone(),
@@ -389,14 +394,17 @@ pub async fn rollback(c: &Common<'_>, service: &str, to: Option<u64>) -> anyhow:
     let request = Request::new(Method::POST, path, command)
         .body(json!({ "to": to }))
         .slow();
-    let reply = once(backend(c, c.quiet || c.json).await?, request).await?;
+    let reply: RollbackReply = read(
+        "rollback reply",
+        once(backend(c, c.quiet || c.json).await?, request).await?,
+    )?;
     if c.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&format!(
             "service {service} rolled back to release {}\n{}",
-            render::scalar(&reply["release"]),
-            render::plan(project.as_str(), &reply["plan"])
+            reply.release,
+            render::plan(project.as_str(), &reply.plan)
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -414,14 +422,17 @@ pub async fn down(c: &Common<'_>, volumes: bool) -> anyhow::Result<ExitCode> {
         volumes,
     };
     let request = Request::new(Method::DELETE, path, command).slow();
-    let reply = once(backend(c, c.quiet || c.json).await?, request).await?;
+    let reply: DownReply = read(
+        "down reply",
+        once(backend(c, c.quiet || c.json).await?, request).await?,
+    )?;
     if c.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&format!(
             "project {project}: {} container(s) and {} network(s) removed\n",
-            list(&reply, "removed").len(),
-            list(&reply, "networks_removed").len()
+            reply.removed.len(),
+            reply.networks_removed.len()
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -442,7 +453,7 @@ pub async fn scale(c: &Common<'_>, service: &str, replicas: u32) -> anyhow::Resu
     let path = format!(
         "/v1/projects/{}/services/{}/replicas",
         encode(project.as_str()),
-        encode(&service)
+        encode(service.as_str())
     );
     let command = Command::ServiceScale {
         project: project.clone(),
@@ -452,10 +463,13 @@ pub async fn scale(c: &Common<'_>, service: &str, replicas: u32) -> anyhow::Resu
     let request = Request::new(Method::PUT, path, command)
         .body(json!({ "replicas": replicas }))
         .slow();
-    let reply = once(backend(c, c.quiet || c.json).await?, request).await?;
+    let reply: ScaleReply = read(
+        "scale reply",
+        once(backend(c, c.quiet || c.json).await?, request).await?,
+    )?;
     if c.json {
-        emit_json(&reply)?;
-    } else if reply["changed"] == Value::Bool(true) {
+        print_json(&reply)?;
+    } else if reply.changed {
         emit(&format!(
             "service {service} of project {project}: scaled to {replicas} replica(s)\n"
         ))?;

@@ -13,9 +13,12 @@ mod context;
 mod deploy;
 mod failure;
 mod imagefit;
+#[cfg(test)]
+mod names_tests;
 mod output;
 mod progress;
 mod render;
+mod replies;
 mod secrets;
 mod server;
 

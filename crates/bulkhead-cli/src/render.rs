@@ -1,63 +1,42 @@
-//! Human text from the API's JSON replies (`api::render` shapes), so that one renderer serves
+//! Human text from the API's typed replies (`bulkhead-api-types`), so that one renderer serves
 //! the embedded dispatcher and a server alike: up, plan, ps, releases.
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
-
-/// A string field, or "".
-pub fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// An array field, or none.
-pub fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-/// A scalar as text (strings unquoted, null as "").
-pub fn scalar(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
+use bulkhead_api_types::{ContainerRow, ReleasesReply, ServiceRow, UpReply};
+use bulkhead_core::deploy::{Op, Plan};
+use bulkhead_core::spec::rollout::{Order, RolloutConfig};
+use serde::Serialize;
 
 /// What `up` did (the reply of a deploy).
-pub fn up(r: &Value) -> String {
+pub fn up(r: &UpReply) -> String {
     let mut out = String::new();
-    let project = text(r, "project");
-    if r["changed"] == Value::Bool(false) {
+    let project = &r.project;
+    if !r.changed {
         let _ = writeln!(out, "project {project}: up to date, nothing changed");
     } else {
         let _ = writeln!(
             out,
             "project {project}: {} container(s) started, {} removed",
-            list(r, "created").len(),
-            list(r, "removed").len()
+            r.created.len(),
+            r.removed.len()
         );
     }
-    let verdict = &r["verdict"];
-    for s in list(verdict, "services") {
-        let name = text(s, "name");
-        let release = list(r, "releases")
+    let verdict = &r.verdict.summary;
+    for s in &verdict.services {
+        let release = r.releases.iter().find(|x| x.service == s.name);
+        let n = release.map_or(0, |x| x.release);
+        let new = release.is_some_and(|x| x.new);
+        let hardened = s
+            .findings
             .iter()
-            .find(|x| text(x, "service") == name);
-        let n = release.and_then(|x| x["release"].as_u64()).unwrap_or(0);
-        let new = release.is_some_and(|x| x["new"] == Value::Bool(true));
-        let findings = list(s, "findings");
-        let hardened = findings
-            .iter()
-            .filter(|f| matches!(text(f, "outcome"), "hardened" | "enforced"))
+            .filter(|f| matches!(f.outcome.as_str(), "hardened" | "enforced"))
             .count();
-        let waived: Vec<&str> = findings
+        let waived: Vec<&str> = s
+            .findings
             .iter()
-            .filter(|f| text(f, "outcome") == "waived")
-            .map(|f| text(f, "rule"))
+            .filter(|f| f.outcome == "waived")
+            .map(|f| f.rule.as_str())
             .collect();
         let waivers = if waived.is_empty() {
             String::new()
@@ -71,166 +50,155 @@ pub fn up(r: &Value) -> String {
         };
         let _ = writeln!(
             out,
-            "  {name:<14} {release}, {} replica(s), {hardened} hardening rules in force{waivers}",
-            scalar(&s["replicas"])
+            "  {:<14} {release}, {} replica(s), {hardened} hardening rules in force{waivers}",
+            s.name, s.replicas
         );
-        for p in list(&s["effective"], "ports") {
-            if let Some(h) = p["host_ports"].get(0).and_then(Value::as_u64) {
-                let _ = writeln!(out, "  {:<14} http://{}:{h}/", "", text(p, "host_ip"));
+        for p in &s.effective.ports {
+            if let Some((h, _)) = p.host_ports {
+                let _ = writeln!(out, "  {:<14} http://{}:{h}/", "", p.host_ip);
             }
         }
     }
     let _ = writeln!(out, "security groups:");
-    let topology = &verdict["topology"];
-    for g in list(topology, "groups") {
-        let from: Vec<&str> = list(g, "allow_from")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        let from = if from.is_empty() {
+    for g in &verdict.topology.groups {
+        let from = if g.allow_from.is_empty() {
             "nobody".to_string()
         } else {
-            from.join(", ")
+            g.allow_from.join(", ")
         };
-        let egress = if text(g, "egress") == "internet" {
+        let egress = if g.egress == "internet" {
             "internet"
         } else {
             "none"
         };
-        let _ = writeln!(
-            out,
-            "  {:<14} <- {from}; egress {egress}",
-            text(g, "service")
-        );
+        let _ = writeln!(out, "  {:<14} <- {from}; egress {egress}", g.service);
     }
-    let caveats = list(topology, "caveats");
+    let caveats = &verdict.topology.caveats;
     if !caveats.is_empty() {
         let _ = writeln!(out, "not closed by the security groups:");
         for c in caveats {
-            let _ = writeln!(out, "  - {}", scalar(c));
+            let _ = writeln!(out, "  - {c}");
         }
     }
-    out
-}
-
-/// Every op of a plan, in execution order: prepare, the waves' rollouts, cleanup.
-pub fn ops(plan: &Value) -> Vec<&Value> {
-    let mut out: Vec<&Value> = list(plan, "prepare").iter().collect();
-    for wave in list(plan, "waves") {
-        for rollout in wave.as_array().map(Vec::as_slice).unwrap_or_default() {
-            out.extend(list(rollout, "ops"));
-        }
-    }
-    out.extend(list(plan, "cleanup"));
     out
 }
 
 /// A plan, one line per op.
-pub fn plan(project: &str, plan: &Value) -> String {
-    let all = ops(plan);
-    if all.is_empty() {
+pub fn plan(project: &str, plan: &Plan) -> String {
+    if plan.is_empty() {
         return format!("project {project}: nothing to do\n");
     }
     let mut out = format!("project {project}: plan\n");
-    // A rollout shaped by update_config / rollback_config says so before its first op.
-    let mut shapes: Vec<(*const Value, String)> = Vec::new();
-    for wave in list(plan, "waves") {
-        for rollout in wave.as_array().map(Vec::as_slice).unwrap_or_default() {
-            if let (Some(first), Some(c)) = (list(rollout, "ops").first(), rollout.get("config")) {
-                let line = format!("roll {}: {}", text(rollout, "service"), shape(c));
-                shapes.push((first as *const Value, line));
-            }
+    let line = |out: &mut String, op: &Op| {
+        let _ = writeln!(out, "  {}", op_line(op));
+    };
+    for op in &plan.prepare {
+        line(&mut out, op);
+    }
+    for rollout in plan.waves.iter().flatten() {
+        // A rollout shaped by update_config / rollback_config says so before its first op.
+        if let Some(c) = rollout.config.as_ref().filter(|_| !rollout.ops.is_empty()) {
+            let _ = writeln!(out, "  roll {}: {}", rollout.service, shape(c));
+        }
+        for op in &rollout.ops {
+            line(&mut out, op);
         }
     }
-    for op in all {
-        if let Some((_, line)) = shapes.iter().find(|(p, _)| std::ptr::eq(*p, op)) {
-            let _ = writeln!(out, "  {line}");
-        }
-        let name = text(op, "name");
-        let line = match text(op, "op") {
-            "create_network" => format!(
-                "create network {name}{}",
-                if op["internal"] == Value::Bool(true) {
-                    " (internal)"
-                } else {
-                    ""
-                }
-            ),
-            "block_egress" => format!("drop outbound connections from {}", text(op, "network")),
-            "restrict_ingress" => format!(
-                "allow connections inside {} only to {}",
-                text(op, "network"),
-                text(op, "owner")
-            ),
-            "create_volume" => format!("create volume {name}"),
-            "deploy" => deploy_line(op),
-            "remove" => format!("remove {name} ({})", text(op, "why")),
-            "remove_network" => format!("remove network {name}"),
-            "remove_rules" => format!(
-                "remove the firewall rules of {} left on bridge {} ({})",
-                text(op, "network"),
-                text(op, "bridge"),
-                text(op, "why")
-            ),
-            other => format!("{other} {op}"),
-        };
-        let _ = writeln!(out, "  {line}");
+    for op in &plan.cleanup {
+        line(&mut out, op);
     }
     out
 }
 
+fn op_line(op: &Op) -> String {
+    match op {
+        Op::CreateNetwork { name, internal } => format!(
+            "create network {name}{}",
+            if *internal { " (internal)" } else { "" }
+        ),
+        Op::BlockEgress { network } => format!("drop outbound connections from {network}"),
+        Op::RestrictIngress { network, owner } => {
+            format!("allow connections inside {network} only to {owner}")
+        }
+        Op::CreateVolume { name } => format!("create volume {name}"),
+        Op::Deploy {
+            service,
+            release,
+            replica,
+            replaces,
+            adopt,
+            stop_first,
+        } => deploy_line(
+            service,
+            *release,
+            *replica,
+            replaces.as_ref().map(|(_, name)| name.as_str()),
+            adopt.is_some(),
+            stop_first.as_deref(),
+        ),
+        Op::Remove { name, why, .. } => format!("remove {name} ({why})"),
+        Op::RemoveNetwork { name } => format!("remove network {name}"),
+        Op::RemoveRules {
+            network,
+            bridge,
+            why,
+        } => format!("remove the firewall rules of {network} left on bridge {bridge} ({why})"),
+    }
+}
+
 /// A rollout's shape (`update_config` / `rollback_config` as the plan carries it), in words.
-fn shape(c: &Value) -> String {
-    let n = |k: &str| c[k].as_u64().unwrap_or(0);
-    let mut out = match n("parallelism") {
+fn shape(c: &RolloutConfig) -> String {
+    let mut out = match c.parallelism {
         0 => "all replicas at once".to_string(),
         1 => "one replica at a time".to_string(),
         p => format!("{p} replicas at a time"),
     };
-    if n("delay_ms") > 0 {
+    if c.delay_ms > 0 {
         out.push_str(&format!(
             ", {} s between batches",
-            n("delay_ms") as f64 / 1000.0
+            c.delay_ms as f64 / 1000.0
         ));
     }
-    if n("monitor_ms") > 0 {
+    if let Some(ms) = c.monitor_ms.filter(|ms| *ms > 0) {
         out.push_str(&format!(
             ", each ready after {} s without a restart",
-            n("monitor_ms") as f64 / 1000.0
+            ms as f64 / 1000.0
         ));
     }
-    if n("max_failure_ppm") > 0 {
+    if c.max_failure_ppm > 0 {
         out.push_str(&format!(
             ", up to {}% may fail",
-            n("max_failure_ppm") as f64 / 10_000.0
+            f64::from(c.max_failure_ppm) / 10_000.0
         ));
     }
-    if let Some(order) = c["order"].as_str() {
-        out.push_str(&format!(", {order}"));
+    match c.order {
+        Some(Order::StopFirst) => out.push_str(", stop-first"),
+        Some(Order::StartFirst) => out.push_str(", start-first"),
+        None => {}
     }
-    let action = c["failure_action"].as_str().unwrap_or("rollback");
-    out.push_str(&format!(", on failure {action}"));
+    out.push_str(&format!(", on failure {}", c.failure_action.as_str()));
     out
 }
 
 /// One rollout step: start-first (the old one serves until the new one is ready), stop-first
 /// (a gap: the old one stops first, and starts again if the new one fails), or the
 /// verification of a replica an earlier run started.
-fn deploy_line(op: &Value) -> String {
-    let old = op["replaces"].get(1).and_then(Value::as_str);
-    let (service, replica, release) = (
-        text(op, "service"),
-        scalar(&op["replica"]),
-        scalar(&op["release"]),
-    );
-    let start = if op["adopt"].is_string() {
+fn deploy_line(
+    service: &str,
+    release: u64,
+    replica: u32,
+    old: Option<&str>,
+    adopt: bool,
+    stop_first: Option<&str>,
+) -> String {
+    let start = if adopt {
         format!(
             "verify {service} replica {replica} at release {release} (started earlier), wait until ready"
         )
     } else {
         format!("start {service} replica {replica} at release {release}, wait until ready")
     };
-    match (old, op["stop_first"].as_str()) {
+    match (old, stop_first) {
         (Some(old), Some(why)) => format!(
             "stop {old} first (stop-first: the service {why}; a gap until the new one is ready), {start}, then remove {old}; if it fails, {old} starts again"
         ),
@@ -239,41 +207,48 @@ fn deploy_line(op: &Value) -> String {
     }
 }
 
-/// The containers of a service listing (`{"services": [{"service", "containers": [...]}]}`),
-/// flattened, each with its service.
-pub fn containers(services: &Value) -> Vec<Value> {
-    let mut out = Vec::new();
-    for s in list(services, "services") {
-        for c in list(s, "containers") {
-            let mut c = c.clone();
-            if let Some(map) = c.as_object_mut() {
-                map.insert("service".into(), s["service"].clone());
-            }
-            out.push(c);
-        }
-    }
-    out
+/// One container of a service listing, with its service (what `ps` shows and prints).
+#[derive(Clone, Debug, Serialize)]
+pub struct PsRow {
+    #[serde(flatten)]
+    pub container: ContainerRow,
+    pub service: String,
+}
+
+/// The containers of a service listing, flattened, each with its service.
+pub fn containers(services: &[ServiceRow]) -> Vec<PsRow> {
+    services
+        .iter()
+        .flat_map(|s| {
+            s.containers.iter().map(|c| PsRow {
+                container: c.clone(),
+                service: s.service.clone(),
+            })
+        })
+        .collect()
 }
 
 /// `ps` as a table.
-pub fn ps(containers: &[Value]) -> String {
+pub fn ps(rows: &[PsRow]) -> String {
     let mut out = format!(
         "{:<28} {:<12} {:<8} {:<10} {:<10} PORTS\n",
         "NAME", "SERVICE", "RELEASE", "STATE", "HEALTH"
     );
-    for c in containers {
-        let ports: Vec<String> = list(c, "published")
+    for r in rows {
+        let c = &r.container;
+        let ports: Vec<String> = c
+            .published
             .iter()
-            .map(|p| format!("{}:{}->{}", scalar(&p[1]), scalar(&p[2]), scalar(&p[0])))
+            .map(|(port, ip, host)| format!("{ip}:{host}->{port}"))
             .collect();
         let _ = writeln!(
             out,
             "{:<28} {:<12} {:<8} {:<10} {:<10} {}",
-            text(c, "name"),
-            text(c, "service"),
-            scalar(&c["release"]),
-            text(c, "state"),
-            text(c, "health"),
+            c.name,
+            r.service,
+            c.release.as_deref().unwrap_or_default(),
+            c.state,
+            c.health,
             ports.join(", ")
         );
     }
@@ -281,31 +256,19 @@ pub fn ps(containers: &[Value]) -> String {
 }
 
 /// A service's releases (`*` marks the active one).
-pub fn releases(reply: &Value) -> String {
+pub fn releases(reply: &ReleasesReply) -> String {
     let mut out = format!(
         "{:<3} {:<8} {:<22} {:<12} {:<16} IMAGE\n",
         "", "RELEASE", "CREATED", "BY", "SPEC"
     );
-    for r in list(reply, "releases") {
-        let mark = if r["active"] == Value::Bool(true) {
-            "*"
-        } else {
-            ""
-        };
-        let spec: String = text(r, "spec_hash").chars().take(12).collect();
-        let image: String = text(r, "image").chars().take(19).collect();
-        let created = match &r["created_at"] {
-            Value::Number(n) => n
-                .as_u64()
-                .map(bulkhead_core::clock::rfc3339)
-                .unwrap_or_default(),
-            other => scalar(other),
-        };
+    for r in &reply.releases {
+        let mark = if r.active { "*" } else { "" };
+        let spec: String = r.spec_hash.chars().take(12).collect();
+        let image: String = r.image.chars().take(19).collect();
         let _ = writeln!(
             out,
-            "{mark:<3} {:<8} {created:<22} {:<12} {spec:<16} {image}",
-            scalar(&r["release"]),
-            text(r, "created_by")
+            "{mark:<3} {:<8} {:<22} {:<12} {spec:<16} {image}",
+            r.release, r.created_at, r.created_by
         );
     }
     out
@@ -316,16 +279,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn up_reads_the_deploy_reply() {
+    fn up_reply(changed: bool) -> UpReply {
         let reply = json!({
             "project": "shop",
-            "changed": true,
+            "changed": changed,
             "releases": [{"service": "web", "release": 2, "new": true}],
             "plan": {"prepare": [], "waves": [], "cleanup": []},
             "created": ["shop-web-1"],
             "removed": [],
+            "held": [],
             "verdict": {
+                "project": "shop",
+                "deployable": true,
                 "services": [{
                     "name": "web", "replicas": 1,
                     "findings": [
@@ -337,7 +302,12 @@ mod tests {
                 "topology": {"groups": [{"service": "web", "allow_from": [], "egress": "none"}], "caveats": []}
             }
         });
-        let text = up(&reply);
+        crate::replies::read("deploy reply", reply).unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    #[test]
+    fn up_reads_the_deploy_reply() {
+        let text = up(&up_reply(true));
         assert!(
             text.starts_with("project shop: 1 container(s) started, 0 removed\n"),
             "{text}"
@@ -351,47 +321,65 @@ mod tests {
             text.contains("web            <- nobody; egress none"),
             "{text}"
         );
-        let same = up(&json!({"project": "shop", "changed": false}));
+        let same = up(&up_reply(false));
         assert!(same.contains("up to date, nothing changed"), "{same}");
     }
 
     #[test]
+    fn a_deploy_reply_without_its_verdict_is_an_error_naming_it() {
+        let reply = json!({
+            "project": "shop", "changed": false, "releases": [],
+            "plan": {"prepare": [], "waves": [], "cleanup": []},
+            "created": [], "removed": [], "held": []
+        });
+        let err = crate::replies::read::<UpReply>("deploy reply", reply).err();
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("missing field `verdict`"), "{text}");
+    }
+
+    fn plan_of(v: serde_json::Value) -> Plan {
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
     fn plan_lines_follow_the_ops() {
-        let p = json!({
+        let p = plan_of(json!({
             "prepare": [{"op": "create_network", "name": "n", "internal": true}],
             "waves": [[{"service": "web", "ops": [
                 {"op": "deploy", "service": "web", "release": 2, "replica": 1, "replaces": ["id", "web-old"]}
             ]}]],
             "cleanup": [{"op": "remove_network", "name": "m"}]
-        });
+        }));
         assert_eq!(
             plan("shop", &p),
             "project shop: plan\n  create network n (internal)\n  start web replica 1 at release 2, wait until ready, then remove web-old\n  remove network m\n"
         );
-        let stateful = json!({"prepare": [], "waves": [[{"service": "db", "ops": [
+        let stateful = plan_of(json!({"prepare": [], "waves": [[{"service": "db", "ops": [
             {"op": "deploy", "service": "db", "release": 3, "replica": 1,
              "replaces": ["id", "db-old"], "stop_first": "writes volume `p-data` at /data"}
-        ]}]], "cleanup": []});
+        ]}]], "cleanup": []}));
         assert_eq!(
             plan("p", &stateful),
             "project p: plan\n  stop db-old first (stop-first: the service writes volume `p-data` at /data; a gap until the new one is ready), start db replica 1 at release 3, wait until ready, then remove db-old; if it fails, db-old starts again\n"
         );
-        let shaped = json!({"prepare": [], "waves": [[{"service": "web", "config": {"parallelism": 2, "delay_ms": 5000, "failure_action": "pause", "max_failure_ppm": 250000}, "ops": [
+        let shaped = plan_of(
+            json!({"prepare": [], "waves": [[{"service": "web", "config": {"parallelism": 2, "delay_ms": 5000, "failure_action": "pause", "max_failure_ppm": 250000}, "ops": [
             {"op": "deploy", "service": "web", "release": 4, "replica": 1, "replaces": ["a", "p-web-1-old"]},
-            {"op": "deploy", "service": "web", "release": 4, "replica": 2, "replaces": ["b", "p-web-2-old"]}]}]], "cleanup": []});
+            {"op": "deploy", "service": "web", "release": 4, "replica": 2, "replaces": ["b", "p-web-2-old"]}]}]], "cleanup": []}),
+        );
         assert_eq!(
             plan("p", &shaped),
             "project p: plan\n  roll web: 2 replicas at a time, 5 s between batches, up to 25% may fail, on failure pause\n  start web replica 1 at release 4, wait until ready, then remove p-web-1-old\n  start web replica 2 at release 4, wait until ready, then remove p-web-2-old\n"
         );
-        let empty = json!({"prepare": [], "waves": [], "cleanup": []});
+        let empty = plan_of(json!({"prepare": [], "waves": [], "cleanup": []}));
         assert_eq!(plan("shop", &empty), "project shop: nothing to do\n");
     }
 
     #[test]
     fn plan_names_rules_left_on_a_bridge() {
-        let p = json!({"prepare": [], "waves": [], "cleanup": [
+        let p = plan_of(json!({"prepare": [], "waves": [], "cleanup": [
             {"op": "remove_rules", "network": "n", "bridge": "br-0123456789ab", "why": "its network is gone"}
-        ]});
+        ]}));
         assert_eq!(
             plan("shop", &p),
             "project shop: plan\n  remove the firewall rules of n left on bridge br-0123456789ab (its network is gone)\n"

@@ -9,19 +9,23 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use base64::Engine as _;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use bulkhead_api_types::{
+    RotationReport, SecretList, SecretRemoved, SecretSetReply, SecretVersions,
+};
 use bulkhead_app::api::{Command, SecretValue};
 use bulkhead_client::Method;
 use bulkhead_core::auth::ProjectName;
-use bulkhead_core::secrets::{MAX_SECRET_BYTES, SecretName};
+use bulkhead_core::secrets::{KekId, MAX_SECRET_BYTES, SecretName};
 
 use crate::accounts::Target;
 use crate::backend::{Backend, Request, encode};
 use crate::failure::Failure;
-use crate::output::{emit, emit_json, say};
-use crate::render::{list, scalar, text};
+use crate::output::{emit, say};
+use crate::replies::{print_json, read};
 
 fn project_of(name: &str) -> anyhow::Result<ProjectName> {
     ProjectName::new(name).map_err(|e| Failure::usage(e.to_string()).into())
@@ -56,12 +60,17 @@ fn path_of(project: &ProjectName, name: &SecretName) -> String {
     )
 }
 
-async fn call(t: &Target<'_>, request: Request) -> anyhow::Result<Value> {
+/// Run `request` and read its reply as `T` (`what` names it in an error).
+async fn call<T: DeserializeOwned>(
+    t: &Target<'_>,
+    what: &'static str,
+    request: Request,
+) -> anyhow::Result<T> {
     let env = crate::args::environment();
     let b = Backend::open(t.state_dir, &env, true).await?;
     let result = b.call(request).await;
     b.close().await;
-    result
+    read(what, result?)
 }
 
 /// Fill `buf` from `from` until it is full or the input ends; the number of bytes read.
@@ -146,16 +155,12 @@ pub async fn set(
         .body(body)
         .sensitive()
         .slow();
-    let reply = call(t, request).await?;
+    let reply: SecretSetReply = call(t, "secret reply", request).await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let version = scalar(&reply["version"]);
-    let rolled: Vec<&str> = list(&reply, "rolled")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let (version, rolled) = (reply.version, &reply.rolled);
     let mut out = format!("secret {project}/{name}: version {version} set\n");
     if rolled.is_empty() {
         out.push_str("no deployed service delivers it yet\n");
@@ -170,28 +175,29 @@ pub async fn set(
 pub async fn list_secrets(t: &Target<'_>, project: &str) -> anyhow::Result<ExitCode> {
     let project = project_of(project)?;
     let path = format!("/v1/projects/{}/secrets", encode(project.as_str()));
-    let reply = call(
+    let reply: SecretList = call(
         t,
+        "secret listing",
         Request::new(Method::GET, path, Command::SecretList { project }),
     )
     .await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = format!(
         "{:<32} {:<9} {:<7} {:<22} BY\n",
         "NAME", "VERSIONS", "LATEST", "SET"
     );
-    for s in list(&reply, "secrets") {
+    for s in &reply.secrets {
         let _ = writeln!(
             out,
             "{:<32} {:<9} {:<7} {:<22} {}",
-            text(s, "name"),
-            list(s, "versions").len(),
-            scalar(&s["latest"]),
-            text(s, "created_at"),
-            text(s, "created_by")
+            s.name,
+            s.versions.len(),
+            s.latest,
+            s.created_at,
+            s.created_by
         );
     }
     emit(&out)?;
@@ -202,24 +208,22 @@ pub async fn list_secrets(t: &Target<'_>, project: &str) -> anyhow::Result<ExitC
 pub async fn versions(t: &Target<'_>, secret: &str) -> anyhow::Result<ExitCode> {
     let (project, name) = secret_of(secret)?;
     let path = format!("{}/versions", path_of(&project, &name));
-    let reply = call(
+    let reply: SecretVersions = call(
         t,
+        "secret version listing",
         Request::new(Method::GET, path, Command::SecretVersions { project, name }),
     )
     .await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = format!("{:<8} {:<10} {:<22} BY\n", "VERSION", "BYTES", "CREATED");
-    for v in list(&reply, "versions") {
+    for v in &reply.versions {
         let _ = writeln!(
             out,
             "{:<8} {:<10} {:<22} {}",
-            scalar(&v["version"]),
-            scalar(&v["size"]),
-            text(v, "created_at"),
-            text(v, "created_by")
+            v.version, v.size, v.created_at, v.created_by
         );
     }
     emit(&out)?;
@@ -234,13 +238,18 @@ pub async fn remove(t: &Target<'_>, secret: &str) -> anyhow::Result<ExitCode> {
         project: project.clone(),
         name: name.clone(),
     };
-    let reply = call(t, Request::new(Method::DELETE, path, command)).await?;
+    let reply: SecretRemoved = call(
+        t,
+        "secret removal reply",
+        Request::new(Method::DELETE, path, command),
+    )
+    .await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&format!(
             "removed secret {project}/{name} ({} version(s))\n",
-            scalar(&reply["removed_versions"])
+            reply.removed_versions
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -249,17 +258,17 @@ pub async fn remove(t: &Target<'_>, secret: &str) -> anyhow::Result<ExitCode> {
 /// `keys rotate`: the report; exit 1 when a version could not be re-wrapped.
 pub async fn rotate(t: &Target<'_>) -> anyhow::Result<ExitCode> {
     let request = Request::new(Method::POST, "/v1/keys/rotations", Command::KeyRotate).slow();
-    let reply = call(t, request).await?;
+    let reply: RotationReport = call(t, "rotation report", request).await?;
     if t.json {
-        emit_json(&reply)?;
+        print_json(&reply)?;
     } else {
         emit(&rotation(&reply))?;
     }
-    let failed = list(&reply, "failed");
+    let failed = &reply.failed;
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    let names: Vec<&str> = failed.iter().map(|f| text(f, "secret")).collect();
+    let names: Vec<&str> = failed.iter().map(|f| f.secret.as_str()).collect();
     Err(Failure::refused(format!(
         "{} version(s) could not be re-wrapped ({}); the keys they use were kept",
         failed.len(),
@@ -270,40 +279,30 @@ pub async fn rotate(t: &Target<'_>) -> anyhow::Result<ExitCode> {
 }
 
 /// A rotation report as text.
-fn rotation(r: &Value) -> String {
+fn rotation(r: &RotationReport) -> String {
     let mut out = String::new();
-    let kek = match text(r, "kek") {
-        "" => "-",
-        k => k,
-    };
-    let how = if r["created"] == Value::Bool(true) {
-        "new"
-    } else {
-        "continued"
-    };
+    let kek = r.kek.as_ref().map_or("-", |k| k.as_str());
+    let how = if r.created { "new" } else { "continued" };
     let _ = writeln!(
         out,
         "key-encryption key {kek} ({how}): {} version(s) re-wrapped, {} already current, {} removed meanwhile",
-        scalar(&r["rewrapped"]),
-        scalar(&r["already_current"]),
-        scalar(&r["vanished"])
+        r.rewrapped, r.already_current, r.vanished
     );
-    let keys = |key: &str| -> String {
-        let ids: Vec<&str> = list(r, key).iter().filter_map(Value::as_str).collect();
+    let keys = |ids: &[KekId]| -> String {
         if ids.is_empty() {
             "none".into()
         } else {
-            ids.join(", ")
+            ids.iter().map(KekId::as_str).collect::<Vec<_>>().join(", ")
         }
     };
-    let _ = writeln!(out, "retired: {}", keys("retired"));
-    if !list(r, "kept").is_empty() {
-        let _ = writeln!(out, "kept (still in use): {}", keys("kept"));
+    let _ = writeln!(out, "retired: {}", keys(&r.retired));
+    if !r.kept.is_empty() {
+        let _ = writeln!(out, "kept (still in use): {}", keys(&r.kept));
     }
-    for f in list(r, "failed") {
-        let _ = writeln!(out, "failed: {}: {}", text(f, "secret"), text(f, "reason"));
+    for f in &r.failed {
+        let _ = writeln!(out, "failed: {}: {}", f.secret, f.reason);
     }
-    if r["interrupted"] == Value::Bool(true) {
+    if r.interrupted {
         let _ = writeln!(
             out,
             "interrupted: run `bulkhead keys rotate` again to finish"
@@ -357,6 +356,7 @@ mod tests {
             "vanished": 0, "retired": ["0123456789abcdef"], "kept": [],
             "failed": [{"secret": "shop/db v2", "reason": "does not open"}], "interrupted": false
         });
+        let r: RotationReport = read("rotation report", r).unwrap_or_else(|e| panic!("{e:#}"));
         let text = rotation(&r);
         assert!(
             text.starts_with("key-encryption key 66687aadf862bd77 (new): 3 version(s) re-wrapped"),

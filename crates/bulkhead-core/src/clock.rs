@@ -25,6 +25,11 @@ pub fn rfc3339_millis(unix_millis: u64) -> String {
 /// by `Z` or `+HH:MM`/`-HH:MM` (`t`, `z` and a space for `T` accepted, as RFC 3339 allows).
 /// Digits past milliseconds are truncated. `None` for anything else, or for a time before 1970.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    u64::try_from(parse_rfc3339_signed(text)?).ok()
+}
+
+/// [`parse_rfc3339`] for any year from 0000 to 9999: negative before 1970.
+pub fn parse_rfc3339_signed(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let num = |range: std::ops::Range<usize>| -> Option<i64> {
         let digits = b.get(range)?;
@@ -90,7 +95,7 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
     };
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    u64::try_from(secs * 1000 + millis).ok()
+    Some(secs * 1000 + millis)
 }
 
 fn is_leap(year: i64) -> bool {
@@ -156,6 +161,12 @@ mod tests {
     #[test]
     fn parses_offsets_fractions_and_refuses_the_rest() {
         let base = Some(1_795_750_325_000);
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
+        assert_eq!(parse_rfc3339_signed("1969-12-31T23:59:59Z"), Some(-1000));
+        assert_eq!(
+            parse_rfc3339_signed("0000-01-01T00:00:00Z"),
+            Some(-62_167_219_200_000)
+        );
         assert_eq!(parse_rfc3339("2026-11-27T03:32:05Z"), base);
         assert_eq!(parse_rfc3339("2026-11-27t03:32:05z"), base);
         assert_eq!(parse_rfc3339("2026-11-27 03:32:05Z"), base);

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::names::ServiceName;
 use crate::spec::Project;
 use crate::spec::extension::Egress;
 
@@ -20,7 +21,8 @@ pub struct SecurityGroup {
     pub published: bool,
 }
 
-/// Why a network exists.
+/// Why a network exists. (`<service>` in a network's name is in lower case:
+/// [`ServiceName::engine_part`].)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkRole {
@@ -116,7 +118,7 @@ pub fn topology(project: &Project, on_networks: &BTreeSet<String>) -> Topology {
             continue;
         }
         if !callers.is_empty() {
-            let net = format!("{p}-{name}-in");
+            let net = format!("{p}-{}-in", ServiceName::engine_part(name));
             let mut members = vec![name.clone()];
             members.extend(callers.iter().cloned());
             for m in &members {
@@ -134,7 +136,7 @@ pub fn topology(project: &Project, on_networks: &BTreeSet<String>) -> Topology {
             });
         }
         if egress == Egress::Internet {
-            let net = format!("{p}-{name}-out");
+            let net = format!("{p}-{}-out", ServiceName::engine_part(name));
             attachments
                 .entry(name.clone())
                 .or_default()
@@ -149,7 +151,7 @@ pub fn topology(project: &Project, on_networks: &BTreeSet<String>) -> Topology {
             });
         }
         if published && egress == Egress::None {
-            let net = format!("{p}-{name}-pub");
+            let net = format!("{p}-{}-pub", ServiceName::engine_part(name));
             attachments
                 .entry(name.clone())
                 .or_default()

@@ -2,16 +2,20 @@
 //! administrator. A token's secret is shown once, in the reply that created it, and stored
 //! only as a hash.
 
+use bulkhead_api_types::{
+    BindingAdded, BindingList, BindingRemoved, TokenCreated, TokenList, TokenRevoked, TokenText,
+    UserAdded, UserList, UserRemoved,
+};
 use bulkhead_core::audit::{Actor, Outcome, Record};
 use bulkhead_core::auth::{
     Binding, Role, Scope, SubjectKind, TokenName, TokenRecord, TokenSecret, UserName, UserRecord,
 };
 use bulkhead_ports::Store;
-use serde_json::{Value, json};
 
 use super::command::Command;
 use super::dispatch::{Api, Authenticated, Reply};
 use super::error::ApiError;
+use super::render::{self, json};
 use crate::clock::now_secs;
 
 /// A new token: random id and secret from the operating system.
@@ -20,6 +24,12 @@ pub fn new_token(
     name: TokenName,
     expires_in: Option<u64>,
 ) -> Result<(TokenSecret, TokenRecord), ApiError> {
+    if let Some(s) = expires_in.filter(|s| *s == 0 || *s > bulkhead_core::auth::MAX_EXPIRES_IN) {
+        return Err(ApiError::bad_request(format!(
+            "expires_in {s} is not between 1 and {} seconds (100 years); leave it out for a token that does not expire",
+            bulkhead_core::auth::MAX_EXPIRES_IN
+        )));
+    }
     let mut id = [0u8; bulkhead_core::auth::ID_BYTES];
     let mut secret = [0u8; bulkhead_core::auth::SECRET_BYTES];
     getrandom::fill(&mut id).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -37,27 +47,6 @@ pub fn new_token(
     Ok((token, record))
 }
 
-fn token_json(t: &TokenRecord) -> Value {
-    json!({
-        "id": t.id.as_str(),
-        "owner": t.owner.as_str(),
-        "name": t.name.as_str(),
-        "created_at": bulkhead_core::clock::rfc3339(t.created_at),
-        "expires_at": t.expires_at.map(bulkhead_core::clock::rfc3339),
-        "revoked_at": t.revoked_at.map(bulkhead_core::clock::rfc3339),
-    })
-}
-
-fn user_json(u: &UserRecord, bindings: &[Binding]) -> Value {
-    json!({
-        "name": u.name.as_str(),
-        "kind": u.kind,
-        "created_at": bulkhead_core::clock::rfc3339(u.created_at),
-        "disabled": u.disabled,
-        "bindings": bindings.iter().filter(|b| b.user == u.name).collect::<Vec<_>>(),
-    })
-}
-
 impl Api {
     pub(super) async fn accounts(
         &self,
@@ -65,16 +54,16 @@ impl Api {
         command: Command,
     ) -> Result<Reply, ApiError> {
         let store = &self.deployer.store;
-        let json = match command {
+        let document = match command {
             Command::UserList => {
                 let bindings = store.list_bindings(None).await?;
-                let users: Vec<Value> = store
+                let users = store
                     .list_users()
                     .await?
                     .iter()
-                    .map(|u| user_json(u, &bindings))
+                    .map(|u| render::user(u, &bindings))
                     .collect();
-                json!({ "users": users })
+                json(&UserList { users })?
             }
             Command::UserAdd { user, kind, role } => {
                 let record = UserRecord {
@@ -96,11 +85,11 @@ impl Api {
                 }
                 store.add_token(&token).await?;
                 let bindings = store.list_bindings(Some(&user)).await?;
-                json!({
-                    "user": user_json(&record, &bindings),
-                    "token": secret.expose().as_str(),
-                    "token_id": token.id.as_str(),
-                })
+                json(&UserAdded {
+                    user: render::user(&record, &bindings),
+                    token: TokenText::new(secret.expose().as_str().to_string()),
+                    token_id: token.id.to_string(),
+                })?
             }
             Command::UserRemove { user } => {
                 if store.get_user(&user).await?.is_none() {
@@ -108,7 +97,9 @@ impl Api {
                 }
                 self.keep_an_admin(&user, None).await?;
                 store.delete_user(&user).await?;
-                json!({ "removed": user.as_str() })
+                json(&UserRemoved {
+                    removed: user.to_string(),
+                })?
             }
             Command::TokenCreate {
                 user,
@@ -120,16 +111,22 @@ impl Api {
                 }
                 let (secret, token) = new_token(&user, name, expires_in)?;
                 store.add_token(&token).await?;
-                json!({ "token": secret.expose().as_str(), "record": token_json(&token) })
+                json(&TokenCreated {
+                    token: TokenText::new(secret.expose().as_str().to_string()),
+                    record: render::token(&token),
+                })?
             }
             Command::TokenList { user } => {
-                let tokens: Vec<Value> = store
+                let tokens = store
                     .list_tokens(Some(&user))
                     .await?
                     .iter()
-                    .map(token_json)
+                    .map(render::token)
                     .collect();
-                json!({ "user": user.as_str(), "tokens": tokens })
+                json(&TokenList {
+                    user: user.to_string(),
+                    tokens,
+                })?
             }
             Command::TokenRevoke { user, id } => {
                 match store.get_token(&id).await? {
@@ -141,11 +138,16 @@ impl Api {
                     }
                 }
                 let token = store.revoke_token(&id, now_secs()).await?;
-                json!({ "revoked": token_json(&token) })
+                json(&TokenRevoked {
+                    revoked: render::token(&token),
+                })?
             }
             Command::BindingList { user } => {
                 let bindings = store.list_bindings(Some(&user)).await?;
-                json!({ "user": user.as_str(), "bindings": bindings })
+                json(&BindingList {
+                    user: user.to_string(),
+                    bindings,
+                })?
             }
             Command::BindingBind { binding } => {
                 if store.get_user(&binding.user).await?.is_none() {
@@ -155,7 +157,7 @@ impl Api {
                     )));
                 }
                 let added = store.add_binding(&binding).await?;
-                json!({ "binding": binding, "added": added })
+                json(&BindingAdded { binding, added })?
             }
             Command::BindingUnbind { binding } => {
                 self.keep_an_admin(&binding.user, Some(&binding)).await?;
@@ -166,12 +168,12 @@ impl Api {
                         binding.user
                     )));
                 }
-                json!({ "binding": binding, "removed": removed })
+                json(&BindingRemoved { binding, removed })?
             }
             _ => return Err(ApiError::internal("not an account command")),
         };
         let _ = who;
-        Ok(Reply::Json(json))
+        Ok(Reply::Json(document))
     }
 
     /// Every binding of an enabled account.

@@ -9,6 +9,7 @@ use bulkhead_core::auth::{
 };
 use serde::Deserialize;
 
+use bulkhead_core::names::ServiceName;
 use bulkhead_core::secrets::SecretName;
 use zeroize::Zeroizing;
 
@@ -81,22 +82,22 @@ pub enum Command {
     },
     ServiceScale {
         project: ProjectName,
-        service: String,
+        service: ServiceName,
         replicas: u32,
     },
     ServiceRollback {
         project: ProjectName,
-        service: String,
+        service: ServiceName,
         to: Option<u64>,
     },
     ServiceLogs {
         project: ProjectName,
-        service: String,
+        service: ServiceName,
         tail: Option<usize>,
     },
     ReleaseList {
         project: ProjectName,
-        service: String,
+        service: ServiceName,
     },
     AuditRead {
         query: AuditQuery,

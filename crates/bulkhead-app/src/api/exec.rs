@@ -4,11 +4,15 @@
 
 use std::sync::Arc;
 
+use bulkhead_api_types::{
+    ActiveRelease, AuditPage, ContainerLogs, DownReply, LogsReply, PlanReply, ProjectGet,
+    ProjectList, ProjectRow, RollbackReply, ScaleReply, StatusReply,
+};
 use bulkhead_core::auth::ProjectName;
 use bulkhead_core::spec::Project;
 use bulkhead_core::verdict::Verdict;
 use bulkhead_ports::{ContainerRuntime, LabelFilter, Store};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::bundle::Upload;
 use super::command::{AuditQuery, Command, Source};
@@ -87,13 +91,15 @@ impl Api {
                 service,
                 to,
             } => {
-                let to = self.check_rollback(who, project, service, *to).await?;
+                let to = self
+                    .check_rollback(who, project, service.as_str(), *to)
+                    .await?;
                 Ok(Prepared::Rollback { to })
             }
             Command::ServiceScale {
                 project, service, ..
             } => {
-                let release = self.check_scale(who, project, service).await?;
+                let release = self.check_scale(who, project, service.as_str()).await?;
                 Ok(Prepared::Scale { release })
             }
             Command::SecretSet { project, .. } => {
@@ -162,7 +168,7 @@ impl Api {
         prepared: Prepared,
     ) -> Result<Reply, ApiError> {
         let d = &self.deployer;
-        let json = match command {
+        let document = match command {
             Command::ProjectList => self.project_list(who).await?,
             Command::ProjectGet { project } => self.project_get(&project).await?,
             Command::ProjectUp { project, .. } => {
@@ -189,14 +195,17 @@ impl Api {
                 if !report.plan.is_empty() {
                     self.refresh(&project).await;
                 }
-                render::up(&report)
+                render::json(&render::up(&report)?)?
             }
             Command::ProjectPlan { .. } => {
                 let Prepared::Plan { options, _upload } = prepared else {
                     return Err(ApiError::internal("plan was not prepared"));
                 };
                 let (verdict, plan) = d.plan_only(&options).await?;
-                json!({ "project": verdict.project, "plan": plan })
+                render::json(&PlanReply {
+                    project: verdict.project,
+                    plan,
+                })?
             }
             Command::ProjectDown { project, volumes } => {
                 let p = project.to_string();
@@ -204,11 +213,11 @@ impl Api {
                     .locked(&project, move |d| async move { d.down(&p, volumes).await })
                     .await?;
                 self.refresh(&project).await;
-                json!({
-                    "project": project.as_str(),
-                    "removed": outcome.removed,
-                    "networks_removed": outcome.networks_removed,
-                })
+                render::json(&DownReply {
+                    project: project.to_string(),
+                    removed: outcome.removed,
+                    networks_removed: outcome.networks_removed,
+                })?
             }
             Command::ServiceList { project } => self.service_list(&project).await?,
             Command::ServiceScale {
@@ -219,7 +228,7 @@ impl Api {
                 let Prepared::Scale { release: checked } = prepared else {
                     return Err(ApiError::internal("scale was not prepared"));
                 };
-                let (p, s) = (project.to_string(), service.clone());
+                let (p, s) = (project.to_string(), service.to_string());
                 let changed = self
                     .locked(&project, move |d| async move {
                         // The release whose waivers were checked must still be the active one.
@@ -242,12 +251,12 @@ impl Api {
                 if changed {
                     self.refresh(&project).await;
                 }
-                json!({
-                    "project": project.as_str(),
-                    "service": service,
-                    "replicas": replicas,
-                    "changed": changed,
-                })
+                render::json(&ScaleReply {
+                    project: project.to_string(),
+                    service: service.to_string(),
+                    replicas,
+                    changed,
+                })?
             }
             Command::ServiceRollback {
                 project, service, ..
@@ -255,7 +264,7 @@ impl Api {
                 let Prepared::Rollback { to } = prepared else {
                     return Err(ApiError::internal("rollback was not prepared"));
                 };
-                let (p, s) = (project.to_string(), service.clone());
+                let (p, s) = (project.to_string(), service.to_string());
                 let actor = who.subject.name().to_string();
                 let (number, plan, outcome) = self
                     .locked(&project, move |d| async move {
@@ -263,33 +272,44 @@ impl Api {
                     })
                     .await?;
                 self.refresh(&project).await;
-                json!({
-                    "project": project.as_str(),
-                    "service": service,
-                    "release": number,
-                    "plan": plan,
-                    "held": outcome.held,
-                })
+                render::json(&RollbackReply {
+                    project: project.to_string(),
+                    service: service.to_string(),
+                    release: number,
+                    plan,
+                    held: render::held(&outcome.held),
+                })?
             }
             Command::ServiceLogs {
                 project,
                 service,
                 tail,
             } => {
-                let logs = d.logs(project.as_str(), &service, tail).await?;
-                let containers: Vec<Value> = logs
+                let logs = d.logs(project.as_str(), service.as_str(), tail).await?;
+                let containers = logs
                     .into_iter()
-                    .map(|(name, lines)| json!({ "container": name, "lines": lines }))
+                    .map(|(container, lines)| ContainerLogs { container, lines })
                     .collect();
-                json!({ "project": project.as_str(), "service": service, "containers": containers })
+                render::json(&LogsReply {
+                    project: project.to_string(),
+                    service: service.to_string(),
+                    containers,
+                })?
             }
             Command::ReleaseList { project, service } => {
-                let (all, active) = d.releases(project.as_str(), &service).await?;
-                render::releases(project.as_str(), &service, &all, active)
+                let (all, active) = d.releases(project.as_str(), service.as_str()).await?;
+                render::json(&render::releases(
+                    project.as_str(),
+                    service.as_str(),
+                    &all,
+                    active,
+                ))?
             }
             Command::AuditRead { query } => self.audit_read(&query).await?,
             Command::AuditExport => return self.audit_export().await,
-            Command::ServerStatus => json!({ "listener": self.listener.snapshot() }),
+            Command::ServerStatus => render::json(&StatusReply {
+                listener: self.listener.snapshot(),
+            })?,
             c @ (Command::SecretSet { .. }
             | Command::SecretList { .. }
             | Command::SecretVersions { .. }
@@ -297,7 +317,7 @@ impl Api {
             | Command::KeyRotate) => return self.secrets(who, c).await,
             other => return self.accounts(who, other).await,
         };
-        Ok(Reply::Json(json))
+        Ok(Reply::Json(document))
     }
 
     /// Run `f` on the deployer under the project's lock, as a task of its own.
@@ -342,10 +362,10 @@ impl Api {
                 &resource,
             );
             if may.is_allow() {
-                names.push(json!({ "name": p.name }));
+                names.push(ProjectRow { name: p.name });
             }
         }
-        Ok(json!({ "projects": names }))
+        render::json(&ProjectList { projects: names })
     }
 
     async fn project_get(&self, project: &ProjectName) -> Result<Value, ApiError> {
@@ -360,17 +380,21 @@ impl Api {
         let held = self.deployer.held(project.as_str(), &active).await?;
         let mut services = Vec::new();
         for r in active {
-            services.push(json!({
-                "service": r.service,
-                "release": r.number,
-                "image": r.image,
-                "created_at": r.created_at,
-                "created_by": r.created_by,
-                "activated_by": activators.get(&r.service),
-                "waivers": r.waivers.iter().map(|(rule, _)| rule).collect::<Vec<_>>(),
-            }));
+            services.push(ActiveRelease {
+                activated_by: activators.get(&r.service).cloned(),
+                waivers: r.waivers.iter().map(|(rule, _)| rule.clone()).collect(),
+                service: r.service,
+                release: r.number,
+                image: r.image,
+                created_at: r.created_at,
+                created_by: r.created_by,
+            });
         }
-        Ok(json!({ "project": project.as_str(), "services": services, "held": held }))
+        render::json(&ProjectGet {
+            project: project.to_string(),
+            services,
+            held: render::held(&held),
+        })
     }
 
     /// Services from the store, containers from the reconciler's last look (the engine is
@@ -420,14 +444,19 @@ impl Api {
                     .unwrap_or_default()
             }
         };
-        Ok(render::services(project.as_str(), &desired, &containers))
+        render::json(&render::services(project.as_str(), &desired, &containers))
     }
 
     async fn audit_read(&self, query: &AuditQuery) -> Result<Value, ApiError> {
         let since = match &query.since {
-            Some(t) => Some(bulkhead_core::clock::parse_rfc3339(t).ok_or_else(|| {
-                ApiError::bad_request(format!("since {t:?} is not an RFC 3339 time"))
-            })?),
+            // A time before 1970 is before every entry.
+            Some(t) => Some(
+                bulkhead_core::clock::parse_rfc3339_signed(t)
+                    .map(|ms| u64::try_from(ms).unwrap_or(0))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("since {t:?} is not an RFC 3339 time"))
+                    })?,
+            ),
             None => None,
         };
         let filter = bulkhead_audit::Filter {
@@ -457,7 +486,10 @@ impl Api {
             } else {
                 None
             };
-            Ok(json!({ "entries": out, "next_cursor": next }))
+            render::json(&AuditPage {
+                entries: out,
+                next_cursor: next,
+            })
         })
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?

@@ -2,13 +2,17 @@
 //! of it rolls), list and versions (names, numbers, sizes, times — never a value), remove, and
 //! rotating the key-encryption key. No reply carries a value, a key or a hash of either.
 
-use serde_json::{Value, json};
+use bulkhead_api_types::{
+    SecretList, SecretRemoved, SecretRow, SecretSetReply, SecretVersionRow, SecretVersions,
+};
+use serde_json::Value;
 
 use bulkhead_core::clock::rfc3339;
 
 use super::command::Command;
 use super::dispatch::{Api, Authenticated, Reply};
 use super::error::ApiError;
+use super::render::json;
 use crate::clock::now_secs;
 use crate::secrets::SecretsError;
 
@@ -32,7 +36,7 @@ impl Api {
             self.deployer.secrets.clone().ok_or_else(|| {
                 ApiError::internal("the encrypted secret store is not configured")
             })?;
-        let json: Value = match command {
+        let document: Value = match command {
             Command::SecretSet {
                 project,
                 name,
@@ -77,60 +81,67 @@ impl Api {
                 if !rolled.is_empty() {
                     self.refresh(&project).await;
                 }
-                json!({
-                    "project": project.as_str(),
-                    "secret": name.as_str(),
-                    "version": version,
-                    "rolled": rolled,
-                })
+                json(&SecretSetReply {
+                    project: project.to_string(),
+                    secret: name.to_string(),
+                    version,
+                    rolled,
+                })?
             }
             Command::SecretList { project } => {
                 let list = secrets.list(&project).await.map_err(secret_error)?;
-                let rows: Vec<Value> = list
+                let secrets = list
                     .iter()
-                    .map(|s| {
-                        json!({
-                            "name": s.name.as_str(),
-                            "versions": s.versions,
-                            "latest": s.latest,
-                            "created_at": rfc3339(s.created_at),
-                            "created_by": s.created_by,
-                        })
+                    .map(|s| SecretRow {
+                        name: s.name.to_string(),
+                        versions: s.versions.clone(),
+                        latest: s.latest,
+                        created_at: rfc3339(s.created_at),
+                        created_by: s.created_by.clone(),
                     })
                     .collect();
-                json!({ "project": project.as_str(), "secrets": rows })
+                json(&SecretList {
+                    project: project.to_string(),
+                    secrets,
+                })?
             }
             Command::SecretVersions { project, name } => {
                 let versions = secrets
                     .versions(&project, &name)
                     .await
                     .map_err(secret_error)?;
-                let rows: Vec<Value> = versions
+                let versions = versions
                     .iter()
-                    .map(|v| {
-                        json!({
-                            "version": v.version,
-                            "created_at": rfc3339(v.created_at),
-                            "created_by": v.created_by,
-                            "size": v.size,
-                        })
+                    .map(|v| SecretVersionRow {
+                        version: v.version,
+                        created_at: rfc3339(v.created_at),
+                        created_by: v.created_by.clone(),
+                        size: v.size,
                     })
                     .collect();
-                json!({ "project": project.as_str(), "secret": name.as_str(), "versions": rows })
+                json(&SecretVersions {
+                    project: project.to_string(),
+                    secret: name.to_string(),
+                    versions,
+                })?
             }
             Command::SecretRemove { project, name } => {
                 let removed = secrets
                     .remove(&project, &name)
                     .await
                     .map_err(secret_error)?;
-                json!({ "project": project.as_str(), "secret": name.as_str(), "removed_versions": removed })
+                json(&SecretRemoved {
+                    project: project.to_string(),
+                    secret: name.to_string(),
+                    removed_versions: removed,
+                })?
             }
             Command::KeyRotate => {
                 let report = secrets.rotate().await.map_err(secret_error)?;
-                serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?
+                json(&report)?
             }
             _ => return Err(ApiError::internal("not a secret command")),
         };
-        Ok(Reply::Json(json))
+        Ok(Reply::Json(document))
     }
 }

@@ -135,8 +135,11 @@ pub fn built_by(labels: &BTreeMap<String, String>) -> Option<&String> {
 pub fn tag(project: &str, service: &str) -> String {
     // Not `<project>-<service>`: `p` + `db-store` and `p-db` + `store` would share it, and a
     // build of one project would move another's tag. Service and project sit in fields of
-    // their own: `bulkhead/store:shop`.
-    format!("bulkhead/{service}:{project}")
+    // their own: `bulkhead/store:shop`. A repository is lower case only.
+    format!(
+        "bulkhead/{}:{project}",
+        bulkhead_core::names::ServiceName::engine_part(service)
+    )
 }
 
 /// Resolve one service's image. `reuse` is the previous release's (build key, image id): when

@@ -427,11 +427,18 @@ impl<R: ContainerRuntime + 'static, S: Store + 'static, F: Firewall + 'static> D
     ) -> Result<(), DeployError> {
         match op {
             Op::CreateNetwork { name, internal } => {
-                let owner = name
+                let part = name
                     .strip_prefix(&format!("{project}-"))
                     .and_then(|n| n.rsplit_once('-'))
                     .map(|(s, _)| s)
                     .unwrap_or_default();
+                // The name has the service in lower case (`ServiceName::engine_part`); the
+                // label has it as written.
+                let owner = releases
+                    .releases
+                    .keys()
+                    .find(|s| bulkhead_core::names::ServiceName::engine_part(s) == part)
+                    .map_or(part, String::as_str);
                 // Only a service's own (ingress) networks need fixed addresses (see
                 // `handover`); pinning costs a create and a remove more.
                 let spec = NetworkSpec {

@@ -9,39 +9,12 @@ use std::ops::ControlFlow;
 
 use bulkhead_core::secrets::{KekId, SecretRef, WrappedVersion};
 use bulkhead_ports::{KeyError, Rewrapped, Store};
-use serde::Serialize;
 
 use super::{Secrets, SecretsError};
 
-/// What a rotation did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct RotationReport {
-    /// The current key-encryption key at the end.
-    pub kek: Option<KekId>,
-    /// This run made a new key (`false`: it continued or finished an earlier, interrupted one).
-    pub created: bool,
-    /// Versions whose data key this run re-wrapped under the current key.
-    pub rewrapped: u64,
-    /// Versions already under the current key.
-    pub already_current: u64,
-    /// Versions removed while the rotation ran.
-    pub vanished: u64,
-    /// Old keys destroyed.
-    pub retired: Vec<KekId>,
-    /// Old keys kept because a version that failed to re-wrap still uses them.
-    pub kept: Vec<KekId>,
-    /// Versions that could not be re-wrapped (damaged, or under a key that is gone).
-    pub failed: Vec<RotationFailure>,
-    /// Stopped by the caller before the end; running again continues.
-    pub interrupted: bool,
-}
-
-/// One version rotation could not re-wrap, and why (never any key or value).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RotationFailure {
-    pub secret: String,
-    pub reason: String,
-}
+/// What a rotation did, and the versions it could not re-wrap: the reply of
+/// `POST /v1/keys/rotations` as it is.
+pub use bulkhead_api_types::{RotationFailure, RotationReport};
 
 /// A step of a rotation, as it happens (for progress, and for tests that stop midway).
 #[derive(Clone, Copy, Debug)]

@@ -8,10 +8,12 @@ use base64::Engine as _;
 use bulkhead_core::auth::{
     Action, Binding, ProjectName, Role, Scope, SubjectKind, TokenId, TokenName, UserName,
 };
-use serde::Deserialize;
+use bulkhead_core::names::ServiceName;
 use serde::de::DeserializeOwned;
-use utoipa::ToSchema;
 
+use super::bodies::{
+    BindingBody, DeployBody, RollbackBody, ScaleBody, SecretBody, TokenBody, UserBody,
+};
 use crate::api::{ApiError, AuditQuery, Bundle, Command, Source};
 
 /// What a handler has to parse.
@@ -40,6 +42,45 @@ impl Method {
     }
 }
 
+/// What a query parameter holds (its OpenAPI schema follows from it, and so does its parsing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    /// `true` or `false`.
+    Boolean,
+    /// A count or a sequence number: 0 to 2^64 - 1.
+    Count,
+    /// A page size: 1 to [`MAX_AUDIT_PAGE`].
+    Limit,
+    /// An RFC 3339 time.
+    Time,
+    /// Free text.
+    Text,
+    /// A role's name.
+    Role,
+    /// A project's name.
+    Project,
+}
+
+/// A query parameter of a route.
+pub struct QueryParam {
+    pub name: &'static str,
+    pub kind: Param,
+    pub required: bool,
+    pub about: &'static str,
+}
+
+const fn optional(name: &'static str, kind: Param, about: &'static str) -> QueryParam {
+    QueryParam {
+        name,
+        kind,
+        required: false,
+        about,
+    }
+}
+
+/// The most audit entries one page holds.
+pub const MAX_AUDIT_PAGE: u64 = 1000;
+
 /// One route of the API.
 pub struct Route {
     pub method: Method,
@@ -47,8 +88,8 @@ pub struct Route {
     pub action: Action,
     /// The JSON body's schema name (components/schemas), if the route takes one.
     pub body: Option<&'static str>,
-    /// Query parameters: name, JSON type, description.
-    pub query: &'static [(&'static str, &'static str, &'static str)],
+    /// Query parameters.
+    pub query: &'static [QueryParam],
     /// Largest body accepted (bytes).
     pub max_body: usize,
     /// Whether the audit entry keeps the body's SHA-256. Not for bodies that carry a secret:
@@ -61,75 +102,6 @@ pub struct Route {
 pub const SMALL_BODY: usize = 1 << 20;
 /// Deploys and plans carry the project's files.
 pub const UPLOAD_BODY: usize = 64 << 20;
-
-/// Body of `POST .../deploys` and `.../plans`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeployBody {
-    /// The Compose files, relative to the archive's root, in `-f` order (empty: discovery).
-    #[serde(default)]
-    pub files: Vec<String>,
-    /// Variables the files interpolate.
-    #[serde(default)]
-    pub env: std::collections::BTreeMap<String, String>,
-    /// The project directory as a tar archive, base64 (standard alphabet).
-    pub bundle: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScaleBody {
-    pub replicas: u32,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackBody {
-    /// The release to re-activate (default: the one before the active one).
-    #[serde(default)]
-    pub to: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserBody {
-    pub name: String,
-    /// `user` (default) or `service-account`.
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// A first role binding.
-    #[serde(default)]
-    pub role: Option<String>,
-    /// The binding's project (default: all projects).
-    #[serde(default)]
-    pub project: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TokenBody {
-    pub name: String,
-    /// Seconds until it expires (default: never).
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-}
-
-/// Body of `PUT .../secrets/{name}`: the value, base64 (standard alphabet). Write-only: no
-/// request returns it.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SecretBody {
-    pub value: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BindingBody {
-    pub role: String,
-    /// Default: all projects.
-    #[serde(default)]
-    pub project: Option<String>,
-}
 
 fn body<T: DeserializeOwned>(p: &Parts<'_>) -> Result<T, ApiError> {
     if p.body.is_empty() {
@@ -178,18 +150,8 @@ fn secret_value(p: &Parts<'_>) -> Result<crate::api::SecretValue, ApiError> {
     Ok(crate::api::SecretValue(decoded))
 }
 
-fn service(p: &Parts<'_>) -> Result<String, ApiError> {
-    let s = segment(p, "service")?;
-    let ok = !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
-    if !ok {
-        return Err(ApiError::bad_request(format!(
-            "service name {s:?} is not valid (lowercase letters, digits, `-`, `_`, `.`)"
-        )));
-    }
-    Ok(s.to_string())
+fn service(p: &Parts<'_>) -> Result<ServiceName, ApiError> {
+    ServiceName::new(segment(p, "service")?).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 fn query<T: std::str::FromStr>(p: &Parts<'_>, name: &str) -> Result<Option<T>, ApiError> {
@@ -198,6 +160,17 @@ fn query<T: std::str::FromStr>(p: &Parts<'_>, name: &str) -> Result<Option<T>, A
         Some(v) => v.parse().map(Some).map_err(|_| {
             ApiError::bad_request(format!("query parameter {name}={v:?} is not valid"))
         }),
+    }
+}
+
+/// `limit`: 1 to [`MAX_AUDIT_PAGE`] (what the OpenAPI document says; nothing is clamped).
+fn limit(p: &Parts<'_>) -> Result<Option<usize>, ApiError> {
+    match query::<u64>(p, "limit")? {
+        Some(n @ 1..=MAX_AUDIT_PAGE) => Ok(usize::try_from(n).ok()),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "query parameter limit={n} is not between 1 and {MAX_AUDIT_PAGE}"
+        ))),
+        None => Ok(None),
     }
 }
 
@@ -297,7 +270,11 @@ pub const ROUTES: &[Route] = &[
         path: "/v1/projects/{project}",
         action: Action::ProjectDown,
         body: None,
-        query: &[("volumes", "boolean", "also remove the project's volumes")],
+        query: &[optional(
+            "volumes",
+            Param::Boolean,
+            "also remove the project's volumes",
+        )],
         max_body: SMALL_BODY,
         hash_body: true,
         parse: |p| {
@@ -366,7 +343,11 @@ pub const ROUTES: &[Route] = &[
         path: "/v1/projects/{project}/services/{service}/logs",
         action: Action::ServiceLogs,
         body: None,
-        query: &[("tail", "integer", "only the last N lines of each replica")],
+        query: &[optional(
+            "tail",
+            Param::Count,
+            "only the last N lines of each replica",
+        )],
         max_body: SMALL_BODY,
         hash_body: true,
         parse: |p| {
@@ -398,15 +379,23 @@ pub const ROUTES: &[Route] = &[
         action: Action::AuditRead,
         body: None,
         query: &[
-            ("since", "string", "entries at or after this RFC 3339 time"),
-            ("actor", "string", "entries of this user or token id"),
-            ("action", "string", "entries of this action (or its prefix)"),
-            (
+            optional(
+                "since",
+                Param::Time,
+                "entries at or after this RFC 3339 time",
+            ),
+            optional("actor", Param::Text, "entries of this user or token id"),
+            optional(
+                "action",
+                Param::Text,
+                "entries of this action (or its prefix)",
+            ),
+            optional(
                 "limit",
-                "integer",
+                Param::Limit,
                 "at most this many entries (default 100, at most 1000)",
             ),
-            ("cursor", "integer", "entries after this sequence number"),
+            optional("cursor", Param::Count, "entries after this sequence number"),
         ],
         max_body: SMALL_BODY,
         hash_body: true,
@@ -416,7 +405,7 @@ pub const ROUTES: &[Route] = &[
                     since: p.query.get("since").cloned(),
                     actor: p.query.get("actor").cloned(),
                     action: p.query.get("action").cloned(),
-                    limit: query(p, "limit")?,
+                    limit: limit(p)?,
                     cursor: query(p, "cursor")?,
                 },
             })
@@ -557,10 +546,15 @@ pub const ROUTES: &[Route] = &[
         action: Action::BindingUnbind,
         body: None,
         query: &[
-            ("role", "string", "the role to unbind"),
-            (
+            QueryParam {
+                name: "role",
+                kind: Param::Role,
+                required: true,
+                about: "the role to unbind",
+            },
+            optional(
                 "project",
-                "string",
+                Param::Project,
                 "the binding's project (default: all projects)",
             ),
         ],
@@ -664,7 +658,35 @@ pub const ROUTES: &[Route] = &[
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    fn audit_with(query: &[(&str, &str)]) -> Result<Command, ApiError> {
+        let route = ROUTES
+            .iter()
+            .find(|r| r.action == Action::AuditRead)
+            .unwrap_or_else(|| panic!("no audit route"));
+        let query: HashMap<String, String> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        (route.parse)(&Parts {
+            path: &HashMap::new(),
+            query: &query,
+            body: b"",
+        })
+    }
+
+    #[test]
+    fn an_audit_page_size_outside_its_bounds_is_refused_not_clamped() {
+        for ok in ["1", "100", "1000"] {
+            assert!(audit_with(&[("limit", ok)]).is_ok(), "{ok}");
+        }
+        for bad in ["0", "1001", "-1", "x"] {
+            assert!(audit_with(&[("limit", bad)]).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn docs_api_md_lists_every_route() {

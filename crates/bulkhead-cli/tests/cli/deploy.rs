@@ -487,3 +487,66 @@ fn kill_9_during_up_then_up_converges_with_nothing_orphaned() {
     nets.sort();
     assert_eq!(nets.len(), 3, "{nets:?}");
 }
+
+/// A service named with upper case (`Web`, as Compose allows) deploys, and `scale`, `logs`,
+/// `releases` and `rollback` name it as written: its containers and labels keep the case, its
+/// network and image take it lowered.
+#[test]
+fn a_service_named_web_deploys_scales_logs_and_rolls_back() {
+    let shop = Shop::new("w");
+    let service = |command: &str, edition: &str| {
+        format!(
+            "    build:\n      context: ./image\n    command: [\"{command}\"]\n    environment:\n      EDITION: \"{edition}\"\n    user: \"10001:10001\"\n    read_only: true\n    init: true\n    healthcheck:\n      test: [\"CMD\", \"/bulkhead-demo\", \"probe\", \"http://127.0.0.1:8082/healthz\"]\n      interval: 1s\n      timeout: 2s\n      retries: 3\n"
+        )
+    };
+    let spec = |edition: &str| {
+        format!(
+            "services:\n  Web:\n{}  api:\n{}    depends_on:\n      Web:\n        condition: service_healthy\n",
+            service("store", edition),
+            service("store", "1")
+        )
+    };
+    std::fs::write(shop.compose(), spec("1")).expect("write compose.yaml");
+    up(&shop);
+    let web = || {
+        shop.containers()
+            .into_iter()
+            .filter(|c| c["Config"]["Labels"]["dev.bulkhead.service"] == "Web")
+            .collect::<Vec<_>>()
+    };
+    let first = web();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["Name"], format!("/{}-Web-1", shop.name));
+    let networks = shop.labelled("network");
+    let names: Vec<String> = networks
+        .iter()
+        .map(|id| super::support::docker(&["network", "inspect", "-f", "{{.Name}}", id]))
+        .map(|n| n.trim().to_string())
+        .collect();
+    assert!(
+        names.contains(&format!("{}-web-in", shop.name)),
+        "{names:?}"
+    );
+
+    let scaled = shop.bulkhead(&["scale", "Web", "2", "-q"]);
+    assert_eq!(scaled.status.code(), Some(0), "{}", text(&scaled.stderr));
+    assert_eq!(web().len(), 2);
+    let logs = shop.bulkhead(&["logs", "Web", "--json"]);
+    assert_eq!(logs.status.code(), Some(0), "{}", text(&logs.stderr));
+    let doc: Value = serde_json::from_slice(&logs.stdout).expect("logs json");
+    assert_eq!(doc["service"], "Web");
+
+    std::fs::write(shop.compose(), spec("2")).expect("write compose.yaml");
+    up(&shop);
+    let rel = shop.bulkhead(&["releases", "Web", "--json"]);
+    assert_eq!(rel.status.code(), Some(0), "{}", text(&rel.stderr));
+    let doc: Value = serde_json::from_slice(&rel.stdout).expect("releases json");
+    assert_eq!(doc["releases"].as_array().map(Vec::len), Some(2), "{doc}");
+    let back = shop.bulkhead(&["rollback", "Web", "-q"]);
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back.stderr));
+    let now = web();
+    assert!(!now.is_empty());
+    for c in now {
+        assert_eq!(c["Config"]["Labels"]["dev.bulkhead.release"], "1");
+    }
+}

@@ -6,21 +6,21 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::validate;
+use crate::names;
 
 /// Longest user or service-account name.
-pub const MAX_NAME_LEN: usize = 63;
+pub const MAX_NAME_LEN: usize = names::USER.max_len;
 
 /// Names that Bulkhead itself writes as the actor of an action (embedded mode, controllers); no
 /// account may take them, so the audit log cannot be made to blame one on the other.
-pub const RESERVED_NAMES: &[&str] = &["local", "system"];
+pub const RESERVED_NAMES: &[&str] = names::USER.reserved;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
     #[error("user name {name:?} is not valid: {reason}")]
     BadUserName { name: String, reason: &'static str },
-    #[error("{reason}")]
-    BadProjectName { name: String, reason: String },
+    #[error(transparent)]
+    BadProjectName(names::NameError),
     #[error("unknown role `{given}`: the roles are admin, operator, developer, viewer, auditor")]
     UnknownRole { given: String },
     #[error("unknown account kind `{given}`: the kinds are user, service-account")]
@@ -32,35 +32,20 @@ pub enum IdentityError {
     },
 }
 
-/// A user or service-account name: `[a-z0-9][a-z0-9._-]{0,62}`, not reserved.
+/// A user or service-account name, checked by [`names::USER`]: `[a-z0-9][a-z0-9._-]{0,62}`,
+/// not reserved.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UserName(String);
 
 impl UserName {
     pub fn new(name: &str) -> Result<UserName, IdentityError> {
-        let bad = |reason| IdentityError::BadUserName {
-            name: name.to_owned(),
-            reason,
-        };
-        if name.is_empty() {
-            return Err(bad("it is empty"));
-        }
-        if name.len() > MAX_NAME_LEN {
-            return Err(bad("it is longer than 63 characters"));
-        }
-        if !name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
-            return Err(bad("it must start with a lowercase letter or a digit"));
-        }
-        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c);
-        if !name.chars().all(allowed) {
-            return Err(bad(
-                "use only lowercase letters, digits, `.`, `_` and `-` (at most 63 characters)",
-            ));
-        }
-        if RESERVED_NAMES.contains(&name) {
-            return Err(bad("it is reserved for Bulkhead's own actions"));
-        }
+        names::USER
+            .check(name)
+            .map_err(|reason| IdentityError::BadUserName {
+                name: name.to_owned(),
+                reason,
+            })?;
         Ok(UserName(name.to_owned()))
     }
 
@@ -107,17 +92,17 @@ impl fmt::Debug for UserName {
     }
 }
 
-/// A project name as Compose accepts it (lowercase letters, digits, `_`, `-`; at most 63).
+/// A project name, checked by [`names::PROJECT`] (as Compose accepts it: lowercase letters,
+/// digits, `_`, `-`; at most 63).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProjectName(String);
 
 impl ProjectName {
     pub fn new(name: &str) -> Result<ProjectName, IdentityError> {
-        validate::project_name(name).map_err(|reason| IdentityError::BadProjectName {
-            name: name.to_owned(),
-            reason,
-        })?;
+        names::PROJECT
+            .validate(name)
+            .map_err(IdentityError::BadProjectName)?;
         Ok(ProjectName(name.to_owned()))
     }
 

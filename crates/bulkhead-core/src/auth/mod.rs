@@ -16,8 +16,8 @@ pub use identity::{
 };
 pub use policy::{Decision, GRANTS, Grant, OwnAccount, Via, authorize, grant_of, markdown_table};
 pub use token::{
-    ID_BYTES, SECRET_BYTES, TOKEN_LEN, TOKEN_PREFIX, TokenError, TokenHash, TokenId, TokenName,
-    TokenRecord, TokenSecret, authenticate,
+    ID_BYTES, MAX_EXPIRES_IN, SECRET_BYTES, TOKEN_LEN, TOKEN_PREFIX, TokenError, TokenHash,
+    TokenId, TokenName, TokenRecord, TokenSecret, authenticate,
 };
 pub use waivers::{WaiverUse, authorize_waiver_use, authorize_waivers, waiver_granters};
 

@@ -21,8 +21,12 @@ pub const ID_BYTES: usize = 8;
 pub const SECRET_BYTES: usize = 32;
 /// `bhk_` + 16 + `_` + 64.
 pub const TOKEN_LEN: usize = TOKEN_PREFIX.len() + 2 * ID_BYTES + 1 + 2 * SECRET_BYTES;
-/// Longest token name.
-pub const MAX_TOKEN_NAME_LEN: usize = 64;
+/// The longest lifetime a token may be given: 100 years of 365 days (its expiry stays a time
+/// RFC 3339 can write). "Never" is no expiry at all.
+pub const MAX_EXPIRES_IN: u64 = 100 * 365 * 86_400;
+
+// A token id is the id bytes in hex: the name rule says so too.
+const _: () = assert!(2 * ID_BYTES == crate::names::TOKEN_ID.max_len);
 
 /// Hashed before the id and the secret, so this hash can never equal any other SHA-256 use.
 const HASH_DOMAIN: &[u8] = b"bulkhead api token v1\0";
@@ -70,7 +74,7 @@ impl TokenId {
     }
 
     pub fn parse(given: &str) -> Result<TokenId, TokenError> {
-        if given.len() == 2 * ID_BYTES && is_lower_hex(given) {
+        if crate::names::TOKEN_ID.check(given).is_ok() {
             Ok(TokenId(given.to_owned()))
         } else {
             Err(TokenError::BadId)
@@ -245,16 +249,9 @@ pub struct TokenName(String);
 
 impl TokenName {
     pub fn new(name: &str) -> Result<TokenName, TokenError> {
-        let bad = |reason| Err(TokenError::BadName { reason });
-        if name.trim().is_empty() {
-            return bad("it is empty");
-        }
-        if name.chars().count() > MAX_TOKEN_NAME_LEN {
-            return bad("it is longer than 64 characters");
-        }
-        if name.chars().any(char::is_control) {
-            return bad("it contains a control character");
-        }
+        crate::names::TOKEN_NAME
+            .check(name)
+            .map_err(|reason| TokenError::BadName { reason })?;
         Ok(TokenName(name.to_owned()))
     }
 

@@ -110,7 +110,7 @@ impl Observed {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "op")]
 pub enum Op {
     CreateNetwork {
@@ -136,9 +136,9 @@ pub enum Op {
         release: u64,
         replica: u32,
         replaces: Option<(String, String)>,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         adopt: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         stop_first: Option<String>,
     },
     /// Remove a container (`why` says which rule of the plan asked for it).
@@ -161,19 +161,19 @@ pub enum Op {
 }
 
 /// A service's ops, run in order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollout {
     pub service: String,
     pub ops: Vec<Op>,
     /// How its replicas are replaced, when the spec asks for other than Bulkhead's own way
     /// (one at a time, no delay, stop at the first failure) and there is something to replace.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<RolloutConfig>,
 }
 
 /// The plan: `prepare` first (independent), then each wave's rollouts concurrently, waves in
 /// dependency order, then `cleanup`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub prepare: Vec<Op>,
     pub waves: Vec<Vec<Rollout>>,

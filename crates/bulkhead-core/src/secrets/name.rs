@@ -10,44 +10,25 @@ use subtle::ConstantTimeEq;
 use super::SecretError;
 
 /// Longest secret name.
-pub const MAX_NAME_LEN: usize = 63;
+pub const MAX_NAME_LEN: usize = crate::names::SECRET.max_len;
 /// Largest secret value: 1 MiB.
 pub const MAX_SECRET_BYTES: usize = 1 << 20;
 
 /// A secret's name within its project. It becomes a file name under `/run/secrets/`, so it is
-/// never empty and never holds `/`, `..` or NUL: `[A-Za-z0-9][A-Za-z0-9._-]{0,62}`.
+/// never empty and never holds `/`, `..` or NUL: `[A-Za-z0-9][A-Za-z0-9._-]{0,62}` without
+/// `..`, checked by [`crate::names::SECRET`].
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct SecretName(String);
 
 impl SecretName {
     pub fn new(name: &str) -> Result<SecretName, SecretError> {
-        let bad = |reason| SecretError::BadName {
-            name: name.to_owned(),
-            reason,
-        };
-        if name.is_empty() {
-            return Err(bad("it is empty"));
-        }
-        if name.contains('\0') {
-            return Err(bad("it contains a NUL byte"));
-        }
-        if name.contains('/') {
-            return Err(bad("it contains `/` (a secret name is not a path)"));
-        }
-        if name.contains("..") {
-            return Err(bad("it contains `..` (a secret name is not a path)"));
-        }
-        if name.len() > MAX_NAME_LEN {
-            return Err(bad("it is longer than 63 characters"));
-        }
-        if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return Err(bad("it must start with a letter or a digit"));
-        }
-        let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_".contains(c);
-        if !name.chars().all(allowed) {
-            return Err(bad("use only letters, digits, `.`, `_` and `-`"));
-        }
+        crate::names::SECRET
+            .check(name)
+            .map_err(|reason| SecretError::BadName {
+                name: name.to_owned(),
+                reason,
+            })?;
         Ok(SecretName(name.to_owned()))
     }
 

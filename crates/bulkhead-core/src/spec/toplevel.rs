@@ -12,11 +12,7 @@ use super::yaml::{Entry, Node};
 fn each<'a>(node: &'a Node, what: &str, errors: &mut Errors) -> &'a [Entry] {
     let entries = errors.take(decode::map_or_null(node, what)).unwrap_or(&[]);
     for e in entries {
-        let ok = !e.key.is_empty()
-            && e.key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if !ok {
+        if !compose_name(&e.key) {
             errors.push(SpecError::value(
                 &e.key_span,
                 format!(
@@ -27,6 +23,14 @@ fn each<'a>(node: &'a Node, what: &str, errors: &mut Errors) -> &'a [Entry] {
         }
     }
     entries
+}
+
+/// Compose's pattern for the names of networks, volumes, secrets and configs.
+fn compose_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn external(node: &Node, what: &str) -> Result<bool, SpecError> {
@@ -201,6 +205,15 @@ pub fn files(
     }
     for e in each(node, section, errors) {
         let what = format!("{section}.{}", e.key);
+        // A secret becomes a file under /run/secrets/ and is kept under its name: the one rule
+        // for secret names (the API's and the CLI's), past Compose's alphabet `each` checked.
+        if section == "secrets"
+            && compose_name(&e.key)
+            && let Err(bad) = crate::names::SECRET.validate(&e.key)
+        {
+            errors.push(SpecError::value(&e.key_span, format!("{section}: {bad}")));
+            continue;
+        }
         let Some(sub) = errors.take(decode::map(&e.value, &what)) else {
             continue;
         };

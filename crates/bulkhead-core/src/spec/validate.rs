@@ -7,44 +7,16 @@ use std::collections::BTreeMap;
 use super::decode::Errors;
 use super::error::SpecError;
 use super::model::{MountKind, Project, Service};
+use crate::names;
 
-/// Service names become container and DNS names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 63.
+/// Service names become container and DNS names: [`names::SERVICE`].
 pub fn service_name(name: &str) -> Result<(), String> {
-    let ok = name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok && name.bytes().all(|b| b.is_ascii_digit()) {
-        // Docker Compose refuses it too: resolvers and tools read `123` as 0.0.0.123.
-        return Err(format!(
-            "service name `{name}` is not valid: a name of digits only reads as an IP address; add a letter"
-        ));
-    }
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "service name `{name}` is not valid: use letters, digits, `_`, `.` and `-`, starting with a letter or digit, at most 63 characters"
-        ))
-    }
+    names::SERVICE.validate(name).map_err(|e| e.to_string())
 }
 
-/// Project names as Compose accepts them: lowercase letters, digits, `_` and `-`.
+/// Project names as Compose accepts them: [`names::PROJECT`].
 pub fn project_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "project name `{name}` is not valid: use lowercase letters, digits, `_` and `-`, starting with a letter or digit"
-        ))
-    }
+    names::PROJECT.validate(name).map_err(|e| e.to_string())
 }
 
 /// The directory-name fallback: lowercased, other characters dropped, as Compose does.
@@ -80,11 +52,32 @@ pub fn references(p: &Project, errors: &mut Errors) {
             ));
         }
     }
+    case_clashes(p, errors);
     cycles(p, errors);
     host_ports(p, errors);
     shared_writes(p, errors);
     for s in p.services.values() {
         super::rollout::check_service(s, errors);
+    }
+}
+
+/// Two services whose names differ in case alone would answer to one name: Docker's DNS
+/// resolves names whatever their case, and an image repository is lower case only.
+fn case_clashes(p: &Project, errors: &mut Errors) {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for s in p.services.values() {
+        if let Some(other) = seen.insert(s.name.to_ascii_lowercase(), &s.name) {
+            errors.push(
+                SpecError::value(
+                    &s.span,
+                    format!(
+                        "services `{other}` and `{}` differ in case alone: Docker's DNS and image names would not tell them apart",
+                        s.name
+                    ),
+                )
+                .with_hint("rename one of them"),
+            );
+        }
     }
 }
 

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
-
 /// Why the listener turned a connection or a request away without a handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
@@ -37,26 +35,8 @@ pub struct Stats {
     changed: tokio::sync::Notify,
 }
 
-/// The counters at one moment, as the status reply shows them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Snapshot {
-    /// Connections being served now.
-    pub connections_open: u64,
-    /// Connections accepted since the server started (those closed at once included).
-    pub connections_accepted: u64,
-    /// Client addresses with at least one connection open.
-    pub clients: usize,
-    /// Connections and requests turned away before a handler, by reason.
-    pub rejected: Rejected,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Rejected {
-    pub over_client_limit: u64,
-    pub tls_handshake: u64,
-    pub malformed_http: u64,
-    pub head_too_large: u64,
-}
+/// The counters at one moment, as the status reply shows them (its type is the reply's).
+pub use bulkhead_api_types::{ListenerStats as Snapshot, Rejected};
 
 /// One open connection of one client address; dropping it frees the slot.
 #[derive(Debug)]
@@ -135,7 +115,7 @@ impl Stats {
         Snapshot {
             connections_open: load(&self.open),
             connections_accepted: load(&self.accepted),
-            clients: self.clients.lock().unwrap_or_else(|e| e.into_inner()).len(),
+            clients: self.clients.lock().unwrap_or_else(|e| e.into_inner()).len() as u64,
             rejected: Rejected {
                 over_client_limit: load(&self.over_client_limit),
                 tls_handshake: load(&self.tls),
