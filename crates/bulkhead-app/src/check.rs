@@ -29,17 +29,11 @@ pub fn swarm_gaps(project: &Project, verdict: &Verdict) -> BTreeMap<String, Vec<
         let Some(service) = project.services.get(&sv.name) else {
             continue;
         };
-        let attachments = verdict
-            .topology
-            .attachments
-            .get(&sv.name)
-            .cloned()
-            .unwrap_or_default();
         let t = template(
             service,
             &sv.effective,
             BTreeMap::new(),
-            &attachments,
+            verdict.topology.attachments_of(&sv.name),
             &format!("{}-", project.name),
         );
         let gaps = bulkhead_swarm::gaps(&t);

@@ -63,6 +63,13 @@ pub struct Topology {
     pub caveats: Vec<String>,
 }
 
+impl Topology {
+    /// The networks `service` joins (none when it joins no security-group network).
+    pub fn attachments_of(&self, service: &str) -> &[String] {
+        self.attachments.get(service).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The services allowed to call `name`: its `allow_from`, or its dependants.
 pub fn allowed_callers(project: &Project, name: &str) -> (Vec<String>, bool) {
     let Some(service) = project.services.get(name) else {

@@ -216,17 +216,11 @@ impl<R: ContainerRuntime + 'static, S: bulkhead_ports::Store + 'static, F: Firew
                 service: sv.name.clone(),
                 reason,
             })?;
-            let attachments = verdict
-                .topology
-                .attachments
-                .get(&sv.name)
-                .cloned()
-                .unwrap_or_default();
             let mut t = template(
                 service,
                 &sv.effective,
                 env,
-                &attachments,
+                verdict.topology.attachments_of(&sv.name),
                 &format!("{}-", project.name),
             );
             super::volumes::name_mounts(project, &mut t.mounts);
